@@ -1,0 +1,132 @@
+# Sluice - one entry point: deps, all, test, run, start, stop, perf, fuzz, clean.
+#
+# Folders are libraries and the include paths enforce the layering of
+# DESIGN.md: platform <- {netstack, store, filter} <- mta <- mgmt. A header
+# that reaches the wrong way does not compile.
+#
+# VARIANT selects a build tree: release (build/), asan (build/asan/: ASan +
+# UBSan), fuzz (build/fuzz/: clang, libFuzzer coverage).
+
+VARIANT ?= release
+ifeq ($(VARIANT),release)
+BUILD := build
+OPT := -O2
+else ifeq ($(VARIANT),asan)
+BUILD := build/asan
+OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+else ifeq ($(VARIANT),fuzz)
+BUILD := build/fuzz
+CC := clang
+OPT := -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -DSL_FUZZING
+else
+$(error unknown VARIANT $(VARIANT))
+endif
+CC ?= gcc
+
+DEPS_PKGS := build-essential pkg-config clang libclang-rt-14-dev dpdk libdpdk-dev \
+	libcmocka-dev liblmdb-dev libargon2-dev \
+	python3-pytest python3-scapy python3-matplotlib iperf3 nftables iproute2 iputils-ping \
+	tcpdump procps psmisc
+
+DPDK_CFLAGS := $(shell pkg-config --cflags libdpdk 2>/dev/null)
+DPDK_LIBS := $(shell pkg-config --libs libdpdk 2>/dev/null)
+LIBS := $(DPDK_LIBS) -llmdb -largon2 -lpthread -lm
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers
+CFLAGS_COMMON := -std=gnu11 -g $(OPT) $(WARN) $(DPDK_CFLAGS) -D_GNU_SOURCE -MMD -MP
+LDFLAGS_COMMON := $(filter -fsanitize=%,$(OPT))
+
+# Per-folder include paths: the layering.
+INC_platform := -Iplatform
+INC_netstack := -Iplatform -Inetstack
+INC_store := -Iplatform -Istore
+INC_filter := -Iplatform -Ifilter
+INC_mta := -Iplatform -Inetstack -Istore -Ifilter -Imta
+INC_mgmt := -Iplatform -Inetstack -Istore -Ifilter -Imta -Imgmt
+INC_tests := $(INC_mgmt) -Itests/unit
+
+LAYERS := platform netstack store filter mta mgmt
+src_of = $(shell find $(1) -name '*.c' ! -name '*_main.c' 2>/dev/null | sort)
+obj_of = $(patsubst %.c,$(BUILD)/obj/%.o,$(call src_of,$(1)))
+
+# Libraries in link order (users before what they use).
+LIB_ORDER := mgmt mta filter store netstack platform
+LIBFILES := $(foreach l,$(LIB_ORDER),$(BUILD)/lib$(l).a)
+
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+UNIT_HELPERS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+
+.PHONY: all deps test unit-bins fuzz-bins run start stop clean perf fuzz asan check-deps
+.DEFAULT_GOAL := all
+
+all: $(BUILD)/sluiced $(BUILD)/sluicectl
+
+define layer_rules
+$(BUILD)/obj/$(1)/%.o: $(1)/%.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS_COMMON) $$(INC_$(1)) -c $$< -o $$@
+$(BUILD)/lib$(1).a: $$(call obj_of,$(1))
+	@mkdir -p $$(dir $$@)
+	rm -f $$@ && ar rcs $$@ $$^
+endef
+$(foreach l,$(LAYERS),$(eval $(call layer_rules,$(l))))
+
+$(BUILD)/obj/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $(INC_tests) -c $< -o $@
+
+$(BUILD)/sluiced: $(BUILD)/obj/mgmt/sluiced_main.o $(LIBFILES)
+	$(CC) $(LDFLAGS_COMMON) -o $@ $< $(LIBFILES) $(LIBS)
+
+$(BUILD)/sluicectl: $(BUILD)/obj/mgmt/sluicectl_main.o $(BUILD)/libplatform.a
+	$(CC) $(LDFLAGS_COMMON) -o $@ $< $(BUILD)/libplatform.a $(LIBS)
+
+UNIT_HELPER_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(UNIT_HELPERS))
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(UNIT_HELPER_OBJS) $(LIBFILES)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_COMMON) -o $@ $< $(UNIT_HELPER_OBJS) $(LIBFILES) -lcmocka $(LIBS)
+
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(LIBFILES)
+	@mkdir -p $(dir $@)
+	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $< $(LIBFILES) $(LIBS)
+
+unit-bins: $(UNIT_BINS)
+fuzz-bins: $(FUZZ_BINS)
+
+# deps: install only what is missing; silent and network-free when complete.
+deps:
+	@missing=$$(for p in $(DEPS_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing:" $$missing; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+test: deps
+	$(MAKE) all unit-bins
+	$(MAKE) VARIANT=asan unit-bins
+	$(MAKE) VARIANT=fuzz fuzz-bins
+	scripts/run_tests.sh
+
+run: deps all
+	scripts/appliance.sh run
+
+start: deps all
+	scripts/appliance.sh start
+
+stop:
+	scripts/appliance.sh stop
+
+perf: deps all
+	perf/run_all.sh
+
+fuzz: deps
+	$(MAKE) VARIANT=fuzz fuzz-bins
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-300} scripts/run_fuzz.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
