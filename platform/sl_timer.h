@@ -33,8 +33,9 @@ struct sl_timer {
 /* sl_timer_wheel_create - new wheel whose clock starts at NOW_US, with the
  * given tick (0 means 1000 us). NULL on allocation failure. */
 sl_timer_wheel_t *sl_timer_wheel_create(uint64_t now_us, uint32_t tick_us);
-/* sl_timer_wheel_destroy - free the wheel (pending timers are forgotten,
- * never fired) and set *W to NULL. */
+/* sl_timer_wheel_destroy - free the wheel and set *W to NULL. Pending timers
+ * are never fired; they are left not pending, so their owners may outlive
+ * the wheel. NULL or *W == NULL is harmless. */
 void sl_timer_wheel_destroy(sl_timer_wheel_t **w);
 
 /* sl_timer_init - prepare an embedded timer; it is not pending. */
@@ -50,11 +51,23 @@ bool sl_timer_pending(const sl_timer_t *t);
 uint64_t sl_timer_expiry(const sl_timer_t *t);
 
 /* sl_timer_wheel_run - advance the wheel to NOW_US and fire every timer that
- * is due, in expiry order within a tick. Returns the number fired. */
+ * is due, in expiry order. Returns the number
+ * fired. A NOW_US earlier than a previous one is treated as that one (the
+ * clock never goes back). Inside a callback, "now" is the tick being fired:
+ * a timer armed for a later tick up to NOW_US fires in this same run (a
+ * periodic timer catches up), one armed for that tick or earlier fires at
+ * the next run, so a callback re-arming in the past cannot loop forever.
+ * Callbacks must not run or destroy the wheel itself. */
 unsigned sl_timer_wheel_run(sl_timer_wheel_t *w, uint64_t now_us);
-/* sl_timer_wheel_next - earliest expiry among pending timers (exact for
- * near timers, a lower bound no later than the true expiry for far ones),
- * or SL_TIME_NEVER when none is pending. Used as the sleep timeout. */
+/* sl_timer_wheel_next - when the earliest pending timer will fire, or
+ * SL_TIME_NEVER when none is pending. Used as the sleep timeout.
+ * The value is the earliest expiry rounded up to a tick, i.e. the first
+ * now_us at which sl_timer_wheel_run() fires it (equal to the expiry when
+ * that is a multiple of the tick; at or before the wheel's latest now_us
+ * when a past-expiry timer waits for the next run). Exact when that timer
+ * is due within 256 ticks; for farther ones it may be an earlier lower
+ * bound (a cascade point), never later than the true value. Cheap: memoised
+ * between changes, otherwise a few bitmap word scans. */
 uint64_t sl_timer_wheel_next(const sl_timer_wheel_t *w);
 /* sl_timer_wheel_count - number of pending timers. */
 unsigned sl_timer_wheel_count(const sl_timer_wheel_t *w);
