@@ -26,7 +26,7 @@ CC ?= gcc
 DEPS_PKGS := build-essential pkg-config clang libclang-rt-14-dev dpdk libdpdk-dev \
 	libcmocka-dev liblmdb-dev libargon2-dev \
 	python3-pytest python3-scapy python3-matplotlib iperf3 nftables iproute2 iputils-ping \
-	tcpdump procps psmisc
+	tcpdump procps psmisc netcat-openbsd
 
 DPDK_CFLAGS := $(shell pkg-config --cflags libdpdk 2>/dev/null)
 DPDK_LIBS := $(shell pkg-config --libs libdpdk 2>/dev/null)

@@ -1,0 +1,230 @@
+/* ctl_net - status and network show commands. Anything owned by a worker
+ * (stack counters, the TCP table) is read on that worker through
+ * sl_worker_call, never from the control thread directly. */
+#include "ctl_net.h"
+
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sl_err.h"
+#include "sl_time.h"
+
+#define CTL_CALL_TIMEOUT_US (2 * SL_US_PER_S)
+
+static int ctl_no_args(int argc, const char **error_r)
+{
+	if (argc != 0) {
+		*error_r = "this command takes no arguments";
+		return SL_EINVAL;
+	}
+	return 0;
+}
+
+static int ctl_status(void *ctx, int argc, char **argv, sl_buf_t *out, const char **error_r)
+{
+	ctl_net_ctx_t *c = ctx;
+	uint64_t up = (sl_time_now_us() - c->started_us) / SL_US_PER_S;
+	unsigned n = sd_dataplane_workers(c->dp);
+
+	(void)argv;
+	if (ctl_no_args(argc, error_r) < 0)
+		return SL_EINVAL;
+	sl_buf_printf(out, "hostname: %s\n", c->conf->hostname);
+	sl_buf_printf(out, "uptime: %" PRIu64 "d %02" PRIu64 ":%02" PRIu64 ":%02" PRIu64 " (%" PRIu64
+			   " s)\n",
+		      up / 86400, up / 3600 % 24, up / 60 % 60, up % 60, up);
+	sl_buf_printf(out, "workers: %u\n", n);
+	sl_buf_printf(out, "%-6s %-6s %-9s %12s %10s %12s %12s %7s\n", "worker", "lcore", "state",
+		      "turns", "sleeps", "rx_pkts", "tx_pkts", "busy");
+	for (unsigned i = 0; i < n; i++) {
+		sl_worker_t *w = sd_dataplane_worker(c->dp, i);
+		sl_worker_stats_t st;
+		uint64_t wall = sl_time_now_us() - c->started_us;
+
+		sl_worker_get_stats(w, &st);
+		sl_buf_printf(out, "%-6u %-6u %-9s %12" PRIu64 " %10" PRIu64 " %12" PRIu64 " %12" PRIu64
+				   " %6.1f%%\n",
+			      i, sl_worker_lcore(w), sl_worker_state_name(sl_worker_get_state(w)),
+			      st.turns, st.sleeps, st.rx_packets, st.tx_packets,
+			      wall ? 100.0 * (double)st.busy_us / (double)wall : 0.0);
+	}
+	return 0;
+}
+
+static void ctl_fmt_ip(uint32_t ip_be, char *buf, size_t len)
+{
+	struct in_addr a = {.s_addr = ip_be};
+
+	inet_ntop(AF_INET, &a, buf, (socklen_t)len);
+}
+
+static int ctl_show_interfaces(void *ctx, int argc, char **argv, sl_buf_t *out,
+			       const char **error_r)
+{
+	ctl_net_ctx_t *c = ctx;
+	const sl_port_t *p = sd_dataplane_port(c->dp);
+	sl_port_stats_t st;
+	uint8_t mac[6];
+	char ip[INET_ADDRSTRLEN], gw[INET_ADDRSTRLEN];
+
+	(void)argv;
+	if (ctl_no_args(argc, error_r) < 0)
+		return SL_EINVAL;
+	sl_port_get_stats(p, &st);
+	sl_port_mac(p, mac);
+	if (memcmp(c->conf->dataplane.mac, "\0\0\0\0\0\0", 6) != 0)
+		memcpy(mac, c->conf->dataplane.mac, 6);
+	ctl_fmt_ip(c->conf->dataplane.address, ip, sizeof(ip));
+	ctl_fmt_ip(c->conf->dataplane.gateway, gw, sizeof(gw));
+	sl_buf_printf(out, "port %u: %s\n", sl_port_id(p), sl_port_name(p));
+	sl_buf_printf(out, "  link:        %s\n", sl_port_link_up(p) ? "up" : "down");
+	sl_buf_printf(out, "  mac:         %02x:%02x:%02x:%02x:%02x:%02x\n", mac[0], mac[1],
+		      mac[2], mac[3], mac[4], mac[5]);
+	sl_buf_printf(out, "  address:     %s/%u\n", ip, c->conf->dataplane.prefix_len);
+	sl_buf_printf(out, "  gateway:     %s\n", c->conf->dataplane.gateway ? gw : "none");
+	sl_buf_printf(out, "  mtu:         %u\n", c->conf->dataplane.mtu);
+	sl_buf_printf(out, "  rx_interrupts: %s\n", sl_port_has_rx_intr(p) ? "yes" : "no");
+	sl_buf_printf(out, "  rx_packets:  %" PRIu64 "\n  rx_bytes:    %" PRIu64 "\n", st.rx_packets,
+		      st.rx_bytes);
+	sl_buf_printf(out, "  tx_packets:  %" PRIu64 "\n  tx_bytes:    %" PRIu64 "\n", st.tx_packets,
+		      st.tx_bytes);
+	sl_buf_printf(out, "  rx_dropped:  %" PRIu64 " (missed %" PRIu64 ", no mbuf %" PRIu64
+			   ", errors %" PRIu64 ")\n",
+		      st.rx_missed + st.rx_nombuf + st.rx_errors, st.rx_missed, st.rx_nombuf,
+		      st.rx_errors);
+	sl_buf_printf(out, "  tx_errors:   %" PRIu64 "\n", st.tx_errors);
+	for (unsigned i = 0; i < sd_dataplane_workers(c->dp); i++) {
+		sl_worker_stats_t ws;
+		sl_worker_get_stats(sd_dataplane_worker(c->dp, i), &ws);
+		sl_buf_printf(out, "  worker %u tx_dropped: %" PRIu64 "\n", i, ws.tx_dropped);
+	}
+	return 0;
+}
+
+/* ---- things read on the worker ---- */
+
+typedef struct ctl_stats_call {
+	ns_stack_t *stack;
+	ns_stats_t stats;
+} ctl_stats_call_t;
+
+static void ctl_stats_on_worker(void *arg)
+{
+	ctl_stats_call_t *k = arg;
+
+	ns_stack_get_stats(k->stack, &k->stats);
+}
+
+static int ctl_show_stats(void *ctx, int argc, char **argv, sl_buf_t *out, const char **error_r)
+{
+	ctl_net_ctx_t *c = ctx;
+	ns_stats_t total;
+	const uint64_t *src;
+	uint64_t *dst;
+
+	(void)argv;
+	if (ctl_no_args(argc, error_r) < 0)
+		return SL_EINVAL;
+	memset(&total, 0, sizeof(total));
+	for (unsigned i = 0; i < sd_dataplane_workers(c->dp); i++) {
+		/* heap: on timeout the worker may still write into it later */
+		ctl_stats_call_t *k = calloc(1, sizeof(*k));
+		if (k == NULL)
+			return SL_ENOMEM;
+		k->stack = sd_dataplane_stack(c->dp, i);
+		if (sl_worker_call(sd_dataplane_worker(c->dp, i), ctl_stats_on_worker, k,
+				   CTL_CALL_TIMEOUT_US) < 0) {
+			*error_r = "worker did not answer in time";
+			return SL_ETIMEDOUT;
+		}
+		src = (const uint64_t *)&k->stats;
+		dst = (uint64_t *)&total;
+		for (size_t f = 0; f < sizeof(total) / sizeof(uint64_t); f++)
+			dst[f] += src[f];
+		free(k);
+	}
+	src = (const uint64_t *)&total;
+	for (size_t f = 0; ns_stats_names[f] != NULL; f++)
+		sl_buf_printf(out, "%-32s %" PRIu64 "\n", ns_stats_names[f], src[f]);
+	return 0;
+}
+
+typedef struct ctl_conns_call {
+	ns_stack_t *stack;
+	sl_buf_t *out;
+	unsigned count;
+} ctl_conns_call_t;
+
+static void ctl_conn_row(const ns_conn_info_t *i, void *arg)
+{
+	ctl_conns_call_t *k = arg;
+	char l[INET_ADDRSTRLEN], r[INET_ADDRSTRLEN], la[32], ra[32];
+
+	ctl_fmt_ip(i->local_ip, l, sizeof(l));
+	ctl_fmt_ip(i->remote_ip, r, sizeof(r));
+	snprintf(la, sizeof(la), "%s:%u", l, i->local_port);
+	snprintf(ra, sizeof(ra), "%s:%u", r, i->remote_port);
+	sl_buf_printf(k->out,
+		      "%-21s %-21s %-12s %9u %9u %8u %8u %7u %7u %6" PRIu64 "\n", la, ra, i->state,
+		      i->snd_queued, i->rcv_queued, i->cwnd, i->snd_wnd, i->srtt_us / 1000,
+		      i->rto_us / 1000, i->retransmits);
+	k->count++;
+}
+
+static void ctl_conns_on_worker(void *arg)
+{
+	ctl_conns_call_t *k = arg;
+
+	ns_stack_foreach_conn(k->stack, ctl_conn_row, k);
+}
+
+static int ctl_show_connections(void *ctx, int argc, char **argv, sl_buf_t *out,
+				const char **error_r)
+{
+	ctl_net_ctx_t *c = ctx;
+	unsigned total = 0;
+
+	(void)argv;
+	if (ctl_no_args(argc, error_r) < 0)
+		return SL_EINVAL;
+	sl_buf_printf(out, "%-21s %-21s %-12s %9s %9s %8s %8s %7s %7s %6s\n", "local", "remote",
+		      "state", "sendq", "recvq", "cwnd", "sndwnd", "srtt_ms", "rto_ms", "rexmit");
+	for (unsigned i = 0; i < sd_dataplane_workers(c->dp); i++) {
+		/* The table is written into a private buffer on the worker and
+		 * copied out only when the call completed in time. */
+		ctl_conns_call_t *k = calloc(1, sizeof(*k));
+		sl_buf_t *rows = calloc(1, sizeof(*rows));
+		if (k == NULL || rows == NULL) {
+			free(k);
+			free(rows);
+			return SL_ENOMEM;
+		}
+		sl_buf_init(rows, 64 * 1024 * 1024);
+		k->stack = sd_dataplane_stack(c->dp, i);
+		k->out = rows;
+		if (sl_worker_call(sd_dataplane_worker(c->dp, i), ctl_conns_on_worker, k,
+				   CTL_CALL_TIMEOUT_US) < 0) {
+			*error_r = "worker did not answer in time";
+			return SL_ETIMEDOUT; /* k and rows leak on purpose */
+		}
+		if (rows->len)
+			sl_buf_append(out, rows->data, rows->len);
+		total += k->count;
+		sl_buf_free(rows);
+		free(rows);
+		free(k);
+	}
+	sl_buf_printf(out, "%u connections\n", total);
+	return 0;
+}
+
+const ctl_cmd_t ctl_net_cmds[] = {
+	{"status", "status", ctl_status},
+	{"show interfaces", "show interfaces", ctl_show_interfaces},
+	{"show connections", "show connections", ctl_show_connections},
+	{"show stats", "show stats", ctl_show_stats},
+	{NULL},
+};

@@ -1,0 +1,79 @@
+/* sd_config - the sluiced configuration: the schema of the whole file, the
+ * defaults, and the translation into each layer's parameters. Every key is
+ * documented in docs/config.md. */
+#ifndef SD_CONFIG_H
+#define SD_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ns.h"
+#include "ns_diag.h"
+#include "sl_fault.h"
+#include "sl_port.h"
+
+/* Field types match what sl_conf fills: SIZE and DURATION are uint64_t,
+ * UINT is uint32_t, ENUM is int. */
+typedef struct sd_config {
+	int log_level; /* enum sl_log_level */
+	char hostname[256];
+	char control_socket[108];
+
+	struct {
+		char device[128];
+		char vdev[256];
+		bool pci, hugepages, rx_interrupts;
+		uint64_t memory;        /* bytes, EAL -m */
+		char lcores[64];
+		uint32_t mbufs, rx_desc, tx_desc, mtu, workers;
+		uint32_t address;       /* network order */
+		uint8_t prefix_len;
+		uint32_t gateway;       /* network order, 0 = none */
+		uint8_t mac[6];         /* all zero = the device's own */
+		uint64_t idle_sleep;    /* us */
+		uint64_t tx_drain;      /* us */
+	} dataplane;
+
+	struct {
+		uint64_t arp_reachable, reasm_timeout; /* us */
+		uint32_t arp_cache_size, arp_queue_max;
+		uint64_t reasm_memory;                 /* bytes */
+	} ip;
+
+	struct {
+		uint32_t max_connections, syn_backlog, time_wait_max, challenge_ack_limit;
+		uint32_t keepalive_probes;
+		uint64_t memory, sndbuf, rcvbuf;       /* bytes */
+		int congestion_control;                /* enum ns_cc_algo */
+		bool timestamps, sack, window_scaling;
+		uint64_t delayed_ack, rto_min, rto_max, keepalive_idle, keepalive_interval,
+			time_wait; /* us */
+	} tcp;
+
+	struct {
+		uint32_t tcp_echo, tcp_discard, udp_echo; /* ports, 0 = off */
+	} services;
+
+	struct {
+		bool enabled;
+		int direction; /* 0 rx, 1 tx, 2 both */
+		uint32_t seed, drop_ppm, duplicate_ppm, reorder_ppm, corrupt_ppm, reorder_depth;
+	} fault_injection;
+} sd_config_t;
+
+void sd_config_default(sd_config_t *c);
+/* sd_config_load - defaults, then PATH on top, then cross-field checks.
+ * 0 or SL_ECONFIG/SL_EIO with *error_r naming file, line and key. */
+int sd_config_load(const char *path, sd_config_t *c, const char **error_r);
+
+void sd_config_eal(const sd_config_t *c, sl_eal_conf_t *r);
+void sd_config_port(const sd_config_t *c, sl_port_conf_t *r);
+/* sd_config_stack - stack params except mac/pool/tx/now, which the caller
+ * sets once the port is open. */
+void sd_config_stack(const sd_config_t *c, ns_stack_params_t *r);
+void sd_config_services(const sd_config_t *c, ns_diag_conf_t *r);
+/* sd_config_fault - fault params for one direction (SALT decorrelates the
+ * RX and TX streams); false when that direction is off. */
+bool sd_config_fault(const sd_config_t *c, bool tx, sl_fault_params_t *r);
+
+#endif
