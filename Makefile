@@ -25,7 +25,7 @@ CC ?= gcc
 
 DEPS_PKGS := build-essential pkg-config clang libclang-rt-14-dev dpdk libdpdk-dev \
 	libcmocka-dev liblmdb-dev libargon2-dev \
-	python3-pytest python3-scapy python3-matplotlib iperf3 nftables iproute2 iputils-ping \
+	python3-pytest python3-scapy python3-matplotlib iperf3 time nftables iproute2 iputils-ping \
 	tcpdump procps psmisc netcat-openbsd
 
 DPDK_CFLAGS := $(shell pkg-config --cflags libdpdk 2>/dev/null)
@@ -58,8 +58,10 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 UNIT_HELPERS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+PERF_SRCS := $(sort $(wildcard perf/*/bench_*.c))
+PERF_BINS := $(patsubst perf/%.c,$(BUILD)/perf/%,$(PERF_SRCS))
 
-.PHONY: all deps test unit-bins fuzz-bins run start stop clean perf fuzz asan check-deps
+.PHONY: all deps test unit-bins fuzz-bins perf-bins run start stop clean perf fuzz asan check-deps
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/sluiced $(BUILD)/sluicectl
@@ -78,6 +80,14 @@ $(BUILD)/obj/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) $(INC_tests) -c $< -o $@
 
+$(BUILD)/obj/perf/%.o: perf/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $(INC_tests) -c $< -o $@
+
+$(BUILD)/perf/%: $(BUILD)/obj/perf/%.o $(LIBFILES)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_COMMON) -o $@ $< $(LIBFILES) $(LIBS)
+
 $(BUILD)/sluiced: $(BUILD)/obj/mgmt/sluiced_main.o $(LIBFILES)
 	$(CC) $(LDFLAGS_COMMON) -o $@ $< $(LIBFILES) $(LIBS)
 
@@ -95,6 +105,7 @@ $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(LIBFILES)
 
 unit-bins: $(UNIT_BINS)
 fuzz-bins: $(FUZZ_BINS)
+perf-bins: $(PERF_BINS)
 
 # deps: install only what is missing; silent and network-free when complete.
 deps:
@@ -119,7 +130,8 @@ start: deps all
 stop:
 	scripts/appliance.sh stop
 
-perf: deps all
+perf: deps
+	$(MAKE) all perf-bins
 	perf/run_all.sh
 
 fuzz: deps
