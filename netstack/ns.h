@@ -106,7 +106,7 @@ uint32_t ns_stack_ip(const ns_stack_t *s);
 	/* link */                                                             \
 	X(eth_rx_frames) X(eth_rx_bytes) X(eth_tx_frames) X(eth_tx_bytes)      \
 	X(eth_rx_drop_not_for_us) X(eth_rx_drop_ethertype) X(eth_rx_drop_short) \
-	X(eth_tx_drop_nombuf)                                                  \
+	X(eth_tx_drop_nombuf) X(eth_rx_drop_multiseg)                          \
 	/* arp */                                                              \
 	X(arp_rx) X(arp_rx_bad) X(arp_tx_requests) X(arp_tx_replies)           \
 	X(arp_tx_gratuitous) X(arp_resolve_failed) X(arp_queue_drops)          \
@@ -115,10 +115,10 @@ uint32_t ns_stack_ip(const ns_stack_t *s);
 	X(ip_rx) X(ip_rx_bad_csum) X(ip_rx_bad_header) X(ip_rx_not_for_us)     \
 	X(ip_rx_unknown_proto) X(ip_tx) X(ip_tx_no_route)                      \
 	X(ip_frag_rx) X(ip_reasm_ok) X(ip_reasm_timeout) X(ip_reasm_drop_mem)   \
-	X(ip_reasm_drop_bad)                                                   \
+	X(ip_reasm_drop_bad) X(ip_frag_tx) X(ip_frag_dup)                      \
 	/* icmp */                                                             \
 	X(icmp_rx) X(icmp_rx_bad_csum) X(icmp_echo_replies) X(icmp_unreach_tx) \
-	X(icmp_unreach_rx)                                                     \
+	X(icmp_unreach_rx) X(icmp_rx_bad) X(icmp_unreach_ratelimited)          \
 	/* udp */                                                              \
 	X(udp_rx) X(udp_rx_bad_csum) X(udp_rx_bad_header) X(udp_rx_no_port)   \
 	X(udp_tx)                                                              \

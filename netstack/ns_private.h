@@ -14,7 +14,9 @@
  *   - Frames are single-segment mbufs. On input each layer adjusts the mbuf
  *     so data starts at its own header before passing it up; the IPv4 header
  *     is passed alongside (read-only) for pseudo-header checksums, and the
- *     mbuf's data_len is already trimmed to the IP total length.
+ *     mbuf's data_len is already trimmed to the IP total length. That header
+ *     lives in the mbuf's headroom: a layer that reuses the mbuf for a reply
+ *     must copy what it needs from it before prepending.
  *   - On output each layer prepends its header (rte_pktmbuf_prepend); mbufs
  *     are allocated with ns_pkt_alloc, which leaves room for every header.
  *   - Every function that takes an mbuf takes ownership of it, on every
@@ -31,6 +33,7 @@
 
 struct ns_arp;
 struct ns_ipv4;
+struct ns_icmp;
 struct ns_udp;
 struct ns_tcp;
 
@@ -44,6 +47,7 @@ struct ns_stack {
 	struct ns_ipv4 *ipv4;
 	struct ns_udp *udp;
 	struct ns_tcp *tcp;
+	struct ns_icmp *icmp;    /* error rate limiter */
 };
 
 #define NS_STAT_INC(s, name) ((s)->stats.name++)
@@ -80,14 +84,33 @@ void ns_ipv4_input(ns_stack_t *s, struct rte_mbuf *m);  /* data at IP header */
 /* ns_ipv4_output - M's data starts at the L4 header, with its checksum
  * already final. Prepends the IPv4 header (src = our IP, DF set for TCP,
  * fragments larger datagrams for UDP/ICMP), routes (on-link or gateway) and
- * passes to ARP. 0 or SL_EUNREACH / SL_ENOMEM; M is consumed either way. */
+ * passes to ARP. 0 or SL_EUNREACH / SL_ENOMEM; M is consumed either way.
+ * A TCP segment larger than the MTU is refused with SL_EINVAL (DF). */
 int ns_ipv4_output(ns_stack_t *s, struct rte_mbuf *m, uint32_t dst, uint8_t proto);
+/* ns_ipv4_output_buf - like ns_ipv4_output for a datagram too large for one
+ * mbuf (UDP/ICMP only): the L4 datagram is HDR (HDR_LEN bytes, even, with
+ * its checksum final) followed by DATA; both are copied into fragments, so
+ * nothing is owned. 0, SL_EINVAL (over 64 KB, or TCP), SL_EUNREACH,
+ * SL_ENOMEM (fragments already sent are not recalled). */
+int ns_ipv4_output_buf(ns_stack_t *s, uint32_t dst, uint8_t proto, const void *hdr,
+		       uint16_t hdr_len, const void *data, size_t data_len);
 /* Pseudo-header checksum helpers over a contiguous L4 segment. */
 uint16_t ns_ipv4_l4_cksum(uint32_t src, uint32_t dst, uint8_t proto, const void *l4,
 			  uint16_t l4_len);
 
 /* ---- ns_icmp.c ---- */
+/* ICMP errors we originate are limited by a token bucket (RFC 1812 §4.3.2.8):
+ * at most NS_ICMP_ERR_BURST back to back, refilled at NS_ICMP_ERR_RATE/s. */
+#define NS_ICMP_ERR_BURST 50
+#define NS_ICMP_ERR_RATE 100
+int ns_icmp_create(ns_stack_t *s);
+void ns_icmp_destroy(ns_stack_t *s);
 void ns_icmp_input(ns_stack_t *s, struct rte_mbuf *m, const struct rte_ipv4_hdr *ip);
+/* ns_icmp_input_linear - a reassembled ICMP message too large for one mbuf:
+ * IP is the (rewritten, unfragmented) header, L4 the message, both in a
+ * contiguous buffer valid only during the call. Nothing is owned. */
+void ns_icmp_input_linear(ns_stack_t *s, const struct rte_ipv4_hdr *ip, const uint8_t *l4,
+			  uint16_t l4_len);
 /* Send "destination unreachable" CODE about the datagram whose IP header is
  * ORIG_IP (read-only; the caller keeps ownership of its mbuf). Rate-limited;
  * never sent about ICMP errors, broadcasts or fragments other than the first. */
@@ -98,6 +121,9 @@ void ns_icmp_send_unreach(ns_stack_t *s, const struct rte_ipv4_hdr *orig_ip, uin
 int ns_udp_create(ns_stack_t *s);
 void ns_udp_destroy(ns_stack_t *s);
 void ns_udp_input(ns_stack_t *s, struct rte_mbuf *m, const struct rte_ipv4_hdr *ip);
+/* ns_udp_input_linear - as ns_icmp_input_linear, for UDP. */
+void ns_udp_input_linear(ns_stack_t *s, const struct rte_ipv4_hdr *ip, const uint8_t *l4,
+			 uint16_t l4_len);
 
 /* ---- ns_tcp*.c ---- */
 int ns_tcp_create(ns_stack_t *s);
