@@ -1,0 +1,302 @@
+#!/bin/bash
+# perf/tcp/run.sh - the TCP benchmarks of issue 2, Sluice and Linux side by
+# side in one run; writes perf/results/tcp.{jsonl,md,png}. docs/perf.md
+# explains the method and how to read the results.
+#
+#   (a) bench_pair: two netstack instances on lcores 0 and 1 over rte_rings
+#       (MTU 65000), bulk Gbps and new connections/s, against iperf3 and
+#       bench_kernel_connect over loopback in a private namespace, pinned
+#       to the same two CPUs.
+#   (b) one bulk sender (bench_bulk_send) to the appliance's discard service
+#       over the TAP, against the same sender to bench_discard_server over a
+#       veth pair between two namespaces of our own.
+#   (c) idle CPU of sluiced over 10 s with no traffic.
+#
+# Each measurement runs RUNS times (default 3), Sluice and reference
+# interleaved; the report takes medians. Binaries come from `make
+# perf-bins` (`make perf` builds them and calls perf/run_all.sh).
+#
+# Environment: RUNS (3), SECS (5, per measurement), WARMUP (1), CONC (64,
+# connections in flight), PORTS (8, listening ports for the conn tests),
+# IDLE_SECS (10), PARTS ("a b c"), BIN (build/perf/tcp).
+set -u
+cd "$(dirname "$0")/../.."
+
+RUNS=${RUNS:-3}
+SECS=${SECS:-5}
+WARMUP=${WARMUP:-1}
+CONC=${CONC:-64}
+PORTS=${PORTS:-8}
+IDLE_SECS=${IDLE_SECS:-10}
+PARTS=${PARTS:-a b c}
+BIN=${BIN:-build/perf/tcp}
+OUT=perf/results
+RAW=$OUT/tcp.jsonl
+PY=/usr/bin/python3 # Debian's, with python3-matplotlib
+# CPUs: the pair uses EAL lcores 0 and 1; every reference is pinned to the
+# same two CPUs. sluiced's worker is lcore 0 (conf/demo.conf default).
+CPU_A=0
+CPU_B=1
+
+NS_LO=sluiceperf-lo
+NS_A=sluiceperf-a
+NS_B=sluiceperf-b
+VETH_IP_A=198.19.0.1
+VETH_IP_B=198.19.0.2
+APPLIANCE_IP=198.18.0.2
+
+TMP=$(mktemp -d /tmp/sluiceperf.XXXXXX)
+BG_PIDS=()
+STARTED_APPLIANCE=0
+
+log() { echo "perf/tcp: $*" >&2; }
+
+cleanup() {
+	for p in "${BG_PIDS[@]}"; do
+		[ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+	done
+	BG_PIDS=()
+	for ns in "$NS_LO" "$NS_A" "$NS_B"; do
+		ip netns del "$ns" 2>/dev/null
+	done
+	if [ "$STARTED_APPLIANCE" = 1 ]; then
+		scripts/appliance.sh stop
+		STARTED_APPLIANCE=0
+	fi
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# record BENCH IMPL RUN JSON-or-empty ERRTEXT: append one result line.
+record() {
+	local bench=$1 impl=$2 run=$3 json=$4 err=${5:-}
+	if [ -n "$json" ]; then
+		printf '%s\n' "$json" | $PY -c '
+import json, sys
+d = json.loads(sys.stdin.readline())
+d.update(bench=sys.argv[1], impl=sys.argv[2], run=int(sys.argv[3]))
+print(json.dumps(d))' "$bench" "$impl" "$run" >>"$RAW"
+	else
+		$PY -c '
+import json, sys
+print(json.dumps(dict(suite="tcp", bench=sys.argv[1], impl=sys.argv[2], run=int(sys.argv[3]),
+                      error=sys.argv[4])))' "$bench" "$impl" "$run" "${err:-failed}" >>"$RAW"
+		log "$bench/$impl run $run FAILED: ${err:-failed}"
+	fi
+}
+
+# last_json FILE: the last line of FILE that looks like a JSON object.
+last_json() { grep '^{' "$1" 2>/dev/null | tail -n 1; }
+
+need_bin() {
+	for b in "$@"; do
+		[ -x "$BIN/$b" ] || { log "$BIN/$b missing (run make perf-bins)"; return 1; }
+	done
+}
+
+fresh_lo_ns() {
+	ip netns del "$NS_LO" 2>/dev/null
+	ip netns add "$NS_LO" && ip -n "$NS_LO" link set lo up
+}
+
+# ---- (a) ----
+
+pair_run() { # MODE BENCH RUN [extra args]
+	local mode=$1 bench=$2 run=$3
+	shift 3
+	need_bin bench_pair || { record "$bench" sluice "$run" "" "not built"; return; }
+	timeout 120 "$BIN/bench_pair" "$mode" --seconds "$SECS" --warmup "$WARMUP" "$@" \
+		>"$TMP/out" 2>"$TMP/err"
+	local j
+	j=$(last_json "$TMP/out")
+	if [ -n "$j" ]; then
+		record "$bench" sluice "$run" "$j"
+	else
+		record "$bench" sluice "$run" "" "$(tail -n 3 "$TMP/err" | tr '\n' ' ')"
+	fi
+}
+
+iperf_run() { # RUN: one stream over loopback, client on CPU_A, server on CPU_B
+	local run=$1 j
+	fresh_lo_ns || { record loopback_bulk linux "$run" "" "netns"; return; }
+	ip netns exec "$NS_LO" iperf3 -s -1 -A "$CPU_B" >"$TMP/iperf_s" 2>&1 &
+	local spid=$!
+	BG_PIDS+=("$spid")
+	sleep 0.5
+	# -O WARMUP: omit the slow-start seconds, as bench_pair's warm-up does.
+	ip netns exec "$NS_LO" timeout 120 iperf3 -c 127.0.0.1 -t "$SECS" -O "$WARMUP" \
+		-A "$CPU_A" -J >"$TMP/iperf.json" 2>"$TMP/err"
+	wait "$spid" 2>/dev/null
+	BG_PIDS=("${BG_PIDS[@]/$spid/}")
+	j=$($PY - "$TMP/iperf.json" <<'EOF'
+import json, sys
+try:
+    e = json.load(open(sys.argv[1]))["end"]
+    print(json.dumps(dict(suite="tcp", gbps=round(e["sum_received"]["bits_per_second"] / 1e9, 3),
+                          bytes=e["sum_received"]["bytes"], seconds=e["sum_received"]["seconds"],
+                          retransmits=e["sum_sent"].get("retransmits"), mtu=65536,
+                          cpu=e.get("cpu_utilization_percent"))))
+except Exception:
+    pass
+EOF
+)
+	if [ -n "$j" ]; then record loopback_bulk linux "$run" "$j"
+	else record loopback_bulk linux "$run" "" "iperf3: $(tail -n 2 "$TMP/err" | tr '\n' ' ')"; fi
+	ip netns del "$NS_LO" 2>/dev/null
+}
+
+kconn_run() { # BENCH RUN CONC
+	local bench=$1 run=$2 conc=$3 j
+	need_bin bench_kernel_connect || { record "$bench" linux "$run" "" "not built"; return; }
+	fresh_lo_ns || { record "$bench" linux "$run" "" "netns"; return; }
+	ip netns exec "$NS_LO" timeout 120 "$BIN/bench_kernel_connect" --seconds "$SECS" \
+		--warmup "$WARMUP" --concurrency "$conc" --ports "$PORTS" \
+		--client-cpu "$CPU_A" --server-cpu "$CPU_B" >"$TMP/out" 2>"$TMP/err"
+	j=$(last_json "$TMP/out")
+	if [ -n "$j" ]; then record "$bench" linux "$run" "$j"
+	else record "$bench" linux "$run" "" "$(tail -n 2 "$TMP/err" | tr '\n' ' ')"; fi
+	ip netns del "$NS_LO" 2>/dev/null
+}
+
+part_a() {
+	for r in $(seq 1 "$RUNS"); do
+		log "(a) run $r/$RUNS: bulk"
+		pair_run bulk pair_bulk "$r"
+		iperf_run "$r"
+		log "(a) run $r/$RUNS: connections, $CONC in flight"
+		pair_run conn pair_conn "$r" --concurrency "$CONC" --ports "$PORTS"
+		kconn_run loopback_conn "$r" "$CONC"
+		log "(a) run $r/$RUNS: connections, sequential"
+		pair_run conn pair_conn_seq "$r" --concurrency 1 --ports "$PORTS"
+		kconn_run loopback_conn_seq "$r" 1
+	done
+}
+
+# ---- (b) and (c) ----
+
+veth_up() {
+	ip netns add "$NS_A" && ip netns add "$NS_B" &&
+		ip link add sp-veth-a netns "$NS_A" type veth peer name sp-veth-b netns "$NS_B" &&
+		ip -n "$NS_A" addr add "$VETH_IP_A/24" dev sp-veth-a &&
+		ip -n "$NS_B" addr add "$VETH_IP_B/24" dev sp-veth-b &&
+		ip -n "$NS_A" link set lo up && ip -n "$NS_B" link set lo up &&
+		ip -n "$NS_A" link set sp-veth-a up && ip -n "$NS_B" link set sp-veth-b up || return 1
+	ip netns exec "$NS_B" taskset -c "$CPU_A" "$BIN/bench_discard_server" --port 9 \
+		2>"$TMP/discard.log" &
+	BG_PIDS+=($!)
+	for _ in $(seq 1 50); do
+		ip netns exec "$NS_A" bash -c "exec 3<>/dev/tcp/$VETH_IP_B/9" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# The client runs on CPU_B: sluiced's worker and the kernel discard server
+# both sit on CPU_A.
+bulk_send_run() { # BENCH IMPL RUN NETNS ADDR
+	local bench=$1 impl=$2 run=$3 ns=$4 addr=$5 j
+	ip netns exec "$ns" taskset -c "$CPU_B" timeout 60 "$BIN/bench_bulk_send" --addr "$addr" \
+		--port 9 --seconds "$SECS" >"$TMP/out" 2>"$TMP/err"
+	j=$(last_json "$TMP/out")
+	if [ -n "$j" ]; then record "$bench" "$impl" "$run" "$j"
+	else record "$bench" "$impl" "$run" "" "$(tail -n 2 "$TMP/err" | tr '\n' ' ')"; fi
+}
+
+appliance_up() {
+	local i
+	# Someone else's appliance (a test run) is not ours to measure or stop.
+	for i in $(seq 1 60); do
+		scripts/appliance.sh status >/dev/null 2>&1 || break
+		[ "$i" = 1 ] && log "an appliance is already running; waiting up to 120 s"
+		sleep 2
+	done
+	scripts/appliance.sh status >/dev/null 2>&1 && return 1
+	[ -x build/sluiced ] && [ -x build/sluicectl ] || { log "build/sluiced not built"; return 1; }
+	scripts/appliance.sh start >"$TMP/appliance.log" 2>&1 || {
+		cat "$TMP/appliance.log" >&2
+		return 1
+	}
+	STARTED_APPLIANCE=1
+}
+
+idle_run() { # RUN: CPU of sluiced (all its threads) over IDLE_SECS with no traffic
+	local run=$1 pid t0 t1 w0 w1 status tck
+	pid=$(cat /run/sluice/sluiced.pid)
+	tck=$(getconf CLK_TCK)
+	sleep 2
+	t0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+	w0=$(date +%s.%N)
+	sleep "$IDLE_SECS"
+	t1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+	w1=$(date +%s.%N)
+	status=$(build/sluicectl status 2>&1)
+	printf '%s\n' "$status" >"$TMP/status"
+	local j
+	j=$($PY - "$t0" "$t1" "$w0" "$w1" "$tck" "$TMP/status" <<'EOF'
+import json, sys
+t0, t1, w0, w1, tck = (float(x) for x in sys.argv[1:6])
+status = open(sys.argv[6]).read()
+print(json.dumps(dict(suite="tcp", cpu_pct=round((t1 - t0) / tck / (w1 - w0) * 100, 3),
+                      ticks=t1 - t0, seconds=round(w1 - w0, 3), clk_tck=tck,
+                      worker_sleeping="sleeping" in status, status=status.strip())))
+EOF
+)
+	record idle_cpu sluice "$run" "$j"
+}
+
+part_bc() {
+	local want_b=$1 want_c=$2 r
+	need_bin bench_bulk_send bench_discard_server || want_b=0
+	if ! appliance_up; then
+		for r in $(seq 1 "$RUNS"); do
+			[ "$want_b" = 1 ] && record tap_bulk sluice "$r" "" "appliance did not start"
+			[ "$want_c" = 1 ] && record idle_cpu sluice "$r" "" "appliance did not start"
+		done
+		want_c=0
+	fi
+	# (c) first, on the freshly started appliance, before any traffic.
+	if [ "$want_c" = 1 ]; then
+		for r in $(seq 1 "$RUNS"); do
+			log "(c) run $r/$RUNS: idle CPU over ${IDLE_SECS}s"
+			idle_run "$r"
+		done
+	fi
+	if [ "$want_b" = 1 ]; then
+		veth_up || { log "veth setup failed"; }
+		for r in $(seq 1 "$RUNS"); do
+			log "(b) run $r/$RUNS"
+			bulk_send_run veth_bulk linux "$r" "$NS_A" "$VETH_IP_B"
+			[ "$STARTED_APPLIANCE" = 1 ] &&
+				bulk_send_run tap_bulk sluice "$r" sluice "$APPLIANCE_IP"
+		done
+		[ "$STARTED_APPLIANCE" = 1 ] && build/sluicectl show stats >"$OUT/tcp_appliance_stats.txt" 2>&1
+	fi
+}
+
+mkdir -p "$OUT"
+: >"$RAW"
+$PY - >>"$RAW" <<EOF
+import json, os, platform, subprocess
+def sh(c):
+    try: return subprocess.run(c, shell=True, capture_output=True, text=True).stdout.strip()
+    except Exception: return ""
+print(json.dumps(dict(suite="tcp", bench="env", date=sh("date -u +%FT%TZ"), kernel=platform.release(),
+                      cpu=sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip(),
+                      ncpu=os.cpu_count(), commit=sh("git rev-parse --short HEAD"),
+                      runs=$RUNS, secs=$SECS, warmup=$WARMUP, conc=$CONC, ports=$PORTS,
+                      idle_secs=$IDLE_SECS)))
+EOF
+
+case " $PARTS " in *" a "*) part_a ;; esac
+want_b=0 want_c=0
+case " $PARTS " in *" b "*) want_b=1 ;; esac
+case " $PARTS " in *" c "*) want_c=1 ;; esac
+if [ "$want_b" = 1 ] || [ "$want_c" = 1 ]; then
+	part_bc "$want_b" "$want_c"
+fi
+cleanup
+trap - EXIT
+
+$PY perf/tcp/report.py "$RAW" "$OUT/tcp.md" "$OUT/tcp.png" || exit 1
+log "wrote $OUT/tcp.md and $OUT/tcp.png"
