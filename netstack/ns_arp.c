@@ -314,7 +314,7 @@ static bool arp_sip_is_bogus(const ns_stack_t *s, uint32_t sip)
 {
 	uint32_t h = rte_be_to_cpu_32(sip);
 
-	return RTE_IS_IPV4_MCAST(h) || h == 0xffffffffu || (h >> 24) == 127 ||
+	return NS_IPV4_IS_MCAST(h) || h == 0xffffffffu || (h >> 24) == 127 ||
 	       (s->p.prefix_len < 31 && sip == (s->p.ip | ~s->netmask));
 }
 
@@ -392,7 +392,7 @@ static bool arp_static_mac(const ns_stack_t *s, uint32_t next_hop, struct rte_et
 		memset(mac, 0xff, sizeof(*mac));
 		return true;
 	}
-	if (RTE_IS_IPV4_MCAST(h)) {
+	if (NS_IPV4_IS_MCAST(h)) {
 		mac->addr_bytes[0] = 0x01;
 		mac->addr_bytes[1] = 0x00;
 		mac->addr_bytes[2] = 0x5e;

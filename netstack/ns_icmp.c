@@ -94,9 +94,9 @@ void ns_icmp_send_unreach(ns_stack_t *s, const struct rte_ipv4_hdr *orig_ip, uin
 	 * host, or an ICMP error. */
 	if ((rte_be_to_cpu_16(orig_ip->fragment_offset) & RTE_IPV4_HDR_OFFSET_MASK) != 0)
 		return;
-	if (orig_ip->dst_addr != s->p.ip || RTE_IS_IPV4_MCAST(hdst))
+	if (orig_ip->dst_addr != s->p.ip || NS_IPV4_IS_MCAST(hdst))
 		return;
-	if (dst == 0 || RTE_IS_IPV4_MCAST(rte_be_to_cpu_32(dst)) || dst == 0xffffffffu ||
+	if (dst == 0 || NS_IPV4_IS_MCAST(rte_be_to_cpu_32(dst)) || dst == 0xffffffffu ||
 	    (s->p.prefix_len < 31 && dst == (s->p.ip | ~s->netmask)))
 		return;
 	if (orig_ip->next_proto_id == IPPROTO_ICMP &&

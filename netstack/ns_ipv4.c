@@ -109,7 +109,7 @@ static int ipv4_route(ns_stack_t *s, uint32_t dst, uint32_t *next_hop_r)
 		NS_STAT_INC(s, ip_tx_no_route);
 		return SL_EUNREACH;
 	}
-	if (((dst ^ s->p.ip) & s->netmask) == 0 || h == 0xffffffffu || RTE_IS_IPV4_MCAST(h)) {
+	if (((dst ^ s->p.ip) & s->netmask) == 0 || h == 0xffffffffu || NS_IPV4_IS_MCAST(h)) {
 		*next_hop_r = dst;
 		return 0;
 	}
@@ -515,7 +515,7 @@ static bool ipv4_src_is_bogus(const ns_stack_t *s, uint32_t src)
 {
 	uint32_t h = rte_be_to_cpu_32(src);
 
-	return src == 0 || src == s->p.ip || RTE_IS_IPV4_MCAST(h) || h >= 0xf0000000u ||
+	return src == 0 || src == s->p.ip || NS_IPV4_IS_MCAST(h) || h >= 0xf0000000u ||
 	       (h >> 24) == 127 || (h >> 24) == 0 || ipv4_is_bcast(s, src);
 }
 

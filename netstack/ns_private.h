@@ -94,6 +94,9 @@ int ns_ipv4_output(ns_stack_t *s, struct rte_mbuf *m, uint32_t dst, uint8_t prot
  * SL_ENOMEM (fragments already sent are not recalled). */
 int ns_ipv4_output_buf(ns_stack_t *s, uint32_t dst, uint8_t proto, const void *hdr,
 		       uint16_t hdr_len, const void *data, size_t data_len);
+/* NS_IPV4_IS_MCAST - H (host order) is class D. DPDK's RTE_IS_IPV4_MCAST
+ * shifts a signed 224 into the sign bit, which UBSan rejects. */
+#define NS_IPV4_IS_MCAST(h) (((uint32_t)(h) >> 28) == 0xe)
 /* Pseudo-header checksum helpers over a contiguous L4 segment. */
 uint16_t ns_ipv4_l4_cksum(uint32_t src, uint32_t dst, uint8_t proto, const void *l4,
 			  uint16_t l4_len);

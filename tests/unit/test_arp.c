@@ -21,48 +21,8 @@
 
 static const uint8_t zero_mac[6];
 
-typedef struct fx {
-	ut_cap_t cap;
-	ns_stack_t *s;
-	unsigned avail0;
-	ns_stack_params_t p;
-} fx_t;
-
-static int fx_setup(void **state)
-{
-	static fx_t fx;
-	const char *err = NULL;
-
-	memset(&fx, 0, sizeof(fx));
-	fx.avail0 = rte_mempool_avail_count(ut_pool());
-	ut_params(&fx.p, &fx.cap);
-	fx.s = ns_stack_create(&fx.p, &err);
-	assert_non_null(fx.s);
-	*state = &fx;
-	return 0;
-}
-
-/* Every test ends here: no frame may outlive the stack. */
-static int fx_teardown(void **state)
-{
-	fx_t *fx = *state;
-
-	ns_stack_destroy(&fx->s);
-	assert_null(fx->s);
-	ut_cap_clear(&fx->cap);
-	assert_int_equal(rte_mempool_avail_count(ut_pool()), fx->avail0);
-	return 0;
-}
-
-/* Re-create the stack with changed parameters. */
-static void fx_restart(fx_t *fx)
-{
-	const char *err = NULL;
-
-	ns_stack_destroy(&fx->s);
-	fx->s = ns_stack_create(&fx->p, &err);
-	assert_non_null(fx->s);
-}
+typedef ut_fx_t fx_t;
+#define fx_restart ut_fx_restart
 
 static const struct rte_arp_hdr *arp_of(const struct rte_mbuf *m)
 {
@@ -373,7 +333,7 @@ static void test_full_cache_evicts_least_recently_confirmed(void **state)
 {
 	fx_t *fx = *state;
 	static const uint8_t mac3[6] = {0x02, 0, 0, 0, 0, 0x03};
-	uint32_t ip3 = rte_cpu_to_be_32(RTE_IPV4(198, 18, 0, 3));
+	uint32_t ip3 = UT_IP(198, 18, 0, 3);
 
 	fx->p.arp_cache_size = 2;
 	fx_restart(fx);
@@ -482,7 +442,7 @@ static void test_stats_names_cover_every_counter(void **state)
 	assert_string_equal(ns_stats_names[0], "eth_rx_frames");
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, fx_setup, fx_teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, ut_fx_setup, ut_fx_teardown)
 
 int main(void)
 {

@@ -11,6 +11,7 @@
 #include <rte_icmp.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
+#include <rte_mempool.h>
 #include <rte_udp.h>
 
 #include "ns_private.h"
@@ -20,7 +21,6 @@ const uint8_t ut_mac_us[6] = {0x02, 0, 0, 0, 0, 0x02};
 const uint8_t ut_mac_peer[6] = {0x02, 0, 0, 0, 0, 0x01};
 const uint8_t ut_mac_gw[6] = {0x02, 0, 0, 0, 0, 0xfe};
 const uint8_t ut_mac_bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-#define UT_IP(a, b, c, d) RTE_BE32(RTE_IPV4(a, b, c, d))
 const uint32_t ut_ip_us = UT_IP(198, 18, 0, 2);
 const uint32_t ut_ip_peer = UT_IP(198, 18, 0, 1);
 const uint32_t ut_ip_gw = UT_IP(198, 18, 0, 254);
@@ -222,4 +222,52 @@ ns_stats_t ut_stats(const ns_stack_t *s)
 
 	ns_stack_get_stats(s, &st);
 	return st;
+}
+
+int ut_fx_setup(void **state)
+{
+	static ut_fx_t fx;
+	const char *err = NULL;
+
+	memset(&fx, 0, sizeof(fx));
+	fx.avail0 = rte_mempool_avail_count(ut_pool());
+	ut_params(&fx.p, &fx.cap);
+	fx.s = ns_stack_create(&fx.p, &err);
+	assert_non_null(fx.s);
+	*state = &fx;
+	return 0;
+}
+
+int ut_fx_teardown(void **state)
+{
+	ut_fx_t *fx = *state;
+
+	ns_stack_destroy(&fx->s);
+	assert_null(fx->s);
+	ut_cap_clear(&fx->cap);
+	assert_int_equal(fx->cap.overflow, 0);
+	assert_int_equal(rte_mempool_avail_count(ut_pool()), fx->avail0);
+	return 0;
+}
+
+void ut_fx_restart(ut_fx_t *fx)
+{
+	const char *err = NULL;
+
+	ns_stack_destroy(&fx->s);
+	fx->s = ns_stack_create(&fx->p, &err);
+	assert_non_null(fx->s);
+}
+
+void ut_udp_sink_fn(void *ctx, uint32_t src_ip, uint16_t src_port, uint16_t dst_port,
+		    sl_slice_t payload)
+{
+	ut_udp_sink_t *k = ctx;
+
+	k->count++;
+	k->src_ip = src_ip;
+	k->src_port = src_port;
+	k->dst_port = dst_port;
+	k->len = payload.len;
+	memcpy(k->data, payload.ptr, RTE_MIN(payload.len, sizeof(k->data)));
 }

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <rte_byteorder.h>
+
 #include "ns.h"
 
 struct rte_mbuf;
@@ -25,6 +27,12 @@ typedef struct ut_cap {
 extern const uint8_t ut_mac_us[6], ut_mac_peer[6], ut_mac_gw[6], ut_mac_bcast[6];
 /* Network order. */
 extern const uint32_t ut_ip_us, ut_ip_peer, ut_ip_gw, ut_ip_far, ut_ip_bcast;
+
+/* UT_IP - a network-order address (unsigned shifts: DPDK's RTE_IPV4 shifts
+ * signed ints, which UBSan rejects for a >= 128). */
+#define UT_IP(a, b, c, d)                                                      \
+	RTE_BE32(((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) |      \
+			 ((uint32_t)(c) << 8) | (uint32_t)(d))
 
 #define UT_T0 1000000ull /* the clock at creation: 1 s */
 
@@ -72,5 +80,31 @@ void ut_learn(ns_stack_t *s, ut_cap_t *cap, const uint8_t mac[6], uint32_t ip);
 
 /* ut_stats - a snapshot of S's counters (a convenience for asserts). */
 ns_stats_t ut_stats(const ns_stack_t *s);
+
+/* A stack with capture, for cmocka setup/teardown. The teardown destroys
+ * the stack and asserts that the pool got every mbuf back. */
+typedef struct ut_fx {
+	ut_cap_t cap;
+	ns_stack_t *s;
+	ns_stack_params_t p;
+	unsigned avail0;
+} ut_fx_t;
+
+int ut_fx_setup(void **state);
+int ut_fx_teardown(void **state);
+/* ut_fx_restart - re-create the stack from fx->p (after a test changed it). */
+void ut_fx_restart(ut_fx_t *fx);
+
+/* A UDP receiver that records what it got (payload up to 64 KB). */
+typedef struct ut_udp_sink {
+	unsigned count;
+	uint32_t src_ip;
+	uint16_t src_port, dst_port;
+	size_t len;
+	uint8_t data[65536];
+} ut_udp_sink_t;
+
+void ut_udp_sink_fn(void *ctx, uint32_t src_ip, uint16_t src_port, uint16_t dst_port,
+		    sl_slice_t payload);
 
 #endif
