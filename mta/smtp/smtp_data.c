@@ -104,6 +104,7 @@ int smtp_msg_start(smtp_session_t *s)
 	char hdr[1024];
 	int rc, n;
 
+	s->t_data = s->now;
 	if (s->hooks->msg_begin) {
 		rc = s->hooks->msg_begin(s->hooks->ctx, s);
 		if (rc < 0)
@@ -111,7 +112,6 @@ int smtp_msg_start(smtp_session_t *s)
 	}
 	s->msg_open = true;
 	s->msg_sink_failed = false;
-	s->t_data = s->now;
 	s->dstate = SMTP_D_BOL;
 	s->bol_real = true; /* the CRLF of the DATA line precedes the text */
 	s->line_len = 0;
@@ -289,6 +289,7 @@ size_t smtp_data_feed(smtp_session_t *s, const uint8_t *p, size_t n)
 			continue;
 		case SMTP_D_CR:
 			if (c == '\n') {
+				smtp_line_byte(s);
 				i++;
 				s->line_len = 0;
 				s->bol_real = true;
@@ -382,6 +383,7 @@ size_t smtp_bdat_feed(smtp_session_t *s, const uint8_t *p, size_t n)
 
 		if (s->dstate == SMTP_D_CR) {
 			if (c == '\n') {
+				smtp_line_byte(s);
 				i++;
 				s->line_len = 0;
 				s->dstate = SMTP_D_BOL;

@@ -105,6 +105,7 @@ int smtp_session_create(const struct smtp_config *cfg, const struct smtp_hooks *
 	} else {
 		s->phase = SMTP_P_CMD;
 		smtp_greeting(s);
+		smtp_deadline_refresh(s);
 	}
 	*s_r = s;
 	return 0;
