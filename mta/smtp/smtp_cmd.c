@@ -470,7 +470,7 @@ static void smtp_do_rcpt(smtp_session_t *s, sl_slice_t args)
 	memcpy(rp->addr, rest.ptr + path.addr_off, path.addr_len);
 	rp->addr_len = path.addr_len;
 	rp->addr[rp->addr_len] = '\0';
-	rp->domain_off = path.domain_off - path.addr_off;
+	rp->domain_off = path.domain_len ? path.domain_off - path.addr_off : path.addr_len;
 	rp->domain_len = path.domain_len;
 	ll = smtp_local_unquote(rest.ptr + path.local_off, path.local_len, rp->local_buf,
 				sizeof(rp->local_buf));
