@@ -30,10 +30,6 @@ def _replies(l2, flow, wait=1.0):
     return [t for t in (flow.from_appliance(f) for f in l2.frames(wait)) if t is not None]
 
 
-def _pure_ack(t, flow):
-    return int(t.flags) == 0x10 and len(bytes(t.payload)) == 0
-
-
 def _bad_csum_in_stream():
     l2 = e2e.L2()
     s, flow = e2e.tracked_connection(l2)
@@ -99,8 +95,9 @@ def test_in_window_gets_challenge_ack(appliance, kind):
     d = e2e.stats_delta(before, e2e.stats())
     want = (0x10, info["a_nxt"], info["k_nxt"], 0)
     assert info["replies"], f"no challenge ACK for an in-window {kind.upper()}"
-    assert info["replies"][0] == want, \
-        f"answer (flags, seq, ack, len) {info['replies'][0]}, want challenge ACK {want}"
+    assert want in info["replies"], \
+        f"answers (flags, seq, ack, len) {info['replies']}, want challenge ACK {want}"
+    assert not [r for r in info["replies"] if r[0] & 0x04], f"appliance sent a RST: {info}"
     assert d["tcp_challenge_acks"] >= 1, f"tcp_challenge_acks +{d['tcp_challenge_acks']}"
     assert info["echo"] == b"still connected?", \
         f"connection did not survive the in-window {kind.upper()}: {info['echo']}"
@@ -155,8 +152,7 @@ def test_out_of_window_segment_acked_not_accepted(appliance, where):
     d = e2e.stats_delta(before, e2e.stats())
     want = (0x10, info["a_nxt"], info["k_nxt"], 0)
     assert info["replies"], f"no ACK for an out-of-window ({where}) segment"
-    assert info["replies"][0] == want, \
-        f"answer (flags, seq, ack, len) {info['replies'][0]}, want {want}"
+    assert want in info["replies"], f"answers (flags, seq, ack, len) {info['replies']}, want {want}"
     assert info["stream_ok"], f"injected bytes reached the stream: {info.get('first_diff')}"
     if where == "future":
         assert d["tcp_out_of_window"] >= 1, f"tcp_out_of_window +{d['tcp_out_of_window']}"
