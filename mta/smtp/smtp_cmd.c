@@ -282,7 +282,7 @@ static void smtp_do_helo(smtp_session_t *s, sl_slice_t args)
 		smtp_reply_error(s, "501 5.5.4 Syntax: HELO hostname");
 		return;
 	}
-	smtp_txn_reset(s); /* §4.1.4: HELO/EHLO is an implicit RSET */
+	smtp_txn_abandon(s); /* §4.1.4: HELO/EHLO is an implicit RSET */
 	s->helo_kind = SMTP_HELO_HELO;
 	smtp_reply(s, "250 %s", s->cfg->hostname);
 }
@@ -297,7 +297,7 @@ static void smtp_do_ehlo(smtp_session_t *s, sl_slice_t args)
 		smtp_reply_error(s, "501 5.5.4 Syntax: EHLO hostname");
 		return;
 	}
-	smtp_txn_reset(s);
+	smtp_txn_abandon(s);
 	s->helo_kind = SMTP_HELO_EHLO;
 	snprintf(size, sizeof(size), "SIZE %" PRIu64, s->cfg->message_max);
 	ext[n++] = "PIPELINING";
@@ -614,9 +614,7 @@ static void smtp_do_bdat(smtp_session_t *s, sl_slice_t args)
 static void smtp_do_rset(smtp_session_t *s, sl_slice_t args)
 {
 	(void)args;
-	if (s->msg_open)
-		smtp_txn_finish(s, 0, "", 0);
-	smtp_txn_reset(s);
+	smtp_txn_abandon(s);
 	smtp_reply(s, "250 2.0.0 Ok");
 }
 

@@ -165,6 +165,7 @@ void smtp_reply_error(smtp_session_t *s, const char *fmt, ...)
 void smtp_close(smtp_session_t *s);
 void smtp_request_issue(smtp_session_t *s, enum smtp_req_kind kind);
 void smtp_txn_reset(smtp_session_t *s);
+void smtp_txn_abandon(smtp_session_t *s);
 void smtp_session_forget(smtp_session_t *s);
 int smtp_txn_str_add(smtp_session_t *s, const void *p, size_t n, uint32_t *off_r);
 void smtp_txn_finish(smtp_session_t *s, uint16_t code, const char *reply, size_t reply_len);

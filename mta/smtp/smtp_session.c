@@ -6,6 +6,7 @@
 #include "smtp_private.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,50 @@ void smtp_config_defaults(struct smtp_config *c)
 	c->greeting_delay_us = 0;
 	c->timeout_cmd_us = 300 * SL_US_PER_S;
 	c->timeout_data_us = 180 * SL_US_PER_S;
+}
+
+#define SMTP_STAT(name) {#name, offsetof(struct smtp_stats, name)}
+static const struct {
+	const char *name;
+	size_t off;
+} smtp_stat_fields[] = {
+	SMTP_STAT(sessions),          SMTP_STAT(commands),        SMTP_STAT(errors),
+	SMTP_STAT(disconnect_errors), SMTP_STAT(pregreet),        SMTP_STAT(timeouts),
+	SMTP_STAT(line_too_long),     SMTP_STAT(bare_eol),        SMTP_STAT(mail),
+	SMTP_STAT(rcpt_accepted),     SMTP_STAT(rcpt_unknown),    SMTP_STAT(rcpt_relay_denied),
+	SMTP_STAT(rcpt_tempfail),     SMTP_STAT(msg_accepted),    SMTP_STAT(msg_rejected),
+	SMTP_STAT(msg_tempfail),      SMTP_STAT(msg_oversize),    SMTP_STAT(msg_aborted),
+	SMTP_STAT(bytes_received),    SMTP_STAT(auth_success),    SMTP_STAT(auth_failure),
+	SMTP_STAT(auth_lockout),      SMTP_STAT(starttls),        SMTP_STAT(plaintext_discarded),
+};
+_Static_assert(sizeof(smtp_stat_fields) / sizeof(smtp_stat_fields[0]) ==
+		       sizeof(struct smtp_stats) / sizeof(uint64_t),
+	       "every smtp_stats counter has a name");
+
+void smtp_stats_add(struct smtp_stats *dst, const struct smtp_stats *src)
+{
+	for (size_t i = 0; i < sizeof(smtp_stat_fields) / sizeof(smtp_stat_fields[0]); i++) {
+		uint64_t v, d;
+
+		memcpy(&v, (const char *)src + smtp_stat_fields[i].off, sizeof(v));
+		memcpy(&d, (char *)dst + smtp_stat_fields[i].off, sizeof(d));
+		d += v;
+		memcpy((char *)dst + smtp_stat_fields[i].off, &d, sizeof(d));
+	}
+}
+
+int smtp_stats_format(const struct smtp_stats *st, sl_buf_t *out)
+{
+	for (size_t i = 0; i < sizeof(smtp_stat_fields) / sizeof(smtp_stat_fields[0]); i++) {
+		uint64_t v;
+		int rc;
+
+		memcpy(&v, (const char *)st + smtp_stat_fields[i].off, sizeof(v));
+		rc = sl_buf_printf(out, "smtp.%s %" PRIu64 "\n", smtp_stat_fields[i].name, v);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
 }
 
 int smtp_reply_code_valid(unsigned code)
@@ -271,6 +316,16 @@ void smtp_txn_reset(smtp_session_t *s)
 	s->bdat_left = 0;
 	s->bdat_last = false;
 	memset(&s->verdict, 0, sizeof(s->verdict));
+}
+
+/* smtp_txn_abandon - RSET semantics: a message that was streaming (BDAT
+ * chunks so far) still gets its txlog record, with reply code 0. */
+void smtp_txn_abandon(smtp_session_t *s)
+{
+	if (s->msg_open)
+		smtp_txn_finish(s, 0, "", 0);
+	else
+		smtp_txn_reset(s);
 }
 
 /* smtp_session_forget - RFC 3207 §4.2: after TLS starts, nothing learnt in

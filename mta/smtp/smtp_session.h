@@ -79,6 +79,12 @@ struct smtp_stats {
 	uint64_t plaintext_discarded; /* bytes thrown away at STARTTLS */
 };
 
+/* smtp_stats_add - DST += SRC, field by field (summing per-lcore counters). */
+void smtp_stats_add(struct smtp_stats *dst, const struct smtp_stats *src);
+/* smtp_stats_format - append "smtp.<name> <value>\n" per counter to OUT,
+ * for `sluicectl show stats`. 0, or SL_ELIMIT/SL_ENOMEM from sl_buf. */
+int smtp_stats_format(const struct smtp_stats *st, sl_buf_t *out);
+
 struct smtp_config {
 	const char *hostname; /* our FQDN: greeting, EHLO, Received; required */
 	enum smtp_role role;

@@ -1327,6 +1327,25 @@ static void test_shutdown_and_stats(void **state)
 	assert_int_equal(st.errors, 2);
 	assert_int_equal(st.bare_eol, 1);
 	assert_int_equal(st.commands, 1);
+	{
+		struct smtp_stats sum;
+		sl_buf_t b;
+
+		memset(&sum, 0, sizeof(sum));
+		smtp_stats_add(&sum, &st);
+		smtp_stats_add(&sum, &st);
+		assert_int_equal(sum.errors, 4);
+		assert_int_equal(sum.sessions, 2);
+		sl_buf_init(&b, 4096);
+		assert_int_equal(smtp_stats_format(&sum, &b), 0);
+		assert_non_null(strstr((char *)b.data, "smtp.sessions 2\n"));
+		assert_non_null(strstr((char *)b.data, "smtp.errors 4\n"));
+		assert_non_null(strstr((char *)b.data, "smtp.plaintext_discarded 0\n"));
+		sl_buf_free(&b);
+		sl_buf_init(&b, 10);
+		assert_int_equal(smtp_stats_format(&sum, &b), SL_ELIMIT);
+		sl_buf_free(&b);
+	}
 	smtp_session_destroy(&s);
 }
 
