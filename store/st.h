@@ -103,7 +103,8 @@ typedef struct st_store_opts {
 	uint64_t map_size;           /* initial map size (default 64 MiB) */
 	uint64_t map_size_max;       /* growth stops here (default 64 GiB) */
 	unsigned map_grow_pct;       /* grow when used > this % of the map
-					before a batch (default 80) */
+					before a batch (default 80); 100:
+					only when MDB_MAP_FULL is hit */
 	unsigned max_readers;        /* LMDB reader slots (default 126) */
 	unsigned queue_size;         /* request ring slots, power of 2; the sum
 					of all clients' max_inflight is bounded

@@ -115,12 +115,15 @@ static void update_used(st_store_t *s)
 }
 
 /* Grow before MDB_MAP_FULL is hit: when the pages in use pass
- * map_grow_pct of the map, or the batch's bodies may not fit. */
+ * map_grow_pct of the map, or the batch's bodies may not fit. 100 turns
+ * this off (growth on MDB_MAP_FULL only). */
 static void maybe_grow(st_store_t *s, uint64_t batch_bytes)
 {
 	uint64_t size = atomic_load(&s->map_size), used = atomic_load(&s->map_used);
 	uint64_t need = used + batch_bytes + batch_bytes / 8;
 
+	if (s->opts.map_grow_pct >= 100)
+		return;
 	if (used * 100 >= size * s->opts.map_grow_pct || need * 100 >= size * s->opts.map_grow_pct)
 		(void)st_map_grow(s, need * 100 / s->opts.map_grow_pct + 1);
 }
