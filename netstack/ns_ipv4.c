@@ -216,7 +216,9 @@ int ns_ipv4_output(ns_stack_t *s, struct rte_mbuf *m, uint32_t dst, uint8_t prot
 	rc = ipv4_route(s, dst, &next_hop);
 	if (unlikely(rc < 0))
 		goto fail;
-	if (unlikely(len + sizeof(*ip) > s->p.mtu || m->nb_segs > 1)) {
+	/* A chain that fits the MTU goes out as it is (only the first segment
+	 * gets the header); a larger datagram is copied into fragments. */
+	if (unlikely(len + sizeof(*ip) > s->p.mtu)) {
 		struct frag_src src = {.m = m};
 
 		/* DF: TCP sizes its segments to the MTU itself. */

@@ -36,3 +36,41 @@ __attribute__((weak)) void ns_tcp_icmp_error(ns_stack_t *s, const struct rte_ipv
 	(void)type;
 	(void)code;
 }
+
+/* Used by tests/fuzz/fuzz_rx.c's listener. */
+__attribute__((weak)) int ns_tcp_listen(ns_stack_t *s, uint16_t port, const ns_conn_ops_t *ops,
+					void *ctx)
+{
+	(void)s;
+	(void)port;
+	(void)ops;
+	(void)ctx;
+	return 0;
+}
+
+__attribute__((weak)) size_t ns_conn_recv(ns_conn_t *c, void *buf, size_t len)
+{
+	(void)c;
+	(void)buf;
+	(void)len;
+	return 0;
+}
+
+__attribute__((weak)) ssize_t ns_conn_send(ns_conn_t *c, const void *data, size_t len)
+{
+	(void)c;
+	(void)data;
+	(void)len;
+	return 0;
+}
+
+__attribute__((weak)) bool ns_conn_eof(const ns_conn_t *c)
+{
+	(void)c;
+	return false;
+}
+
+__attribute__((weak)) void ns_conn_close(ns_conn_t *c)
+{
+	(void)c;
+}
