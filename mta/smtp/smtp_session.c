@@ -163,7 +163,9 @@ void smtp_session_destroy(smtp_session_t **sp)
 	if (sp == NULL || *sp == NULL)
 		return;
 	s = *sp;
-	if (s->msg_open) {
+	if (s->msg_open || s->req.kind == SMTP_REQ_DELIVER) {
+		/* Logged as aborted; with a DELIVER outstanding the glue may
+		 * still commit it, but the client never saw a 250. */
 		s->stats->msg_aborted++;
 		smtp_txn_finish(s, 0, "", 0);
 	}

@@ -1228,6 +1228,59 @@ static void test_pipeline_buffer_bounded(void **state)
 	smtp_session_destroy(&s);
 }
 
+/* Split one pipelined session at every byte boundary into two input calls:
+ * the replies and the delivered messages must not change. */
+static void split_run(const char *in, size_t n, size_t cut, sl_buf_t *out, sl_buf_t *msgs)
+{
+	struct h h;
+	const char *parts[2] = {in, in + cut};
+	size_t lens[2] = {cut, n - cut};
+
+	h_init(&h, cf_auth, 0, "split");
+	h_pump(&h);
+	for (int p = 0; p < 2; p++) {
+		assert_int_equal(sl_buf_append(&h.backlog, parts[p], lens[p]), 0);
+		h_pump(&h);
+	}
+	sl_buf_init(out, 1u << 20);
+	sl_buf_init(msgs, 1u << 20);
+	assert_int_equal(sl_buf_append(out, h.out.data, h.out.len), 0);
+	assert_int_equal(sl_buf_printf(msgs, "%d:", h.delivered), 0);
+	assert_int_equal(sl_buf_append(msgs, h.last_msg.data, h.last_msg.len), 0);
+	h_fini(&h);
+}
+
+static void test_split_every_boundary(void **state)
+{
+	static const char in[] =
+		"EHLO c.example\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\nMAIL FROM:<alice@example.com> "
+		"SIZE=20 SMTPUTF8\r\nRCPT TO:<bob@example.com> NOTIFY=NEVER\r\nRCPT "
+		"TO:<x@elsewhere.example>\r\nDATA\r\n..a\r\n.\r\nMAIL FROM:<>\r\nRCPT "
+		"TO:<nobody@example.com>\r\nRCPT TO:<sales@example.com>\r\nBDAT 5\r\nab\r\nc"
+		"BDAT 2 LAST\r\nd\nNOOP\nRSET\r\nAUTH LOGIN\r\n*\r\nQUIT\r\n";
+	size_t n = sizeof(in) - 1;
+	sl_buf_t ref_out, ref_msgs;
+
+	(void)state;
+	split_run(in, n, n, &ref_out, &ref_msgs);
+	assert_non_null(memmem(ref_out.data, ref_out.len, "221 2.0.0 Bye", 13));
+	assert_non_null(memmem(ref_out.data, ref_out.len, "554 5.6.0", 9));
+	for (size_t cut = 0; cut < n; cut++) {
+		sl_buf_t o, m;
+
+		split_run(in, n, cut, &o, &m);
+		if (o.len != ref_out.len || memcmp(o.data, ref_out.data, o.len) != 0)
+			fail_msg("cut at %zu: replies differ:\n%s\n---\n%s", cut, (char *)o.data,
+				 (char *)ref_out.data);
+		assert_int_equal(m.len, ref_msgs.len);
+		assert_memory_equal(m.data, ref_msgs.data, m.len);
+		sl_buf_free(&o);
+		sl_buf_free(&m);
+	}
+	sl_buf_free(&ref_out);
+	sl_buf_free(&ref_msgs);
+}
+
 static int abort_calls, log_calls;
 static void cnt_abort(void *ctx, smtp_session_t *s)
 {
@@ -1355,6 +1408,7 @@ int main(void)
 	static const struct CMUnitTest fixed[] = {
 		cmocka_unit_test(test_every_command_in_every_state),
 		cmocka_unit_test(test_every_command_all_features),
+		cmocka_unit_test(test_split_every_boundary),
 		cmocka_unit_test(test_output_backpressure),
 		cmocka_unit_test(test_pipeline_buffer_bounded),
 		cmocka_unit_test(test_destroy_mid_message),
