@@ -229,6 +229,20 @@ static inline void smtp_line_byte(smtp_session_t *s)
 		smtp_fail(s, SMTP_TF_LINE);
 }
 
+/* smtp_text_run - skip ordinary text from P[I] to the next CR or LF (or
+ * N), counting it against the line limit. Returns the new index. */
+static inline size_t smtp_text_run(smtp_session_t *s, const uint8_t *p, size_t i, size_t n)
+{
+	size_t j = i;
+
+	while (j < n && p[j] != '\r' && p[j] != '\n')
+		j++;
+	s->line_len += j - i;
+	if (s->cfg->text_line_max && s->line_len > s->cfg->text_line_max)
+		smtp_fail(s, SMTP_TF_LINE);
+	return j;
+}
+
 /* smtp_bare_eol - a bare CR or LF was seen: fail (strict) or note it. */
 static void smtp_bare_eol(smtp_session_t *s)
 {
@@ -282,10 +296,7 @@ size_t smtp_data_feed(smtp_session_t *s, const uint8_t *p, size_t n)
 				continue;
 			}
 			/* the common case: skip to the next CR or LF */
-			while (i < n && p[i] != '\r' && p[i] != '\n') {
-				smtp_line_byte(s);
-				i++;
-			}
+			i = smtp_text_run(s, p, i, n);
 			continue;
 		case SMTP_D_CR:
 			if (c == '\n') {
@@ -414,9 +425,8 @@ size_t smtp_bdat_feed(smtp_session_t *s, const uint8_t *p, size_t n)
 			s->dstate = SMTP_D_BOL;
 			continue;
 		}
-		smtp_line_byte(s);
 		s->dstate = SMTP_D_MID;
-		i++;
+		i = smtp_text_run(s, p, i, take);
 	}
 	smtp_emit(s, p + run, take - run);
 out:
