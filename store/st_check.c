@@ -347,7 +347,8 @@ static int check_all(st_reader_t *rd, void *ctx)
 		return rc;
 
 	/* Reference counts: merge the sorted references with the blobs. */
-	qsort(c->refs, c->n_refs, ST_BLOB_ID_LEN, ref_cmp);
+	if (c->n_refs > 0)
+		qsort(c->refs, c->n_refs, ST_BLOB_ID_LEN, ref_cmp);
 	rc = mdb_cursor_open(c->txn, DBI(c, ST_DB_BLOB), &cur);
 	if (rc != 0)
 		return st_lmdb_err(rc);

@@ -41,6 +41,7 @@ enum st_db {
 /* Internal results that never reach a caller: they steer the writer. */
 #define ST_RETRY_MAPFULL (-1001) /* MDB_MAP_FULL: grow and re-run the batch */
 #define ST_RETRY_TXNFULL (-1002) /* MDB_TXN_FULL: re-run one per txn */
+#define ST_RETRY_NESTED (-1003)  /* a request failed: re-run with nesting */
 
 /* 16 pages of 4 KiB minus LMDB's 16-byte page header: a chunk fills its
  * overflow run exactly. */
@@ -221,6 +222,7 @@ struct st_store {
 	pthread_t writer;
 	bool writer_started;
 	uint64_t batch_no;         /* writer only */
+	_Atomic int test_hold;     /* tests: writer leaves requests queued */
 	st_req_t **batch;          /* writer only: batch_max entries */
 	/* held by the writer while it posts completions; a client being
 	   destroyed takes it once so the writer is done touching it */
@@ -358,6 +360,10 @@ typedef int st_migration_fn(st_store_t *s, MDB_txn *txn);
 void st_schema_set_migrations_for_test(st_migration_fn *const *steps, unsigned n_steps);
 
 /* Writer (st_writer.c). */
+/* st_writer_hold_for_test - while ON, the writer leaves requests in the
+ * ring, so a test can queue an exact batch; releasing lets it take them
+ * all in one transaction (up to batch_max). */
+void st_writer_hold_for_test(st_store_t *s, bool on);
 int st_writer_start(st_store_t *s);
 void st_writer_stop(st_store_t *s);
 int st_map_grow(st_store_t *s, uint64_t min_size);

@@ -142,8 +142,15 @@ static void req_reset(st_req_t *r)
 
 /* One write transaction over BATCH. 0 when committed; ST_RETRY_* when the
  * batch must be re-run (nothing was committed); other sl_err when the
- * commit failed. */
-static int apply_txn(st_store_t *s, st_req_t **batch, unsigned n)
+ * commit failed.
+ *
+ * Fast mode applies every request straight into the transaction. Almost
+ * every request succeeds, and a nested transaction per request costs LMDB
+ * a 2 MB dirty-list allocation. If any request fails, the whole
+ * transaction is dropped and the batch re-run in nested mode, where each
+ * request gets a child transaction that is rolled back alone when it
+ * fails. Either way only the final attempt commits. */
+static int apply_txn(st_store_t *s, st_req_t **batch, unsigned n, bool nested)
 {
 	MDB_txn *txn = NULL, *child = NULL;
 	int rc;
@@ -157,6 +164,16 @@ static int apply_txn(st_store_t *s, st_req_t **batch, unsigned n)
 		req_reset(r);
 		if (r->pre_err != 0)
 			continue;
+		if (!nested) {
+			rc = st_apply(s, txn, r);
+			if (rc == ST_RETRY_MAPFULL || rc == ST_RETRY_TXNFULL)
+				goto fail;
+			if (rc < 0) {
+				rc = ST_RETRY_NESTED;
+				goto fail;
+			}
+			continue;
+		}
 		rc = mdb_txn_begin(s->env, txn, 0, &child);
 		if (rc != 0) {
 			rc = st_lmdb_err(rc);
@@ -222,8 +239,12 @@ static void run_batch(st_store_t *s, st_req_t **batch, unsigned n)
 	for (unsigned i = 0; i < n; i++)
 		bytes += batch[i]->bytes;
 	maybe_grow(s, bytes);
-	for (;;) {
-		rc = apply_txn(s, batch, n);
+	for (bool nested = false;;) {
+		rc = apply_txn(s, batch, n, nested);
+		if (rc == ST_RETRY_NESTED) {
+			nested = true;
+			continue;
+		}
 		if (rc == 0) {
 			atomic_fetch_add(&s->st_batches, 1);
 			prev = atomic_load(&s->st_batch_max);
@@ -254,6 +275,7 @@ static void post_completions(st_store_t *s, st_req_t **batch, unsigned n)
 {
 	uint64_t one = 1;
 
+	atomic_fetch_add(&s->st_requests, n);
 	pthread_mutex_lock(&s->complete_lock);
 	s->batch_no++;
 	for (unsigned i = 0; i < n; i++) {
@@ -273,7 +295,6 @@ static void post_completions(st_store_t *s, st_req_t **batch, unsigned n)
 			sl_log(SL_LOG_ERR, ST_LOG, "completion eventfd: %s", strerror(errno));
 	}
 	pthread_mutex_unlock(&s->complete_lock);
-	atomic_fetch_add(&s->st_requests, n);
 }
 
 static void *writer_main(void *arg)
@@ -286,6 +307,10 @@ static void *writer_main(void *arg)
 		uint64_t bytes = 0;
 		st_req_t *r;
 
+		if (atomic_load(&s->test_hold)) {
+			usleep(1000);
+			continue;
+		}
 		while (n < s->opts.batch_max && bytes < s->opts.batch_bytes_max &&
 		       (r = ring_pop(s)) != NULL) {
 			s->batch[n++] = r;
@@ -506,6 +531,15 @@ int st_submit(st_client_t *c, st_req_t *r)
 	    write(s->wake_fd, &one, sizeof(one)) < 0)
 		sl_log(SL_LOG_ERR, ST_LOG, "writer wake: %s", strerror(errno));
 	return 0;
+}
+
+void st_writer_hold_for_test(st_store_t *s, bool on)
+{
+	uint64_t one = 1;
+
+	atomic_store(&s->test_hold, on);
+	if (!on && write(s->wake_fd, &one, sizeof(one)) < 0)
+		sl_log(SL_LOG_ERR, ST_LOG, "writer wake: %s", strerror(errno));
 }
 
 bool st_client_pending(const st_client_t *c)

@@ -831,7 +831,7 @@ static void test_expunge_changes_since_and_blob_free(void **state)
 	ut_domain(u, "example.com");
 	user = ut_user(u, "a@example.com");
 	for (int i = 0; i < 4; i++) {
-		char b[8];
+		char b[16];
 		snprintf(b, sizeof(b), "body%d", i);
 		ut_deliver(u, user, "INBOX", b, strlen(b), 0);
 	}
@@ -929,7 +929,7 @@ static void test_copy_and_move(void **state)
 	user = ut_user(u, "a@example.com");
 	other_user = ut_user(u, "b@example.com");
 	for (int i = 0; i < 5; i++) {
-		char b[8];
+		char b[16];
 		snprintf(b, sizeof(b), "msg%d", i);
 		ut_deliver(u, user, "INBOX", b, strlen(b), i % 2 ? ST_FLAG_SEEN : 0);
 	}
