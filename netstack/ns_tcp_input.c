@@ -352,6 +352,22 @@ static void ack_now(struct ns_conn *c)
 	tcp_conn_mark(c);
 }
 
+/* The duplicate ACK that answers an unacceptable segment (RFC 9293
+ * §3.10.7.4). If that segment carried nothing, it may itself be such an
+ * answer: two ends answering each other's ACKs forever is an ACK storm, so
+ * those replies are limited per connection, as Linux does. */
+static void ack_oow(struct ns_conn *c, const struct ns_tcp_seg *seg)
+{
+	uint64_t now = c->s->now_us;
+
+	if (seg->end == seg->seq) {
+		if (c->last_oow_ack_us != 0 && now - c->last_oow_ack_us < NS_TCP_OOW_ACK_US)
+			return;
+		c->last_oow_ack_us = now;
+	}
+	ack_now(c);
+}
+
 static void fin_received(struct ns_conn *c)
 {
 	c->rcv_nxt++;
@@ -679,7 +695,7 @@ static bool input_sync(struct ns_conn *c, struct ns_tcp_seg *seg, struct rte_mbu
 			c->ts_recent = seg->o.tsval; /* R3: ts_recent is stale */
 		} else {
 			NS_STAT_INC(s, tcp_paws_drops);
-			ack_now(c);
+			ack_oow(c, seg);
 			return false;
 		}
 	}
@@ -694,7 +710,7 @@ static bool input_sync(struct ns_conn *c, struct ns_tcp_seg *seg, struct rte_mbu
 					NS_STAT_INC(s, tcp_dup_segs);
 				else
 					NS_STAT_INC(s, tcp_out_of_window);
-				ack_now(c);
+				ack_oow(c, seg);
 			}
 			return false;
 		}

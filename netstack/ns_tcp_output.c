@@ -251,15 +251,25 @@ static void note_retransmit(struct ns_conn *c)
 	NS_STAT_INC(c->s, tcp_retransmits);
 }
 
-/* Send one data (or FIN) segment at SEQ; returns bytes of data sent. */
+/* Send one data (or FIN) segment at SEQ. Returns the sequence space it
+ * occupied (data, plus 1 for a FIN), or a negative error. */
 static int send_data(struct ns_conn *c, uint32_t seq, uint32_t len)
 {
 	uint32_t end = tcp_data_end(c);
 	uint8_t flags = NS_TH_ACK;
 	int n;
 
+	if (SEQ_GEQ(seq, end)) {
+		/* Nothing but the FIN lives at or past the end of the data. */
+		if (!(c->flags & NS_TCPF_SHUT_WR) || seq != end)
+			return SL_EINVAL;
+		len = 0;
+	} else if (SEQ_GT(seq + len, end)) {
+		len = end - seq;
+	}
 	if (seq + len == end) {
-		flags |= NS_TH_PSH;
+		if (len > 0)
+			flags |= NS_TH_PSH;
 		if ((c->flags & NS_TCPF_SHUT_WR))
 			flags |= NS_TH_FIN;
 	}
@@ -273,6 +283,8 @@ static int send_data(struct ns_conn *c, uint32_t seq, uint32_t len)
 		c->rtt_seq = seq + (uint32_t)n;
 		c->rtt_start_us = c->s->now_us;
 	}
+	if ((c->flags & NS_TCPF_SHUT_WR) && seq + (uint32_t)n == end)
+		n++; /* the FIN went along */
 	return n;
 }
 
@@ -314,7 +326,7 @@ static bool output_head_rxt(struct ns_conn *c)
 		return false;
 	}
 	n = send_data(c, c->snd_una, len); /* len 0: the FIN alone */
-	if (n < 0)
+	if (n <= 0)
 		return false;
 	c->high_rxt = SEQ_MAX(c->high_rxt, c->snd_una + (uint32_t)n);
 	return true;
@@ -368,8 +380,6 @@ static bool output_sack_recovery(struct ns_conn *c)
 			break;
 		case NS_TCP_NS_NEW:
 			c->snd_nxt = seq + (uint32_t)n;
-			if (seq + (uint32_t)n == tcp_data_end(c) && (c->flags & NS_TCPF_SHUT_WR))
-				c->snd_nxt++; /* the FIN went along */
 			c->snd_max = SEQ_MAX(c->snd_max, c->snd_nxt);
 			break;
 		case NS_TCP_NS_NONE:
@@ -439,8 +449,6 @@ static bool output_window(struct ns_conn *c)
 			break;
 		sent = true;
 		c->snd_nxt += (uint32_t)n;
-		if (c->snd_nxt == end && (c->flags & NS_TCPF_SHUT_WR))
-			c->snd_nxt++;
 		c->snd_max = SEQ_MAX(c->snd_max, c->snd_nxt);
 	}
 	if (output_fin(c))
@@ -498,8 +506,11 @@ void tcp_output(struct ns_conn *c)
 	else
 		output_window(c);
 	/* Every segment above carried the ACK; one is still owed only if
-	 * nothing went out. */
+	 * nothing went out. A pure ACK carries SND.MAX, not SND.NXT: after an
+	 * RTO pulled snd_nxt back, the peer may already hold data up to
+	 * snd_max and would find an older number unacceptable, answer with an
+	 * ACK of its own, and never look at ours (BSD does the same). */
 	if (c->flags & NS_TCPF_ACK_NOW)
-		tcp_xmit(c, c->snd_nxt, 0, NS_TH_ACK);
+		tcp_xmit(c, c->snd_max, 0, NS_TH_ACK);
 	tcp_timer_update(c);
 }

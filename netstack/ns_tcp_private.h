@@ -92,6 +92,7 @@ enum ns_tcp_state {
 #define NS_TCP_MAX_WSCALE 14                /* RFC 7323 §2.3 */
 #define NS_TCP_PAWS_IDLE_US (24ULL * 86400 * SL_US_PER_S) /* RFC 7323 §5.5 */
 #define NS_TCP_COALESCE_MAX 512             /* small segments are copied, not kept */
+#define NS_TCP_OOW_ACK_US (500 * SL_US_PER_MS) /* like Linux tcp_invalid_ratelimit */
 
 /* ---- Parsed segment ---- */
 struct ns_tcp_blk {
@@ -248,6 +249,7 @@ struct ns_conn {
 
 	sl_timer_t timer, delack;
 	uint64_t last_rx_us, last_tx_us;
+	uint64_t last_oow_ack_us; /* rate limit for ACKs to bad pure ACKs */
 
 	uint64_t retransmits, bytes_in, bytes_out;
 };

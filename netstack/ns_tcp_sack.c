@@ -167,6 +167,15 @@ uint32_t tcp_sack_pipe(const struct ns_conn *c)
 	return sb_unsacked(c, edge, c->snd_max) + sb_unsacked(c, c->snd_una, hr);
 }
 
+/* A retransmission from S up to UNTIL: at most one SMSS, never past the
+ * data. At the end of the data only the FIN is left: length 0. */
+static uint32_t rxt_len(const struct ns_conn *c, uint32_t s, uint32_t until)
+{
+	uint32_t end = SEQ_MIN(SEQ_MIN(until, s + c->smss), tcp_data_end(c));
+
+	return SEQ_GT(end, s) ? end - s : 0;
+}
+
 /* RFC 6675 §4 NextSeg(), rules 1 to 4. */
 enum ns_tcp_nextseg tcp_sack_next_seg(const struct ns_conn *c, uint32_t *seq_r, uint32_t *len_r)
 {
@@ -178,7 +187,7 @@ enum ns_tcp_nextseg tcp_sack_next_seg(const struct ns_conn *c, uint32_t *seq_r, 
 	/* (1) the first lost, unSACKed byte above HighRxt. */
 	if (SEQ_LT(s, edge) && SEQ_LT(s, c->snd_max)) {
 		*seq_r = s;
-		*len_r = SEQ_MIN(until, s + smss) - s;
+		*len_r = rxt_len(c, s, until);
 		return NS_TCP_NS_RXT;
 	}
 	/* (2) new data, if the receiver's window has room. */
@@ -196,7 +205,7 @@ enum ns_tcp_nextseg tcp_sack_next_seg(const struct ns_conn *c, uint32_t *seq_r, 
 	/* (3) an unSACKed byte above HighRxt below the highest SACKed one. */
 	if (c->nsb > 0 && SEQ_LT(s, c->sb[c->nsb - 1].end) && SEQ_LT(s, c->snd_max)) {
 		*seq_r = s;
-		*len_r = SEQ_MIN(until, s + smss) - s;
+		*len_r = rxt_len(c, s, until);
 		return NS_TCP_NS_RXT;
 	}
 	/* (4) rescue: once per recovery, the highest unSACKed segment, so that
@@ -214,8 +223,10 @@ enum ns_tcp_nextseg tcp_sack_next_seg(const struct ns_conn *c, uint32_t *seq_r, 
 			 SEQ_GT(c->sb[c->nsb - 1].end, lo))
 			lo = c->sb[c->nsb - 1].end;
 		if (SEQ_LT(lo, hi)) {
+			if (SEQ_GEQ(lo, data_end))
+				lo = data_end; /* only the FIN */
 			*seq_r = lo;
-			*len_r = hi - lo;
+			*len_r = rxt_len(c, lo, hi);
 			return NS_TCP_NS_RESCUE;
 		}
 	}
