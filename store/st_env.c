@@ -300,6 +300,19 @@ int st_store_open(const st_store_opts_t *o, st_store_t **s_r, const char **error
 	}
 	if (dead > 0)
 		sl_log(SL_LOG_WARN, ST_LOG, "cleared %d stale reader slot(s)", dead);
+	/* LMDB fsyncs its files but not the directory that holds them: make
+	 * a just-created data.mdb survive a power cut too. */
+	{
+		int dfd = open(s->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0 || fsync(dfd) < 0) {
+			if (dfd >= 0)
+				close(dfd);
+			*error_r = "cannot fsync the store directory";
+			rc = SL_EIO;
+			goto fail;
+		}
+		close(dfd);
+	}
 	mdb_env_stat(s->env, &stat);
 	s->page_size = stat.ms_psize;
 	for (;;) {
