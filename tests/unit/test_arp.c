@@ -20,6 +20,7 @@
 #include "ut_pkt.h"
 
 static const uint8_t zero_mac[6];
+static uint8_t f_frag[2048];
 
 typedef ut_fx_t fx_t;
 #define fx_restart ut_fx_restart
@@ -93,6 +94,24 @@ static void test_eth_drops_short_foreign_and_unknown_frames(void **state)
 	assert_int_equal(st.eth_rx_drop_not_for_us, 1);
 	assert_int_equal(st.eth_rx_drop_ethertype, 2);
 	assert_int_equal(fx->cap.n, 0);
+}
+
+static void test_eth_chained_frame_is_linearized(void **state)
+{
+	fx_t *fx = *state;
+	uint8_t f[64];
+	size_t n = ut_arp(f, ut_mac_bcast, RTE_ARP_OP_REQUEST, ut_mac_peer, ut_ip_peer, zero_mac,
+			  ut_ip_us);
+	struct rte_mbuf *a = ut_mbuf(f, 20), *b = ut_mbuf(f + 20, n - 20);
+	struct rte_mbuf *m;
+
+	assert_int_equal(rte_pktmbuf_chain(a, b), 0);
+	ns_stack_input(fx->s, a);
+	m = ut_cap_take(&fx->cap);
+	assert_non_null(m);
+	assert_int_equal(rte_be_to_cpu_16(arp_of(m)->arp_opcode), RTE_ARP_OP_REPLY);
+	rte_pktmbuf_free(m);
+	assert_int_equal(ut_stats(fx->s).eth_rx_drop_multiseg, 0);
 }
 
 /* ---- answering and learning ---- */
@@ -411,6 +430,21 @@ static void test_broadcast_needs_no_resolution(void **state)
 	assert_udp_tag(ut_cap_take(&fx->cap), ut_mac_bcast, 2);
 }
 
+/* Teardown checks the pool: queued packets and held fragments must all be
+ * freed by ns_stack_destroy. */
+static void test_destroy_frees_queued_and_held_packets(void **state)
+{
+	fx_t *fx = *state;
+	uint8_t l4[1600] = {0};
+
+	send_udp(fx, ut_ip_peer, 1);
+	send_udp(fx, ut_ip_far, 2);
+	ut_input(fx->s, f_frag, ut_ipv4(f_frag, ut_ip_peer, ut_ip_us, IPPROTO_UDP, 5,
+					RTE_IPV4_HDR_MF_FLAG, l4, 800));
+	assert_int_equal(ut_stats(fx->s).ip_frag_rx, 1);
+	ut_cap_clear(&fx->cap);
+}
+
 static void test_create_rejects_bad_params(void **state)
 {
 	fx_t *fx = *state;
@@ -448,6 +482,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_eth_drops_short_foreign_and_unknown_frames),
+		T(test_eth_chained_frame_is_linearized),
 		T(test_request_for_us_is_answered_and_learnt),
 		T(test_request_for_other_host_is_ignored),
 		T(test_probe_with_zero_sender_is_answered_not_learnt),
@@ -465,6 +500,7 @@ int main(void)
 		T(test_off_link_goes_via_gateway),
 		T(test_off_link_without_gateway_is_unreachable),
 		T(test_broadcast_needs_no_resolution),
+		T(test_destroy_frees_queued_and_held_packets),
 		T(test_create_rejects_bad_params),
 		T(test_stats_names_cover_every_counter),
 	};
