@@ -51,12 +51,12 @@ static void send_cookie(struct ns_tcp *t, const struct ns_tcp_seg *seg)
 			       tcp_ts_offset(t, seg->daddr, seg->saddr, seg->dport, seg->sport);
 		uint32_t tsval = tcp_cookie_ts_encode(now, ws, sack);
 
-		optlen = tcp_opts_build_syn(opts, mss, ws >= 0 ? t->rcv_wscale : -1, sack, true,
-					    tsval, seg->o.tsval);
+		optlen = tcp_opts_build_syn(opts, t->mss_adv, ws >= 0 ? t->rcv_wscale : -1, sack,
+					    true, tsval, seg->o.tsval);
 	} else {
 		/* No timestamps: nothing can carry the other options, so
 		 * none are offered. */
-		optlen = tcp_opts_build_syn(opts, mss, -1, false, false, 0, 0);
+		optlen = tcp_opts_build_syn(opts, t->mss_adv, -1, false, false, 0, 0);
 	}
 	wnd = t->rcvbuf > 65535 ? 65535 : t->rcvbuf;
 	tcp_xmit_raw(s, seg->daddr, seg->saddr, seg->dport, seg->sport, cookie, seg->seq + 1,
