@@ -296,26 +296,54 @@ static int chk_quar(struct chk *c, MDB_val *k, MDB_val *v)
 	return add_ref(c, h.blob);
 }
 
-static int chk_chunk(struct chk *c, MDB_val *k, MDB_val *v)
-{
-	MDB_val bv;
-	st_blob_rec_t b;
-	uint32_t idx;
+struct bl {
+	uint64_t no, size;
+	uint32_t n_chunks, chunk_size;
+};
 
-	c->rep->chunks++;
-	if (k->mv_size != ST_BLOB_ID_LEN + 4 ||
-	    !exists(c, ST_DB_BLOB, k->mv_data, ST_BLOB_ID_LEN, &bv) || bv.mv_size != sizeof(b)) {
-		problem(c, "chunk of a missing blob");
-		return 0;
+static int bl_cmp(const void *a, const void *b)
+{
+	const struct bl *x = a, *y = b;
+
+	return x->no < y->no ? -1 : x->no > y->no;
+}
+
+/* Chunks are keyed by blob number: check each against its blob. */
+static int chk_chunks(struct chk *c, struct bl *bls, size_t n)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	if (n > 0)
+		qsort(bls, n, sizeof(*bls), bl_cmp);
+	rc = mdb_cursor_open(c->txn, DBI(c, ST_DB_CHUNK), &cur);
+	if (rc != 0)
+		return st_lmdb_err(rc);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct bl key, *b;
+		uint32_t idx;
+
+		c->rep->chunks++;
+		if (k.mv_size != 12) {
+			problem(c, "bad chunk key");
+			continue;
+		}
+		key.no = st_be64_get(k.mv_data);
+		idx = st_be32_get((const uint8_t *)k.mv_data + 8);
+		b = n > 0 ? bsearch(&key, bls, n, sizeof(*bls), bl_cmp) : NULL;
+		if (b == NULL)
+			problem(c, "chunk of a missing blob");
+		else if (idx >= b->n_chunks)
+			problem(c, "chunk index beyond the blob");
+		else if (v.mv_size != (idx + 1 == b->n_chunks
+					       ? b->size - (uint64_t)idx * b->chunk_size
+					       : b->chunk_size))
+			problem(c, "chunk of the wrong size");
 	}
-	memcpy(&b, bv.mv_data, sizeof(b));
-	idx = st_be32_get((const uint8_t *)k->mv_data + ST_BLOB_ID_LEN);
-	if (idx >= b.n_chunks)
-		problem(c, "chunk index beyond the blob");
-	else if (v->mv_size != (idx + 1 == b.n_chunks ? b.size - (uint64_t)idx * b.chunk_size
-						       : b.chunk_size))
-		problem(c, "chunk of the wrong size");
-	return 0;
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : st_lmdb_err(rc);
 }
 
 static int chk_bstruct(struct chk *c, MDB_val *k, MDB_val *v)
@@ -332,7 +360,8 @@ static int check_all(st_reader_t *rd, void *ctx)
 	MDB_cursor *cur;
 	MDB_val k, v;
 	uint64_t chunks_expected = 0;
-	size_t i = 0;
+	struct bl *bls = NULL, *tmp;
+	size_t i = 0, n_bl = 0, cap_bl = 0;
 	int rc;
 
 	c->txn = rd->txn;
@@ -342,7 +371,7 @@ static int check_all(st_reader_t *rd, void *ctx)
 	    (rc = walk(c, ST_DB_MODSEQ, chk_orphan_rows)) < 0 ||
 	    (rc = walk(c, ST_DB_VANISHED, chk_orphan_rows)) < 0 ||
 	    (rc = walk(c, ST_DB_QUEUE, chk_queue)) < 0 || (rc = walk(c, ST_DB_QDUE, chk_qdue)) < 0 ||
-	    (rc = walk(c, ST_DB_QUAR, chk_quar)) < 0 || (rc = walk(c, ST_DB_CHUNK, chk_chunk)) < 0 ||
+	    (rc = walk(c, ST_DB_QUAR, chk_quar)) < 0 ||
 	    (rc = walk(c, ST_DB_BSTRUCT, chk_bstruct)) < 0)
 		return rc;
 
@@ -364,6 +393,16 @@ static int check_all(st_reader_t *rd, void *ctx)
 		}
 		memcpy(&b, v.mv_data, sizeof(b));
 		chunks_expected += b.n_chunks;
+		if (n_bl == cap_bl) {
+			cap_bl = cap_bl ? cap_bl * 2 : 256;
+			tmp = realloc(bls, cap_bl * sizeof(*bls));
+			if (tmp == NULL) {
+				rc = SL_ENOMEM;
+				break;
+			}
+			bls = tmp;
+		}
+		bls[n_bl++] = (struct bl){b.no, b.size, b.n_chunks, b.chunk_size};
 		while (i < c->n_refs && memcmp(c->refs[i], k.mv_data, ST_BLOB_ID_LEN) < 0) {
 			problem(c, "reference to a missing blob");
 			i++;
@@ -378,10 +417,16 @@ static int check_all(st_reader_t *rd, void *ctx)
 			problem(c, "blob chunk count does not match its size");
 	}
 	mdb_cursor_close(cur);
-	if (rc != MDB_NOTFOUND)
-		return st_lmdb_err(rc);
+	if (rc != MDB_NOTFOUND) {
+		free(bls);
+		return rc == SL_ENOMEM ? rc : st_lmdb_err(rc);
+	}
 	if (i < c->n_refs)
 		problem(c, "reference to a missing blob");
+	rc = chk_chunks(c, bls, n_bl);
+	free(bls);
+	if (rc < 0)
+		return rc;
 	if (chunks_expected != c->rep->chunks)
 		problem(c, "%llu chunks stored, %llu expected", (unsigned long long)c->rep->chunks,
 			(unsigned long long)chunks_expected);

@@ -14,12 +14,6 @@ static int fail(st_req_t *r, int rc, const char *text)
 
 /* --- blobs ------------------------------------------------------------- */
 
-static void chunk_key(uint8_t k[ST_BLOB_ID_LEN + 4], const uint8_t *hash, uint32_t i)
-{
-	memcpy(k, hash, ST_BLOB_ID_LEN);
-	st_be32_put(k + ST_BLOB_ID_LEN, i);
-}
-
 static int blob_get(st_store_t *s, MDB_txn *txn, const uint8_t *hash, st_blob_rec_t *b)
 {
 	MDB_val k = st_val(hash, ST_BLOB_ID_LEN), v;
@@ -48,7 +42,7 @@ int st_blob_put(st_store_t *s, MDB_txn *txn, const uint8_t *hash, sl_slice_t bod
 		uint64_t refs)
 {
 	st_blob_rec_t b;
-	uint8_t kb[ST_BLOB_ID_LEN + 4];
+	uint8_t kb[12];
 	int rc = blob_get(s, txn, hash, &b);
 
 	if (rc == 0) {
@@ -59,6 +53,9 @@ int st_blob_put(st_store_t *s, MDB_txn *txn, const uint8_t *hash, sl_slice_t bod
 	}
 	if (rc != SL_ENOENT)
 		return rc;
+	rc = st_meta_next_id(s, txn, "blob_no", &b.no);
+	if (rc < 0)
+		return rc;
 	b.refcount = refs;
 	b.size = body.len;
 	b.chunk_size = ST_CHUNK_SIZE;
@@ -68,7 +65,7 @@ int st_blob_put(st_store_t *s, MDB_txn *txn, const uint8_t *hash, sl_slice_t bod
 		size_t n = body.len - off < ST_CHUNK_SIZE ? body.len - off : ST_CHUNK_SIZE;
 		MDB_val k, v = {n, NULL};
 
-		chunk_key(kb, hash, i);
+		st_chunk_key(kb, b.no, i);
 		k = st_val(kb, sizeof(kb));
 		rc = mdb_put(txn, s->dbi[ST_DB_CHUNK], &k, &v, MDB_RESERVE);
 		if (rc != 0)
@@ -94,7 +91,7 @@ int st_blob_ref(st_store_t *s, MDB_txn *txn, const uint8_t *hash, uint64_t add)
 int st_blob_unref(st_store_t *s, MDB_txn *txn, const uint8_t *hash)
 {
 	st_blob_rec_t b;
-	uint8_t kb[ST_BLOB_ID_LEN + 4];
+	uint8_t kb[12];
 	MDB_val k;
 	int rc = blob_get(s, txn, hash, &b);
 
@@ -107,7 +104,7 @@ int st_blob_unref(st_store_t *s, MDB_txn *txn, const uint8_t *hash)
 		return blob_set(s, txn, hash, &b);
 	}
 	for (uint32_t i = 0; i < b.n_chunks; i++) {
-		chunk_key(kb, hash, i);
+		st_chunk_key(kb, b.no, i);
 		k = st_val(kb, sizeof(kb));
 		rc = mdb_del(txn, s->dbi[ST_DB_CHUNK], &k, NULL);
 		if (rc != 0)

@@ -28,7 +28,7 @@ enum st_db {
 	ST_DB_MODSEQ,   /* be64 mailbox id, be64 modseq, be32 uid -> "" */
 	ST_DB_VANISHED, /* be64 mailbox id, be64 modseq, be32 uid -> "" */
 	ST_DB_BLOB,     /* sha256 -> st_blob_rec */
-	ST_DB_CHUNK,    /* sha256, be32 index -> bytes */
+	ST_DB_CHUNK,    /* be64 blob number, be32 index -> bytes */
 	ST_DB_BSTRUCT,  /* sha256 -> cached parsed structure */
 	ST_DB_QUEUE,    /* be64 queue id -> st_queue_rec + strings */
 	ST_DB_QDUE,     /* be64 next attempt (biased), be64 queue id -> "" */
@@ -95,6 +95,8 @@ typedef struct st_msg_rec {
 
 typedef struct st_blob_rec {
 	uint64_t refcount;
+	uint64_t no;               /* sequential: chunk keys append, they do
+				      not land on random pages like hashes */
 	uint64_t size;
 	uint32_t chunk_size;
 	uint32_t n_chunks;
@@ -334,6 +336,12 @@ int st_queue_decode(MDB_val v, st_queue_rec_t *h, const char **sender_r,
  * entries. */
 int st_quar_decode(MDB_val v, st_quar_rec_t *h, const char **verdict_r, const char **sender_r,
 		   const char **rcpts);
+/* st_chunk_key - key of chunk I of blob number NO. */
+static inline void st_chunk_key(uint8_t k[12], uint64_t no, uint32_t i)
+{
+	st_be64_put(k, no);
+	st_be32_put(k + 8, i);
+}
 /* st_qdue_key - due-index key: next attempt (sign bit flipped, so negative
  * times order first) then the queue id, both big-endian. */
 void st_qdue_key(uint8_t k[16], int64_t when, uint64_t id);

@@ -912,7 +912,7 @@ int st_body_read(st_reader_t *rd, const st_blob_id_t *id, uint64_t off, uint64_t
 		 int (*cb)(void *ctx, sl_slice_t part), void *ctx)
 {
 	st_blob_rec_t b;
-	uint8_t kb[ST_BLOB_ID_LEN + 4];
+	uint8_t kb[12];
 	MDB_val k, v;
 	int rc;
 
@@ -928,14 +928,13 @@ int st_body_read(st_reader_t *rd, const st_blob_id_t *id, uint64_t off, uint64_t
 		goto out;
 	if (len > b.size - off)
 		len = b.size - off;
-	memcpy(kb, id->b, ST_BLOB_ID_LEN);
 	while (len > 0) {
 		uint32_t idx = (uint32_t)(off / b.chunk_size);
 		uint64_t in = off % b.chunk_size, want;
 		uint64_t clen = idx + 1 == b.n_chunks ? b.size - (uint64_t)idx * b.chunk_size
 						      : b.chunk_size;
 
-		st_be32_put(kb + ST_BLOB_ID_LEN, idx);
+		st_chunk_key(kb, b.no, idx);
 		k = st_val(kb, sizeof(kb));
 		rc = mdb_get(txn, DBI(rd, ST_DB_CHUNK), &k, &v);
 		if (rc != 0 || v.mv_size != clen) {

@@ -1529,6 +1529,105 @@ static void test_map_grows_from_tiny(void **state)
 	free(body);
 }
 
+/* --- the consistency check itself ------------------------------------- */
+
+/* Damage one cross-reference directly in LMDB (the writer is idle, so the
+ * test's write transaction just waits its turn) and expect the check to
+ * name it. */
+enum damage { D_COUNT, D_CHUNK, D_REFCOUNT, D_MODSEQ, D_NAME, D_QDUE };
+
+static void damage(ut_store_t *u, enum damage what, uint64_t mbox)
+{
+	st_store_t *s = u->s;
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint8_t kb[8];
+
+	assert_int_equal(mdb_txn_begin(s->env, NULL, 0, &txn), 0);
+	switch (what) {
+	case D_COUNT: {
+		st_mbox_t m;
+		assert_int_equal(st_mbox_load(s, txn, mbox, &m), 0);
+		m.r.count++;
+		assert_int_equal(st_mbox_store(s, txn, &m), 0);
+		break;
+	}
+	case D_CHUNK:
+	case D_REFCOUNT:
+	case D_MODSEQ:
+	case D_NAME:
+	case D_QDUE: {
+		static const enum st_db dbs[] = {[D_CHUNK] = ST_DB_CHUNK, [D_REFCOUNT] = ST_DB_BLOB,
+						 [D_MODSEQ] = ST_DB_MODSEQ,
+						 [D_NAME] = ST_DB_MBNAME, [D_QDUE] = ST_DB_QDUE};
+		assert_int_equal(mdb_cursor_open(txn, s->dbi[dbs[what]], &cur), 0);
+		assert_int_equal(mdb_cursor_get(cur, &k, &v, MDB_FIRST), 0);
+		if (what == D_REFCOUNT) {
+			st_blob_rec_t b;
+			memcpy(&b, v.mv_data, sizeof(b));
+			b.refcount += 1;
+			v = (MDB_val){sizeof(b), &b};
+			assert_int_equal(mdb_cursor_put(cur, &k, &v, MDB_CURRENT), 0);
+		} else {
+			assert_int_equal(mdb_cursor_del(cur, 0), 0);
+		}
+		mdb_cursor_close(cur);
+		break;
+	}
+	}
+	(void)kb;
+	assert_int_equal(mdb_txn_commit(txn), 0);
+}
+
+static void test_check_detects_damage(void **state)
+{
+	static const struct {
+		enum damage what;
+		const char *expect;
+	} cases[] = {
+		{D_COUNT, "counters"},
+		{D_CHUNK, "chunk"},
+		{D_REFCOUNT, "refcount"},
+		{D_MODSEQ, "MODSEQ"},
+		{D_NAME, "name index"},
+		{D_QDUE, "due index"},
+	};
+	static const char *const rc1[] = {"r@remote.net"};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ut_store_t *u = ut_store_new();
+		st_check_report_t rep;
+		st_deliver_target_t t;
+		st_deliver_t d = {0};
+		uint8_t big[200000];
+		st_result_t res;
+		uint64_t user;
+
+		ut_domain(u, "example.com");
+		user = ut_user(u, "a@example.com");
+		ut_fill(big, sizeof(big), 9);
+		t = (st_deliver_target_t){user, NULL};
+		d.body = sl_slice_make(big, sizeof(big));
+		d.targets = &t;
+		d.n_targets = 1;
+		d.relay_rcpts = rc1;
+		d.n_relay_rcpts = 1;
+		res = UT_SYNC(u, st_msg_deliver(u->c, &d, st_admin_done, w));
+		assert_int_equal(res.err, 0);
+		assert_int_equal(st_store_check(u->rd, &rep), 0);
+		assert_int_equal(rep.messages, 1);
+		assert_int_equal(rep.queue, 1);
+		assert_int_equal(rep.chunks, 4);
+		damage(u, cases[i].what, ut_mbox_id(u, user, "INBOX"));
+		assert_int_equal(st_store_check(u->rd, &rep), SL_ECORRUPT);
+		if (strstr(rep.first_problem, cases[i].expect) == NULL)
+			fail_msg("case %zu: first problem '%s'", i, rep.first_problem);
+		ut_store_free(u);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1557,6 +1656,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_schema_migrations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_online_backup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map_grows_from_tiny, setup, teardown),
+		cmocka_unit_test(test_check_detects_damage),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
