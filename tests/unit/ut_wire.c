@@ -16,6 +16,7 @@
 
 #include "sl_time.h"
 #include "ut_eal.h"
+#include "sl_err.h"
 #include "ut_pkt.h"
 
 /* ---- Two stacks on a wire ---- */
@@ -674,4 +675,281 @@ void ut_peer_advance(ut_peer_t *p, uint64_t us)
 	p->now = target;
 	ns_stack_poll(p->s, p->now);
 	ns_stack_flush(p->s);
+}
+
+/* ---- TCP fixture ---- */
+
+static int ut_app_accepted(ns_conn_t *c, void *listen_ctx)
+{
+	ut_app_t *a = listen_ctx;
+
+	a->accepted++;
+	if (a->accept_rc < 0)
+		return a->accept_rc;
+	a->c = c;
+	ns_conn_set_ctx(c, a);
+	return 0;
+}
+
+static void ut_app_connected(ns_conn_t *c, void *ctx)
+{
+	ut_app_t *a = ctx;
+
+	(void)c;
+	a->connected++;
+}
+
+static void ut_app_data(ns_conn_t *c, void *ctx)
+{
+	ut_app_t *a = ctx;
+
+	a->data++;
+	a->rxlen += ns_conn_recv(c, a->rx + a->rxlen, sizeof(a->rx) - a->rxlen);
+	a->eof = ns_conn_eof(c);
+	if (a->close_on_data) {
+		ns_conn_close(c);
+		a->c = NULL;
+	} else if (a->abort_on_data) {
+		ns_conn_abort(c);
+		a->c = NULL;
+	}
+}
+
+static void ut_app_writable(ns_conn_t *c, void *ctx)
+{
+	ut_app_t *a = ctx;
+
+	(void)c;
+	a->writable++;
+}
+
+static void ut_app_closed(ns_conn_t *c, void *ctx, int reason)
+{
+	ut_app_t *a = ctx;
+
+	(void)c;
+	a->closed++;
+	a->reason = reason;
+	a->c = NULL;
+}
+
+const ns_conn_ops_t ut_app_ops = {
+	.accepted = ut_app_accepted,
+	.connected = ut_app_connected,
+	.data = ut_app_data,
+	.writable = ut_app_writable,
+	.closed = ut_app_closed,
+};
+
+
+
+
+void ut_tfx_init(ut_tfx_t *f, ut_tfx_tweak_fn *tweak, void *arg)
+{
+	memset(f, 0, sizeof(*f));
+	f->avail0 = rte_mempool_avail_count(ut_pool());
+	f->p = ut_peer_create(tweak, arg);
+	f->port = UT_TFX_PORT;
+	f->pport = UT_TFX_PPORT;
+	f->wnd = 65535;
+	f->ts = true;
+	f->tsval = 5000;
+}
+
+void ut_tfx_fini(ut_tfx_t *f)
+{
+	ut_peer_destroy(&f->p);
+	assert_int_equal(rte_mempool_avail_count(ut_pool()), f->avail0);
+}
+
+ns_stack_t *ut_tfx_stack(ut_tfx_t *f)
+{
+	return ut_peer_stack(f->p);
+}
+
+ns_stats_t ut_tfx_stats(ut_tfx_t *f)
+{
+	return ut_stats(ut_tfx_stack(f));
+}
+
+ut_seg_t ut_tfx_seg(ut_tfx_t *f, uint8_t flags)
+{
+	ut_seg_t g;
+
+	memset(&g, 0, sizeof(g));
+	g.sport = f->pport;
+	g.dport = f->port;
+	g.seq = f->snd;
+	g.ack = (flags & UT_ACK) ? f->rcv : 0;
+	g.flags = flags;
+	g.wnd = f->wnd;
+	if (f->ts) {
+		g.has_ts = true;
+		g.tsval = f->tsval;
+		g.tsecr = f->ts_echo;
+	}
+	return g;
+}
+
+void ut_tfx_send(ut_tfx_t *f, const ut_seg_t *g)
+{
+	ut_peer_send(f->p, g);
+}
+
+void ut_tfx_send_flags(ut_tfx_t *f, uint8_t flags)
+{
+	ut_seg_t g = ut_tfx_seg(f, flags);
+
+	ut_tfx_send(f, &g);
+}
+
+/* Peer sends LEN bytes of DATA in sequence. */
+void ut_tfx_send_data(ut_tfx_t *f, const void *data, uint16_t len)
+{
+	ut_seg_t g = ut_tfx_seg(f, UT_ACK | UT_PSH);
+
+	g.data = data;
+	g.len = len;
+	ut_tfx_send(f, &g);
+	f->snd += len;
+}
+
+ut_seg_t ut_tfx_expect(ut_tfx_t *f, uint8_t flags)
+{
+	ut_seg_t g;
+
+	if (!ut_peer_recv(f->p, &g))
+		fail_msg("expected a segment with flags %02x, got nothing", flags);
+	if (g.flags != flags)
+		fail_msg("expected flags %02x, got %02x (seq %u ack %u len %u)", flags, g.flags, g.seq,
+			 g.ack, g.len);
+	assert_int_equal(g.sport, f->port);
+	assert_int_equal(g.dport, f->pport);
+	if (g.has_ts)
+		f->ts_echo = g.tsval;
+	return g;
+}
+
+void ut_tfx_expect_none(ut_tfx_t *f)
+{
+	ut_seg_t g;
+
+	if (ut_peer_recv(f->p, &g))
+		fail_msg("expected silence, got flags %02x seq %u ack %u len %u", g.flags, g.seq, g.ack,
+			 g.len);
+}
+
+void ut_tfx_flush(ut_tfx_t *f)
+{
+	ns_stack_flush(ut_tfx_stack(f));
+}
+
+struct tfx_find {
+	uint16_t rport;
+	bool found;
+	ns_conn_info_t info;
+};
+
+static void tfx_find_fn(const ns_conn_info_t *i, void *arg)
+{
+	struct tfx_find *fd = arg;
+
+	if (i->remote_port == fd->rport && strcmp(i->state, "LISTEN") != 0) {
+		fd->found = true;
+		fd->info = *i;
+	}
+}
+
+bool ut_tfx_info(ut_tfx_t *f, uint16_t pport, ns_conn_info_t *r)
+{
+	struct tfx_find fd = {.rport = pport};
+
+	ns_stack_foreach_conn(ut_tfx_stack(f), tfx_find_fn, &fd);
+	*r = fd.info;
+	return fd.found;
+}
+
+/* The state of the connection with the peer port, or "NONE". */
+const char *ut_tfx_state_of(ut_tfx_t *f, uint16_t pport)
+{
+	ns_conn_info_t info;
+
+	return ut_tfx_info(f, pport, &info) ? info.state : "NONE";
+}
+
+const char *ut_tfx_state(ut_tfx_t *f)
+{
+	return ut_tfx_state_of(f, f->pport);
+}
+
+/* SYN with the usual options (as Linux sends them). */
+ut_seg_t ut_tfx_syn(ut_tfx_t *f)
+{
+	ut_seg_t g = ut_tfx_seg(f, UT_SYN);
+
+	g.seq = f->snd;
+	g.has_mss = true;
+	g.mss = 1460;
+	g.has_ws = true;
+	g.ws = 7;
+	g.sack_ok = true;
+	g.tsecr = 0;
+	return g;
+}
+
+void ut_tfx_listen(ut_tfx_t *f)
+{
+	assert_int_equal(ns_tcp_listen(ut_tfx_stack(f), f->port, &ut_app_ops, &f->app), 0);
+}
+
+/* LISTEN -> SYN_RCVD -> ESTABLISHED, passive. */
+void ut_tfx_est_passive(ut_tfx_t *f)
+{
+	ut_seg_t g, r;
+
+	ut_tfx_listen(f);
+	f->snd = UT_TFX_PISS;
+	g = ut_tfx_syn(f);
+	ut_tfx_send(f, &g);
+	r = ut_tfx_expect(f, UT_SYN | UT_ACK);
+	assert_int_equal(r.ack, UT_TFX_PISS + 1);
+	f->our_iss = r.seq;
+	f->rcv = r.seq + 1;
+	f->snd = UT_TFX_PISS + 1;
+	f->tsval++;
+	ut_tfx_send_flags(f, UT_ACK);
+	assert_int_equal(f->app.accepted, 1);
+	assert_non_null(f->app.c);
+	assert_string_equal(ut_tfx_state(f), "ESTABLISHED");
+	ut_tfx_expect_none(f);
+}
+
+/* CLOSED -> SYN_SENT -> ESTABLISHED, active. The stack's local port becomes
+ * f->port and the "peer port" is UT_TFX_PORT. */
+void ut_tfx_est_active(ut_tfx_t *f, bool answer)
+{
+	ut_seg_t g, r;
+
+	assert_int_equal(ns_tcp_connect(ut_tfx_stack(f), ut_ip_peer, UT_TFX_PORT, &ut_app_ops, &f->app, &f->app.c), 0);
+	assert_true(ut_peer_recv(f->p, &r));
+	assert_int_equal(r.flags, UT_SYN);
+	assert_int_equal(r.dport, UT_TFX_PORT);
+	assert_true(r.sport >= 49152);
+	f->port = r.sport;
+	f->pport = UT_TFX_PORT;
+	f->our_iss = r.seq;
+	f->rcv = r.seq + 1;
+	f->ts_echo = r.tsval;
+	if (!answer)
+		return;
+	f->snd = UT_TFX_PISS;
+	g = ut_tfx_syn(f);
+	g.flags = UT_SYN | UT_ACK;
+	g.ack = f->rcv;
+	g.tsecr = f->ts_echo;
+	ut_tfx_send(f, &g);
+	f->snd = UT_TFX_PISS + 1;
+	ut_tfx_expect(f, UT_ACK);
+	assert_int_equal(f->app.connected, 1);
+	assert_string_equal(ut_tfx_state(f), "ESTABLISHED");
 }

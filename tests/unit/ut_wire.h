@@ -127,4 +127,77 @@ void ut_peer_drain(ut_peer_t *p);
  * expiry on the way (ns_stack_poll per expiry), then flush. */
 void ut_peer_advance(ut_peer_t *p, uint64_t us);
 
+/* ---- A TCP fixture on ut_peer: the peer's sequence state and an app ----
+ *
+ * Tests read as transcripts: ut_tfx_send_* puts a segment from the peer on
+ * the wire, ut_tfx_expect asserts the stack's answer and keeps the peer's
+ * view (timestamp echo) up to date. The stack listens on (or connects to)
+ * UT_TFX_PORT; the peer uses UT_TFX_PPORT and ISS UT_TFX_PISS. */
+
+#define UT_TFX_PORT 25
+#define UT_TFX_PPORT 40000
+#define UT_TFX_PISS 1000000u
+
+/* The app: counts every callback, reads all data into rx. */
+typedef struct ut_app {
+	ns_conn_t *c;
+	int accepted, connected, data, writable, closed, reason;
+	int accept_rc;
+	bool close_on_data, abort_on_data, eof;
+	size_t rxlen;
+	uint8_t rx[8192];
+} ut_app_t;
+
+extern const ns_conn_ops_t ut_app_ops;
+
+/* The fixture. */
+
+typedef struct ut_tfx {
+	ut_peer_t *p;
+	ut_app_t app;
+	unsigned avail0;
+	uint32_t snd;      /* peer's next sequence number */
+	uint32_t rcv;      /* next sequence number expected from the stack */
+	uint32_t our_iss;  /* the stack's ISS */
+	uint32_t fin_seq;  /* sequence number of the stack's FIN */
+	uint16_t port, pport;
+	uint16_t wnd;
+	bool ts;
+	uint32_t tsval, ts_echo;
+} ut_tfx_t;
+
+typedef void ut_tfx_tweak_fn(ns_stack_params_t *p, void *arg);
+
+/* ut_tfx_init - a ut_peer with TWEAK applied; notes the pool level. */
+void ut_tfx_init(ut_tfx_t *f, ut_tfx_tweak_fn *tweak, void *arg);
+/* ut_tfx_fini - destroy, and assert every mbuf came back. */
+void ut_tfx_fini(ut_tfx_t *f);
+ns_stack_t *ut_tfx_stack(ut_tfx_t *f);
+ns_stats_t ut_tfx_stats(ut_tfx_t *f);
+/* ut_tfx_seg - a segment from the peer at its current seq/ack, window and
+ * timestamp. */
+ut_seg_t ut_tfx_seg(ut_tfx_t *f, uint8_t flags);
+/* ut_tfx_syn - a SYN with MSS 1460, window scale 7, SACK-permitted and
+ * (if f->ts) a timestamp, at seq f->snd. */
+ut_seg_t ut_tfx_syn(ut_tfx_t *f);
+void ut_tfx_send(ut_tfx_t *f, const ut_seg_t *g);
+void ut_tfx_send_flags(ut_tfx_t *f, uint8_t flags);
+/* ut_tfx_send_data - LEN bytes in sequence; advances f->snd. */
+void ut_tfx_send_data(ut_tfx_t *f, const void *data, uint16_t len);
+/* ut_tfx_expect - the next segment from the stack has exactly FLAGS. */
+ut_seg_t ut_tfx_expect(ut_tfx_t *f, uint8_t flags);
+void ut_tfx_expect_none(ut_tfx_t *f);
+void ut_tfx_flush(ut_tfx_t *f);
+/* ut_tfx_info - the connection with remote port PPORT (not listeners). */
+bool ut_tfx_info(ut_tfx_t *f, uint16_t pport, ns_conn_info_t *r);
+/* ut_tfx_state_of / ut_tfx_state - its state name, or "NONE". */
+const char *ut_tfx_state_of(ut_tfx_t *f, uint16_t pport);
+const char *ut_tfx_state(ut_tfx_t *f);
+void ut_tfx_listen(ut_tfx_t *f);
+/* ut_tfx_est_passive - listen, SYN, SYN-ACK, ACK: ESTABLISHED, accepted. */
+void ut_tfx_est_passive(ut_tfx_t *f);
+/* ut_tfx_est_active - connect and read our SYN; with ANSWER, complete the
+ * handshake. f->port becomes our ephemeral port, f->pport UT_TFX_PORT. */
+void ut_tfx_est_active(ut_tfx_t *f, bool answer);
+
 #endif
