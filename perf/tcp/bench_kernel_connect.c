@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,6 +48,26 @@ static kc_opts_t kc_opt;
 static volatile int kc_stop;
 static volatile int kc_server_ready;
 static int kc_listen_fd[KC_MAX_PORTS];
+static volatile int kc_server_tid;
+
+/* Run and run-queue wait time (ns) of thread TID: how much CPU the two
+ * threads really got in the window (the same figures as bench_pair's). */
+static void kc_sched_read(int tid, uint64_t r[2])
+{
+	char path[64];
+	unsigned long long run = 0, wait = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/schedstat", tid);
+	f = fopen(path, "r");
+	if (f != NULL) {
+		if (fscanf(f, "%llu %llu", &run, &wait) != 2)
+			run = wait = 0;
+		fclose(f);
+	}
+	r[0] = run;
+	r[1] = wait;
+}
 
 static uint64_t kc_now_us(void)
 {
@@ -76,6 +97,7 @@ static void *kc_server(void *arg)
 	int ep;
 
 	(void)arg;
+	kc_server_tid = (int)syscall(SYS_gettid);
 	kc_pin(kc_opt.server_cpu);
 	ep = epoll_create1(0);
 	for (unsigned i = 0; i < kc_opt.ports; i++) {
@@ -226,7 +248,7 @@ int main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	pthread_t srv;
-	uint64_t t0, t1, c0, c1;
+	uint64_t t0, t1, c0, c1, sc0[2], sc1[2], ss0[2], ss1[2];
 	unsigned pending;
 	int o, ep;
 
@@ -273,11 +295,15 @@ int main(int argc, char **argv)
 	ep = epoll_create1(0);
 	pending = kc_opt.concurrency;
 	kc_run_client(kc_now_us() + (uint64_t)(kc_opt.warmup * 1e6), ep, &pending);
+	kc_sched_read((int)syscall(SYS_gettid), sc0);
+	kc_sched_read(kc_server_tid, ss0);
 	t0 = kc_now_us();
 	c0 = kc_completed;
 	kc_run_client(t0 + (uint64_t)(kc_opt.seconds * 1e6), ep, &pending);
 	t1 = kc_now_us();
 	c1 = kc_completed;
+	kc_sched_read((int)syscall(SYS_gettid), sc1);
+	kc_sched_read(kc_server_tid, ss1);
 	__atomic_store_n(&kc_stop, 1, __ATOMIC_RELEASE);
 	pthread_join(srv, NULL);
 	if (c1 == c0) {
@@ -288,9 +314,13 @@ int main(int argc, char **argv)
 	printf("{\"suite\":\"tcp\",\"bench\":\"loopback_conn\",\"impl\":\"linux\","
 	       "\"conns_per_s\":%.1f,\"completed\":%" PRIu64 ",\"seconds\":%.3f,"
 	       "\"concurrency\":%u,\"ports\":%u,\"errors\":%" PRIu64 ",\"connect_fail\":%" PRIu64
-	       ",\"short_reads\":%" PRIu64 ",\"last_errno\":\"%s\"}\n",
+	       ",\"short_reads\":%" PRIu64 ",\"last_errno\":\"%s\","
+	       "\"thread_cpu_share\":[%.3f,%.3f],\"thread_wait_ms\":[%.1f,%.1f]}\n",
 	       (double)(c1 - c0) * 1e6 / (double)(t1 - t0), c1 - c0, (double)(t1 - t0) / 1e6,
 	       kc_opt.concurrency, kc_opt.ports, kc_errors, kc_connect_fail, kc_short_reads,
-	       kc_last_errno ? strerror(kc_last_errno) : "");
+	       kc_last_errno ? strerror(kc_last_errno) : "",
+	       (double)(sc1[0] - sc0[0]) / 1e3 / (double)(t1 - t0),
+	       (double)(ss1[0] - ss0[0]) / 1e3 / (double)(t1 - t0), (double)(sc1[1] - sc0[1]) / 1e6,
+	       (double)(ss1[1] - ss0[1]) / 1e6);
 	return 0;
 }

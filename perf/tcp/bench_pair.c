@@ -34,6 +34,8 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_tcp.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
@@ -63,6 +65,7 @@ typedef struct bp_opts {
 	uint32_t ports;
 	uint32_t sndbuf, rcvbuf;
 	bool zero_copy_rx;
+	uint64_t trace;     /* print the headers of this many frames (stderr) */
 } bp_opts_t;
 
 /* One side of the link: the stack, its rings and its TX burst buffer. Only
@@ -90,6 +93,7 @@ static struct rte_mempool *bp_pool;
 static bp_side_t bp_client, bp_server;
 
 /* Shared between the lcores (relaxed atomics). */
+static volatile int bp_server_tid;
 static volatile int bp_server_state; /* 0 starting, 1 ready, -1 failed */
 static volatile int bp_stop;
 static uint64_t bp_server_rx_bytes;  /* bulk: bytes the server read */
@@ -108,6 +112,66 @@ static uint8_t bp_send_buf[BP_SEND_CHUNK];
 static uint8_t bp_recv_buf[BP_SEND_CHUNK]; /* server lcore only */
 
 /* ---- the link ---- */
+
+/* --trace N: the headers of the first N TCP frames on the link, recorded in
+ * memory (printing would slow the link down) and printed to stderr at the
+ * end, to see where a stack waits: time, sender, flags, seq, ack, window,
+ * payload length. */
+typedef struct bp_trace_rec {
+	uint64_t t_us;
+	uint32_t seq, ack;
+	uint16_t win, sport, dport;
+	uint32_t len;
+	uint8_t flags;
+	char side;
+} bp_trace_rec_t;
+
+static bp_trace_rec_t *bp_trace_buf;
+static uint64_t bp_trace_n; /* records taken, both lcores (atomic) */
+static uint64_t bp_t_start_us;
+
+static void bp_trace(const bp_side_t *sd, const struct rte_mbuf *m)
+{
+	const struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+	const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(eh + 1);
+	const struct rte_tcp_hdr *th;
+	bp_trace_rec_t *r;
+	unsigned ihl;
+	uint64_t i;
+
+	if (eh->ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV4) || ip->next_proto_id != IPPROTO_TCP)
+		return;
+	i = __atomic_fetch_add(&bp_trace_n, 1, __ATOMIC_RELAXED);
+	if (i >= bp_opt.trace)
+		return;
+	r = &bp_trace_buf[i];
+	ihl = (ip->version_ihl & 0xf) * 4u;
+	th = (const struct rte_tcp_hdr *)((const uint8_t *)ip + ihl);
+	r->t_us = sl_time_now_us() - bp_t_start_us;
+	r->side = sd->name[0];
+	r->sport = rte_be_to_cpu_16(th->src_port);
+	r->dport = rte_be_to_cpu_16(th->dst_port);
+	r->flags = th->tcp_flags;
+	r->seq = rte_be_to_cpu_32(th->sent_seq);
+	r->ack = rte_be_to_cpu_32(th->recv_ack);
+	r->win = rte_be_to_cpu_16(th->rx_win);
+	r->len = rte_be_to_cpu_16(ip->total_length) - ihl - (th->data_off >> 4) * 4u;
+}
+
+static void bp_trace_dump(void)
+{
+	uint64_t n = bp_trace_n < bp_opt.trace ? bp_trace_n : bp_opt.trace;
+
+	for (uint64_t i = 0; i < n; i++) {
+		const bp_trace_rec_t *r = &bp_trace_buf[i];
+
+		fprintf(stderr, "%10" PRIu64 " %c %5u>%-5u %c%c%c%c%c seq %10u ack %10u win %5u len %u\n",
+			r->t_us, r->side, r->sport, r->dport, r->flags & RTE_TCP_SYN_FLAG ? 'S' : '.',
+			r->flags & RTE_TCP_ACK_FLAG ? 'A' : '.', r->flags & RTE_TCP_FIN_FLAG ? 'F' : '.',
+			r->flags & RTE_TCP_RST_FLAG ? 'R' : '.', r->flags & RTE_TCP_PSH_FLAG ? 'P' : '.',
+			r->seq, r->ack, r->win, r->len);
+	}
+}
 
 static void bp_tx_drain(bp_side_t *sd)
 {
@@ -128,6 +192,8 @@ static void bp_tx(void *ctx, struct rte_mbuf *m)
 {
 	bp_side_t *sd = ctx;
 
+	if (unlikely(bp_opt.trace))
+		bp_trace(sd, m);
 	sd->txbuf[sd->ntx++] = m;
 	if (sd->ntx == BP_BURST)
 		bp_tx_drain(sd);
@@ -239,6 +305,7 @@ static const ns_conn_ops_t bp_srv_echo_ops = {
 static int bp_server_main(void *arg)
 {
 	(void)arg;
+	bp_server_tid = rte_sys_gettid();
 	bp_server.stack = bp_stack_create(&bp_server, BP_SERVER_IP, 2);
 	if (bp_server.stack == NULL)
 		goto fail;
@@ -265,6 +332,64 @@ fail:
 	if (bp_server.stack != NULL)
 		ns_stack_destroy(&bp_server.stack);
 	return -1;
+}
+
+/* ---- how much CPU the two lcores really got ----
+ *
+ * On a shared box another process can take an lcore's CPU for a scheduler
+ * slice, and a busy-polling stack then stalls completely. The run and
+ * run-queue wait times of both lcore threads over the measurement window
+ * (/proc/self/task/TID/schedstat, ns) say how much of that happened; the
+ * report prints them so a disturbed run can be recognised. */
+typedef struct bp_sched {
+	uint64_t run_ns, wait_ns;
+} bp_sched_t;
+
+static void bp_sched_read(int tid, bp_sched_t *r)
+{
+	char path[64];
+	unsigned long long run = 0, wait = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/schedstat", tid);
+	f = fopen(path, "r");
+	if (f != NULL) {
+		if (fscanf(f, "%llu %llu", &run, &wait) != 2)
+			run = wait = 0;
+		fclose(f);
+	}
+	r->run_ns = run;
+	r->wait_ns = wait;
+}
+
+static bp_sched_t bp_sched0[2], bp_sched1[2];
+
+static void bp_sched_snap(bp_sched_t *r)
+{
+	bp_sched_read(rte_sys_gettid(), &r[0]);
+	bp_sched_read(bp_server_tid, &r[1]);
+}
+
+static void bp_sched_print(uint64_t window_us)
+{
+	printf(",\"lcore_cpu_share\":[%.3f,%.3f],\"lcore_wait_ms\":[%.1f,%.1f]",
+	       (double)(bp_sched1[0].run_ns - bp_sched0[0].run_ns) / 1e3 / (double)window_us,
+	       (double)(bp_sched1[1].run_ns - bp_sched0[1].run_ns) / 1e3 / (double)window_us,
+	       (double)(bp_sched1[0].wait_ns - bp_sched0[0].wait_ns) / 1e6,
+	       (double)(bp_sched1[1].wait_ns - bp_sched0[1].wait_ns) / 1e6);
+}
+
+/* Touch every mbuf's memory once: with --no-huge the pool is plain
+ * anonymous memory, and first-touch page faults (expensive in a VM) would
+ * otherwise land in the measurement while the pool cycles through. */
+static void bp_prefault_cb(struct rte_mempool *mp, void *arg, void *obj, unsigned idx)
+{
+	struct rte_mbuf *m = obj;
+
+	(void)mp;
+	(void)arg;
+	(void)idx;
+	memset(m->buf_addr, 0, m->buf_len);
 }
 
 /* ---- client (lcore 0) ---- */
@@ -416,11 +541,13 @@ static int bp_client_bulk(void)
 		return -1;
 	}
 	bp_run_until(sl_time_now_us() + (uint64_t)(bp_opt.warmup * 1e6), bp_app_bulk);
+	bp_sched_snap(bp_sched0);
 	t0 = sl_time_now_us();
 	b0 = __atomic_load_n(&bp_server_rx_bytes, __ATOMIC_RELAXED);
 	bp_run_until(t0 + (uint64_t)(bp_opt.seconds * 1e6), bp_app_bulk);
 	t1 = sl_time_now_us();
 	b1 = __atomic_load_n(&bp_server_rx_bytes, __ATOMIC_RELAXED);
+	bp_sched_snap(bp_sched1);
 	if (bp_bulk_failed)
 		return -1;
 	{
@@ -434,6 +561,7 @@ static int bp_client_bulk(void)
 		       (double)(b1 - b0) * 8.0 / (double)(t1 - t0) / 1e3, b1 - b0,
 		       (double)(t1 - t0) / 1e6, bp_opt.mtu, ci.mss, ci.cwnd, ci.snd_wnd,
 		       ci.srtt_us, bp_opt.zero_copy_rx ? "true" : "false", bp_client.turns);
+		bp_sched_print(t1 - t0);
 	}
 	return 0;
 }
@@ -445,11 +573,13 @@ static int bp_client_conn(void)
 	for (uint32_t i = bp_opt.concurrency; i-- > 0;)
 		bp_slot_release(&bp_slots[i]);
 	bp_run_until(sl_time_now_us() + (uint64_t)(bp_opt.warmup * 1e6), bp_app_conn);
+	bp_sched_snap(bp_sched0);
 	t0 = sl_time_now_us();
 	c0 = bp_completed;
 	bp_run_until(t0 + (uint64_t)(bp_opt.seconds * 1e6), bp_app_conn);
 	t1 = sl_time_now_us();
 	c1 = bp_completed;
+	bp_sched_snap(bp_sched1);
 	if (c1 == c0) {
 		fprintf(stderr, "bench_pair: no connection completed (last connect error: %s)\n",
 			bp_last_connect_err ? sl_strerror(bp_last_connect_err) : "none");
@@ -462,6 +592,7 @@ static int bp_client_conn(void)
 	       (double)(c1 - c0) * 1e6 / (double)(t1 - t0), c1 - c0, (double)(t1 - t0) / 1e6,
 	       bp_opt.concurrency, bp_opt.ports, bp_opt.mtu, bp_conn_errors, bp_connect_fail,
 	       bp_short_reads);
+	bp_sched_print(t1 - t0);
 	return 0;
 }
 
@@ -472,7 +603,7 @@ static void bp_usage(void)
 	fprintf(stderr,
 		"usage: bench_pair bulk|conn [--seconds S] [--warmup S] [--mtu N]\n"
 		"                  [--mbufs N] [--concurrency C] [--ports P]\n"
-		"                  [--sndbuf B] [--rcvbuf B] [--zero-copy-rx]\n");
+		"                  [--sndbuf B] [--rcvbuf B] [--zero-copy-rx] [--trace N]\n");
 }
 
 static int bp_parse(int argc, char **argv)
@@ -487,6 +618,7 @@ static int bp_parse(int argc, char **argv)
 		{"sndbuf", required_argument, NULL, 'S'},
 		{"rcvbuf", required_argument, NULL, 'R'},
 		{"zero-copy-rx", no_argument, NULL, 'z'},
+		{"trace", required_argument, NULL, 't'},
 		{NULL, 0, NULL, 0},
 	};
 	int o;
@@ -521,6 +653,7 @@ static int bp_parse(int argc, char **argv)
 		case 'S': bp_opt.sndbuf = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 'R': bp_opt.rcvbuf = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 'z': bp_opt.zero_copy_rx = true; break;
+		case 't': bp_opt.trace = strtoull(optarg, NULL, 0); break;
 		default: bp_usage(); return -1;
 		}
 	}
@@ -565,6 +698,8 @@ int main(int argc, char **argv)
 	}
 	bp_pool = rte_pktmbuf_pool_create("bp_pool", bp_opt.mbufs, 256, 0, (uint16_t)data_room,
 					  SOCKET_ID_ANY);
+	if (bp_pool != NULL)
+		rte_mempool_obj_iter(bp_pool, bp_prefault_cb, NULL);
 	bp_client.rx_ring = rte_ring_create("bp_s2c", BP_RING_SIZE, SOCKET_ID_ANY,
 					    RING_F_SP_ENQ | RING_F_SC_DEQ);
 	bp_server.rx_ring = rte_ring_create("bp_c2s", BP_RING_SIZE, SOCKET_ID_ANY,
@@ -578,6 +713,12 @@ int main(int argc, char **argv)
 	bp_client.tx_ring = bp_server.rx_ring;
 	bp_server.tx_ring = bp_client.rx_ring;
 	memset(bp_send_buf, 'a', sizeof(bp_send_buf));
+	bp_t_start_us = sl_time_now_us();
+	if (bp_opt.trace) {
+		bp_trace_buf = calloc(bp_opt.trace, sizeof(*bp_trace_buf));
+		if (bp_trace_buf == NULL)
+			bp_opt.trace = 0;
+	}
 
 	if (rte_eal_remote_launch(bp_server_main, NULL, rte_get_next_lcore(-1, 1, 0)) != 0) {
 		fprintf(stderr, "bench_pair: cannot launch the server lcore\n");
@@ -607,6 +748,8 @@ int main(int argc, char **argv)
 	if (bp_client.stack != NULL)
 		ns_stack_destroy(&bp_client.stack);
 	bp_tx_drain(&bp_client);
+	if (bp_opt.trace)
+		bp_trace_dump();
 out:
 	if (bp_client.rx_ring != NULL) {
 		struct rte_mbuf *m = NULL;
