@@ -96,7 +96,10 @@ ns_stack_t *ns_stack_create(const ns_stack_params_t *p, const char **error_r)
 
 	if (stack_params_check(p, error_r) < 0)
 		return NULL;
-	s = calloc(1, sizeof(*s));
+	/* Per-lcore state starts on its own cache line (STYLE.md #12). */
+	s = aligned_alloc(RTE_CACHE_LINE_SIZE, RTE_ALIGN_CEIL(sizeof(*s), RTE_CACHE_LINE_SIZE));
+	if (s != NULL)
+		memset(s, 0, sizeof(*s));
 	if (s == NULL) {
 		*error_r = "out of memory (stack)";
 		return NULL;
