@@ -704,7 +704,8 @@ static void ut_app_data(ns_conn_t *c, void *ctx)
 	ut_app_t *a = ctx;
 
 	a->data++;
-	a->rxlen += ns_conn_recv(c, a->rx + a->rxlen, sizeof(a->rx) - a->rxlen);
+	if (!a->no_read)
+		a->rxlen += ns_conn_recv(c, a->rx + a->rxlen, sizeof(a->rx) - a->rxlen);
 	a->eof = ns_conn_eof(c);
 	if (a->close_on_data) {
 		ns_conn_close(c);
@@ -740,9 +741,6 @@ const ns_conn_ops_t ut_app_ops = {
 	.writable = ut_app_writable,
 	.closed = ut_app_closed,
 };
-
-
-
 
 void ut_tfx_init(ut_tfx_t *f, ut_tfx_tweak_fn *tweak, void *arg)
 {

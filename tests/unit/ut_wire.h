@@ -144,6 +144,7 @@ typedef struct ut_app {
 	int accepted, connected, data, writable, closed, reason;
 	int accept_rc;
 	bool close_on_data, abort_on_data, eof;
+	bool no_read;        /* leave data in the stack (window tests) */
 	size_t rxlen;
 	uint8_t rx[8192];
 } ut_app_t;
