@@ -36,7 +36,10 @@
  *
  * Callbacks and read-listing callbacks must not block. A listing callback
  * returns 0 to continue or any other value to stop; the listing function
- * then returns that value.
+ * then returns that value. Inside a read (a listing callback, or st_read's
+ * function) never wait for a write completion and never create or destroy
+ * a reader: the writer may be waiting for that snapshot to end before it
+ * can grow the map.
  */
 #ifndef ST_H
 #define ST_H
