@@ -30,6 +30,9 @@ struct sl_worker {
 	unsigned lcore;
 	int wake_fd;
 	struct rte_epoll_event wake_ev;
+	unsigned n_watch;
+	int watch_fd[SL_WORKER_MAX_FDS];
+	struct rte_epoll_event watch_ev[SL_WORKER_MAX_FDS];
 	bool rx_intr_armed;
 	sl_fault_t *fault_rx, *fault_tx;
 
@@ -176,6 +179,14 @@ int sl_worker_call(sl_worker_t *w, void (*fn)(void *arg), void *arg, uint64_t ti
 	return rc;
 }
 
+int sl_worker_watch_fd(sl_worker_t *w, int fd)
+{
+	if (w->n_watch == SL_WORKER_MAX_FDS)
+		return SL_ELIMIT;
+	w->watch_fd[w->n_watch++] = fd;
+	return 0;
+}
+
 void sl_worker_wake(sl_worker_t *w)
 {
 	uint64_t one = 1;
@@ -211,6 +222,14 @@ static void sl_worker_epoll_setup(sl_worker_t *w)
 	rc = rte_epoll_ctl(RTE_EPOLL_PER_THREAD, EPOLL_CTL_ADD, w->wake_fd, &w->wake_ev);
 	if (rc != 0)
 		sl_log(SL_LOG_WARN, "worker", "lcore %u: wake fd registration failed", w->lcore);
+	for (unsigned i = 0; i < w->n_watch; i++) {
+		memset(&w->watch_ev[i], 0, sizeof(w->watch_ev[i]));
+		w->watch_ev[i].epdata.event = EPOLLIN;
+		if (rte_epoll_ctl(RTE_EPOLL_PER_THREAD, EPOLL_CTL_ADD, w->watch_fd[i],
+				  &w->watch_ev[i]) != 0)
+			sl_log(SL_LOG_WARN, "worker", "lcore %u: fd %d registration failed", w->lcore,
+			       w->watch_fd[i]);
+	}
 }
 
 /* Sleep until a frame, a wake-up or the next timer. Returns the reason. */
@@ -301,6 +320,8 @@ int sl_worker_run(void *arg)
 		rte_eth_dev_rx_intr_ctl_q(w->p.port_id, w->p.queue_id, RTE_EPOLL_PER_THREAD,
 					  RTE_INTR_EVENT_DEL, NULL);
 	rte_epoll_ctl(RTE_EPOLL_PER_THREAD, EPOLL_CTL_DEL, w->wake_fd, &w->wake_ev);
+	for (unsigned i = 0; i < w->n_watch; i++)
+		rte_epoll_ctl(RTE_EPOLL_PER_THREAD, EPOLL_CTL_DEL, w->watch_fd[i], &w->watch_ev[i]);
 	sl_worker_set_state(w, SL_WORKER_STOPPED);
 	return 0;
 }

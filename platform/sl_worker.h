@@ -72,6 +72,12 @@ void sl_worker_destroy(sl_worker_t **w);
 /* sl_worker_run - the loop; returns when sl_worker_stop was called. Runs
  * on the lcore thread (its signature fits rte_eal_remote_launch). */
 int sl_worker_run(void *w);
+/* sl_worker_watch_fd - before sl_worker_run: add FD (e.g. the store
+ * client's completion eventfd) to the set that ends a sleep. The owner
+ * polls its source in `tick`, which runs after every wake-up. 0, or
+ * SL_ELIMIT beyond SL_WORKER_MAX_FDS. The worker never reads FD. */
+#define SL_WORKER_MAX_FDS 8
+int sl_worker_watch_fd(sl_worker_t *w, int fd);
 /* sl_worker_tx - queue one frame for transmission (worker thread only). */
 void sl_worker_tx(sl_worker_t *w, struct rte_mbuf *m);
 
