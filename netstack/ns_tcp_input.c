@@ -714,6 +714,9 @@ static bool input_sync(struct ns_conn *c, struct ns_tcp_seg *seg, struct rte_mbu
 			}
 			return false;
 		}
+		/* Its data is not: tell the sender the window is still shut. */
+		if (seg->len > 0 || (seg->flags & NS_TH_FIN))
+			ack_now(c);
 		seg->len = 0;
 		seg->flags &= (uint8_t)~NS_TH_FIN;
 		seg->end = seg->seq + ((seg->flags & NS_TH_SYN) ? 1 : 0);
