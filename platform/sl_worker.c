@@ -261,6 +261,8 @@ static void sl_worker_sleep(sl_worker_t *w, uint64_t now)
 			if (read(w->wake_fd, &drained, sizeof(drained)) < 0 && errno != EAGAIN)
 				sl_log(SL_LOG_WARN, "worker", "wake fd read failed");
 			w->stats.wakeups_other++;
+		} else if (ev[i].epdata.event == EPOLLIN) {
+			w->stats.wakeups_other++; /* a watched fd; its owner polls it */
 		} else {
 			w->stats.wakeups_rx++;
 		}
