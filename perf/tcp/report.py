@@ -25,6 +25,10 @@ ROWS = [
      "conns_per_s", "conn/s", "ratio_ge", 3.0, "ratio >= 3.0"),
     ("a_conn_seq", "(a) new connections/s, sequential (1 in flight)", "pair_conn_seq",
      "loopback_conn_seq", "conns_per_s", "conn/s", None, None, "(info)"),
+    ("a_bulk_cpu", "(a) bulk, per CPU-second of both sides", "pair_bulk", "loopback_bulk",
+     "gbps_per_cpu", "Gbit/s per CPU", None, None, "(info)"),
+    ("a_conn_cpu", "(a) new connections, {conc} in flight, per CPU-second", "pair_conn",
+     "loopback_conn", "conns_per_cpu", "conn/s per CPU", None, None, "(info)"),
     ("b_bulk", "(b) bulk over TAP vs veth, 1 connection, MTU 1500", "tap_bulk", "veth_bulk",
      "gbps", "Gbit/s", None, None, "(info)"),
     ("c_idle", "(c) idle CPU of sluiced, % of one core", "idle_cpu", None, "cpu_pct", "%",
@@ -50,8 +54,29 @@ def load(path):
             if d.get("bench") == "env":
                 env = d
                 continue
+            add_per_cpu(d)
             runs.setdefault(d["bench"], []).append(d)
     return env, runs
+
+
+def add_per_cpu(d):
+    """Throughput per CPU-second actually consumed by both sides: the
+    two lcores' run time for Sluice (busy polling included), the two
+    threads' for bench_kernel_connect, iperf3's own CPU figures for it.
+    Less sensitive than the raw rate to CPU taken by other jobs."""
+    cpu = None
+    if "lcore_cpu_share" in d:
+        cpu = sum(d["lcore_cpu_share"])
+    elif "thread_cpu_share" in d:
+        cpu = sum(d["thread_cpu_share"])
+    elif isinstance(d.get("cpu"), dict):
+        cpu = (d["cpu"].get("host_total", 0) + d["cpu"].get("remote_total", 0)) / 100
+    if not cpu:
+        return
+    if "gbps" in d:
+        d["gbps_per_cpu"] = round(d["gbps"] / cpu, 3)
+    if "conns_per_s" in d:
+        d["conns_per_cpu"] = round(d["conns_per_s"] / cpu, 1)
 
 
 def values(runs, bench, field):
@@ -69,7 +94,7 @@ def med(v):
 def fmt(x, unit):
     if x is None:
         return "failed"
-    if unit == "conn/s":
+    if unit.startswith("conn/s"):
         return f"{x:,.0f}"
     if unit == "%":
         return f"{x:.2f}"
@@ -123,7 +148,8 @@ def write_md(env, runs, out):
                 det = []
                 for k in ("mss", "mtu", "concurrency", "ports", "errors", "connect_fail",
                           "retransmits", "ring_drops", "server_accepts", "worker_sleeping",
-                          "confirmed", "cpu"):
+                          "confirmed", "box_busy_pct", "lcore_cpu_share", "lcore_wait_ms",
+                          "thread_cpu_share", "thread_wait_ms", "cpu"):
                     if k in d and d[k] is not None:
                         v = d[k]
                         if k == "cpu" and isinstance(v, dict):

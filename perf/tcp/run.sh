@@ -18,7 +18,10 @@
 #
 # Environment: RUNS (3), SECS (5, per measurement), WARMUP (1), CONC (64,
 # connections in flight), PORTS (8, listening ports for the conn tests),
-# IDLE_SECS (10), PARTS ("a b c"), BIN (build/perf/tcp).
+# IDLE_SECS (10), PARTS ("a b c"), BIN (build/perf/tcp), QUIET_PCT (15) and
+# QUIET_WAIT (60): before each measurement, wait up to QUIET_WAIT s for the
+# box to be less than QUIET_PCT % busy (other jobs); the busy figure seen
+# is recorded with every run as box_busy_pct.
 set -u
 cd "$(dirname "$0")/../.."
 
@@ -30,6 +33,8 @@ PORTS=${PORTS:-8}
 IDLE_SECS=${IDLE_SECS:-10}
 PARTS=${PARTS:-a b c}
 BIN=${BIN:-build/perf/tcp}
+QUIET_PCT=${QUIET_PCT:-15}
+QUIET_WAIT=${QUIET_WAIT:-60}
 OUT=perf/results
 RAW=$OUT/tcp.jsonl
 PY=/usr/bin/python3 # Debian's, with python3-matplotlib
@@ -50,6 +55,32 @@ BG_PIDS=()
 STARTED_APPLIANCE=0
 
 log() { echo "perf/tcp: $*" >&2; }
+
+BUSY=""
+# box_busy: % of all CPUs busy over the next second, whoever uses them.
+box_busy() {
+	local a b
+	a=$(head -n 1 /proc/stat)
+	sleep 1
+	b=$(head -n 1 /proc/stat)
+	awk -v a="$a" -v b="$b" 'BEGIN {
+		n = split(a, x); split(b, y); tot = 0; idle = 0
+		for (i = 2; i <= n && i <= 9; i++) { d = y[i] - x[i]; tot += d; if (i == 5 || i == 6) idle += d }
+		pct = 0; if (tot > 0) pct = (tot - idle) * 100 / tot
+		printf "%d\n", pct + 0.5 }'
+}
+
+# wait_quiet: wait (up to QUIET_WAIT s) for the box to be quiet; sets BUSY.
+wait_quiet() {
+	local t=0
+	BUSY=$(box_busy)
+	while [ "$BUSY" -gt "$QUIET_PCT" ] && [ "$t" -lt "$QUIET_WAIT" ]; do
+		[ "$t" = 0 ] && log "box is ${BUSY}% busy (other jobs); waiting up to ${QUIET_WAIT}s"
+		sleep 1
+		t=$((t + 2))
+		BUSY=$(box_busy)
+	done
+}
 
 cleanup() {
 	for p in "${BG_PIDS[@]}"; do
@@ -76,7 +107,9 @@ record() {
 import json, sys
 d = json.loads(sys.stdin.readline())
 d.update(bench=sys.argv[1], impl=sys.argv[2], run=int(sys.argv[3]))
-print(json.dumps(d))' "$bench" "$impl" "$run" >>"$RAW"
+if sys.argv[4]:
+    d["box_busy_pct"] = int(sys.argv[4])
+print(json.dumps(d))' "$bench" "$impl" "$run" "$BUSY" >>"$RAW"
 	else
 		$PY -c '
 import json, sys
@@ -106,6 +139,7 @@ pair_run() { # MODE BENCH RUN [extra args]
 	local mode=$1 bench=$2 run=$3
 	shift 3
 	need_bin bench_pair || { record "$bench" sluice "$run" "" "not built"; return; }
+	wait_quiet
 	timeout 120 "$BIN/bench_pair" "$mode" --seconds "$SECS" --warmup "$WARMUP" "$@" \
 		>"$TMP/out" 2>"$TMP/err"
 	local j
@@ -120,6 +154,7 @@ pair_run() { # MODE BENCH RUN [extra args]
 iperf_run() { # RUN: one stream over loopback, client on CPU_A, server on CPU_B
 	local run=$1 j
 	fresh_lo_ns || { record loopback_bulk linux "$run" "" "netns"; return; }
+	wait_quiet
 	ip netns exec "$NS_LO" iperf3 -s -1 -A "$CPU_B" >"$TMP/iperf_s" 2>&1 &
 	local spid=$!
 	BG_PIDS+=("$spid")
@@ -150,6 +185,7 @@ kconn_run() { # BENCH RUN CONC
 	local bench=$1 run=$2 conc=$3 j
 	need_bin bench_kernel_connect || { record "$bench" linux "$run" "" "not built"; return; }
 	fresh_lo_ns || { record "$bench" linux "$run" "" "netns"; return; }
+	wait_quiet
 	ip netns exec "$NS_LO" timeout 120 "$BIN/bench_kernel_connect" --seconds "$SECS" \
 		--warmup "$WARMUP" --concurrency "$conc" --ports "$PORTS" \
 		--client-cpu "$CPU_A" --server-cpu "$CPU_B" >"$TMP/out" 2>"$TMP/err"
@@ -196,6 +232,7 @@ veth_up() {
 # both sit on CPU_A.
 bulk_send_run() { # BENCH IMPL RUN NETNS ADDR
 	local bench=$1 impl=$2 run=$3 ns=$4 addr=$5 j
+	wait_quiet
 	ip netns exec "$ns" taskset -c "$CPU_B" timeout 60 "$BIN/bench_bulk_send" --addr "$addr" \
 		--port 9 --seconds "$SECS" >"$TMP/out" 2>"$TMP/err"
 	j=$(last_json "$TMP/out")
@@ -224,7 +261,8 @@ idle_run() { # RUN: CPU of sluiced (all its threads) over IDLE_SECS with no traf
 	local run=$1 pid t0 t1 w0 w1 status tck
 	pid=$(cat /run/sluice/sluiced.pid)
 	tck=$(getconf CLK_TCK)
-	sleep 2
+	wait_quiet
+	sleep 1
 	t0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
 	w0=$(date +%s.%N)
 	sleep "$IDLE_SECS"
@@ -283,7 +321,7 @@ def sh(c):
     except Exception: return ""
 print(json.dumps(dict(suite="tcp", bench="env", date=sh("date -u +%FT%TZ"), kernel=platform.release(),
                       cpu=sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip(),
-                      ncpu=os.cpu_count(), commit=sh("git rev-parse --short HEAD"),
+                      ncpu=os.cpu_count(), commit=os.environ.get("PERF_COMMIT") or sh("git rev-parse --short HEAD"),
                       runs=$RUNS, secs=$SECS, warmup=$WARMUP, conc=$CONC, ports=$PORTS,
                       idle_secs=$IDLE_SECS)))
 EOF
