@@ -329,6 +329,7 @@ int st_store_open(const st_store_opts_t *o, st_store_t **s_r, const char **error
 		goto fail;
 	mdb_env_info(s->env, &info);
 	atomic_store(&s->map_size, (uint64_t)info.me_mapsize);
+	atomic_store(&s->map_used, ((uint64_t)info.me_last_pgno + 1) * s->page_size);
 
 	s->ring = calloc(o->queue_size, sizeof(*s->ring));
 	if (s->ring == NULL) {
