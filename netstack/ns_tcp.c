@@ -519,6 +519,8 @@ void tcp_conn_release(struct ns_conn *c)
 		c->listener->half_open--;
 		c->listener = NULL;
 	}
+	if ((c->flags & NS_TCPF_WAIT_MEM) && t->wait_mem > 0)
+		t->wait_mem--;
 	c->flags = NS_TCPF_INUSE | NS_TCPF_DEAD | (c->flags & NS_TCPF_ON_OUTQ);
 	tcp_set_state(c, NS_TCP_CLOSED);
 	c->ev = 0;
@@ -585,11 +587,38 @@ static void conn_dispatch(struct ns_conn *c)
 	}
 }
 
+/* Connections refused send space for lack of mbufs or tcp_mem_max get
+ * `writable` once memory is back (checked at most once per millisecond). */
+static void wait_mem_check(struct ns_tcp *t)
+{
+	ns_stack_t *s = t->s;
+
+	if (s->now_us - t->wait_mem_us < NS_TCP_WAIT_MEM_US)
+		return;
+	t->wait_mem_us = s->now_us;
+	if (rte_mempool_avail_count(s->p.pool) <= 2 * t->pool_reserve ||
+	    t->mem_used + t->mem_max / 8 > t->mem_max)
+		return;
+	for (uint32_t i = 0; i < t->nconns && t->wait_mem > 0; i++) {
+		struct ns_conn *c = &t->conns[i];
+
+		if (!(c->flags & NS_TCPF_WAIT_MEM))
+			continue;
+		c->flags &= ~NS_TCPF_WAIT_MEM;
+		t->wait_mem--;
+		if (c->flags & NS_TCPF_WANT_WRITABLE)
+			tcp_conn_event(c, NS_TCP_EV_WRITABLE);
+	}
+	t->wait_mem = 0;
+}
+
 void ns_tcp_flush(ns_stack_t *s)
 {
 	struct ns_tcp *t = s->tcp;
 	struct ns_conn *c;
 
+	if (unlikely(t->wait_mem > 0))
+		wait_mem_check(t);
 	t->depth++;
 	while ((c = t->outq_head) != NULL) {
 		t->outq_head = c->out_next;

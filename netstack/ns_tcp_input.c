@@ -616,7 +616,7 @@ static bool segment_text(struct ns_conn *c, struct ns_tcp_seg *seg, struct rte_m
 				return false;
 			c->rcv_nxt += len;
 			c->bytes_in += len;
-		} else if (unlikely(c->rx_mem + ts > 2 * t->rcvbuf + 65536 ||
+		} else if (unlikely(c->rx_mem + ts > NS_TCP_RX_MEM_FACTOR * (uint64_t)t->rcvbuf ||
 				    !tcp_mem_charge(c, ts))) {
 			NS_STAT_INC(c->s, tcp_mem_drops);
 			ack_now(c);

@@ -91,7 +91,9 @@ enum ns_tcp_state {
 #define NS_TCP_EPH_MAX 65535
 #define NS_TCP_MAX_WSCALE 14                /* RFC 7323 §2.3 */
 #define NS_TCP_PAWS_IDLE_US (24ULL * 86400 * SL_US_PER_S) /* RFC 7323 §5.5 */
-#define NS_TCP_COALESCE_MAX 512             /* small segments are copied, not kept */
+#define NS_TCP_COALESCE_MAX 1024            /* small segments are copied, not kept */
+#define NS_TCP_RX_MEM_FACTOR 4              /* truesize per conn: this x rcvbuf */
+#define NS_TCP_WAIT_MEM_US SL_US_PER_MS     /* recheck for mbufs after refusals */
 #define NS_TCP_OOW_ACK_US (500 * SL_US_PER_MS) /* like Linux tcp_invalid_ratelimit */
 
 /* ---- Parsed segment ---- */
@@ -281,6 +283,8 @@ struct ns_tcp {
 	uint32_t ntw;
 	uint64_t mem_used;        /* bytes charged to all queues */
 	uint32_t depth;           /* nesting of input/flush: reaping waits */
+	uint32_t wait_mem;        /* connections refused send space for memory */
+	uint64_t wait_mem_us;     /* last time they were checked */
 
 	uint64_t chack_sec;       /* RFC 5961 §7 limiter: current second */
 	uint32_t chack_count;

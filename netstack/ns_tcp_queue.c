@@ -56,6 +56,16 @@ void tcp_mem_uncharge(struct ns_conn *c, uint32_t bytes)
 
 /* ---- Send queue ---- */
 
+/* Send space was refused for lack of memory, not of sndbuf: no ACK may be
+ * coming to fire `writable`, so the flush polls for memory instead. */
+static void sq_wait_mem(struct ns_conn *c)
+{
+	if (!(c->flags & NS_TCPF_WAIT_MEM)) {
+		c->flags |= NS_TCPF_WAIT_MEM;
+		tcp_of(c)->wait_mem++;
+	}
+}
+
 size_t tcp_sq_append(struct ns_conn *c, const uint8_t *data, size_t len)
 {
 	struct ns_tcp *t = tcp_of(c);
@@ -74,16 +84,17 @@ size_t tcp_sq_append(struct ns_conn *c, const uint8_t *data, size_t len)
 			/* Leave a reserve so that a full send path cannot
 			 * starve RX refills and ACKs of mbufs. */
 			if (rte_mempool_avail_count(pool) <= t->pool_reserve) {
-				c->flags |= NS_TCPF_WAIT_MEM;
+				sq_wait_mem(c);
 				break;
 			}
 			m = rte_pktmbuf_alloc(pool);
 			if (unlikely(m == NULL)) {
-				c->flags |= NS_TCPF_WAIT_MEM;
+				sq_wait_mem(c);
 				break;
 			}
 			if (unlikely(!tcp_mem_charge(c, m->buf_len))) {
 				rte_pktmbuf_free(m);
+				sq_wait_mem(c);
 				break;
 			}
 			c->sq_mem += m->buf_len;

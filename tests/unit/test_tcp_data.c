@@ -328,9 +328,13 @@ static void test_memory_limit_drops_not_crashes(void **state)
 	assert_int_equal(ut_tfx_stats(&f).tcp_mem_drops, 2);
 	/* Sending is limited by the same budget. */
 	assert_true(ns_conn_send(f.app.c, d, sizeof(d)) < (ssize_t)sizeof(d));
-	/* Read, then the retransmission is taken. */
+	/* Read, then the retransmission is taken; `writable` fires once
+	 * memory is back although no ACK freed send space. */
 	f.app.no_read = false;
 	ns_conn_consume(f.app.c, 3000);
+	assert_int_equal(f.app.writable, 0);
+	ut_peer_advance(f.p, 2 * MS);
+	assert_int_equal(f.app.writable, 1);
 	g = ut_tfx_seg(&f, UT_ACK);
 	g.seq = a + 3000;
 	g.data = d;
