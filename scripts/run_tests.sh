@@ -21,6 +21,7 @@ record() { # name status(0=pass)
 
 run_unit() { # binary label
 	local bin=$1 label=$2 log="$LOGDIR/$2.log" ok notok rc
+	mkdir -p "$(dirname "$log")"
 	echo "== $label"
 	CMOCKA_MESSAGE_OUTPUT=TAP timeout 900 "$bin" >"$log" 2>&1
 	rc=$?
@@ -53,7 +54,7 @@ for bin in build/fuzz/fuzz/fuzz_*; do
 	mkdir -p "$corpus"
 	[ -d "tests/fuzz/corpus/$name" ] && cp -r "tests/fuzz/corpus/$name/." "$corpus/"
 	echo "== fuzz/$name (${FUZZ_SECONDS}s)"
-	if timeout $((FUZZ_SECONDS + 120)) "$bin" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=4096 \
+	if timeout $((FUZZ_SECONDS + 120)) "$bin" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=4096 -print_final_stats=1 \
 		"$corpus" >"$LOGDIR/fuzz_$name.log" 2>&1; then
 		record "fuzz/$name" 0
 		echo "   passed ($(grep -o 'stat::number_of_executed_units: [0-9]*' "$LOGDIR/fuzz_$name.log" | awk '{print $2}') execs)"
