@@ -539,6 +539,18 @@ static bool ack_process(struct ns_conn *c, const struct ns_tcp_seg *seg)
 			}
 		}
 	}
+	if ((c->flags & (NS_TCPF_RECOVERY | NS_TCPF_SACK)) == (NS_TCPF_RECOVERY | NS_TCPF_SACK) &&
+	    newly_sacked > 0 && SEQ_LT(c->snd_una, c->high_rxt) && c->nsb > 0 &&
+	    SEQ_GT(c->sb[c->nsb - 1].end, c->rxt_mark)) {
+		/* Lost retransmission. Data sent after our last
+		 * retransmission was SACKed while retransmitted holes are
+		 * still open: those retransmissions were lost too. RFC 6675
+		 * alone would wait for the RTO; like Linux (and RACK, RFC
+		 * 8985), start the holes over. */
+		c->high_rxt = c->snd_una;
+		c->rxt_mark = c->snd_max;
+		tcp_conn_mark(c);
+	}
 	if (old_wnd == 0 && c->snd_wnd > 0) {
 		/* The window reopened: the persist episode is over. */
 		c->retries = 0;

@@ -329,6 +329,7 @@ static bool output_head_rxt(struct ns_conn *c)
 	if (n <= 0)
 		return false;
 	c->high_rxt = SEQ_MAX(c->high_rxt, c->snd_una + (uint32_t)n);
+	c->rxt_mark = c->snd_max;
 	return true;
 }
 
@@ -374,6 +375,7 @@ static bool output_sack_recovery(struct ns_conn *c)
 		switch (kind) {
 		case NS_TCP_NS_RXT:
 			c->high_rxt = SEQ_MAX(c->high_rxt, seq + (uint32_t)n);
+			c->rxt_mark = c->snd_max;
 			break;
 		case NS_TCP_NS_RESCUE:
 			c->rescue_rxt = c->recover;

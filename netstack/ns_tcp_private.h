@@ -244,6 +244,7 @@ struct ns_conn {
 	uint32_t recover;         /* RFC 6582 / RFC 6675 RecoveryPoint */
 	uint32_t high_rxt;        /* RFC 6675 HighRxt */
 	uint32_t rescue_rxt;      /* RFC 6675 RescueRxt */
+	uint32_t rxt_mark;        /* snd_max when the last retransmission left */
 	uint32_t abc_bytes;       /* NewReno byte counting (RFC 3465) */
 	uint32_t sacked_bytes;
 	struct ns_tcp_blk sb[NS_TCP_SB_MAX]; /* scoreboard, sorted, disjoint */
