@@ -26,7 +26,7 @@ CC ?= gcc
 DEPS_PKGS := build-essential pkg-config clang libclang-rt-14-dev dpdk libdpdk-dev \
 	libcmocka-dev liblmdb-dev libargon2-dev \
 	python3-pytest python3-scapy python3-matplotlib iperf3 time nftables iproute2 iputils-ping \
-	tcpdump procps psmisc netcat-openbsd
+	tcpdump procps psmisc netcat-openbsd swaks postfix
 
 DPDK_CFLAGS := $(shell pkg-config --cflags libdpdk 2>/dev/null)
 DPDK_LIBS := $(shell pkg-config --libs libdpdk 2>/dev/null)
@@ -112,6 +112,7 @@ deps:
 	@missing=$$(for p in $(DEPS_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "deps: installing:" $$missing; \
+		echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 

@@ -108,7 +108,10 @@ static int ctl_show_interfaces(void *ctx, int argc, char **argv, sl_buf_t *out,
 
 typedef struct ctl_stats_call {
 	ns_stack_t *stack;
+	smtp_server_t *smtp;
 	ns_stats_t stats;
+	struct smtp_stats smtp_stats;
+	smtp_server_stats_t smtp_glue;
 } ctl_stats_call_t;
 
 static void ctl_stats_on_worker(void *arg)
@@ -116,25 +119,33 @@ static void ctl_stats_on_worker(void *arg)
 	ctl_stats_call_t *k = arg;
 
 	ns_stack_get_stats(k->stack, &k->stats);
+	if (k->smtp != NULL)
+		smtp_server_get_stats(k->smtp, &k->smtp_stats, &k->smtp_glue);
 }
 
 static int ctl_show_stats(void *ctx, int argc, char **argv, sl_buf_t *out, const char **error_r)
 {
 	ctl_net_ctx_t *c = ctx;
 	ns_stats_t total;
+	struct smtp_stats smtp_total;
+	smtp_server_stats_t glue_total;
 	const uint64_t *src;
 	uint64_t *dst;
+	bool have_smtp = false;
 
 	(void)argv;
 	if (ctl_no_args(argc, error_r) < 0)
 		return SL_EINVAL;
 	memset(&total, 0, sizeof(total));
+	memset(&smtp_total, 0, sizeof(smtp_total));
+	memset(&glue_total, 0, sizeof(glue_total));
 	for (unsigned i = 0; i < sd_dataplane_workers(c->dp); i++) {
 		/* heap: on timeout the worker may still write into it later */
 		ctl_stats_call_t *k = calloc(1, sizeof(*k));
 		if (k == NULL)
 			return SL_ENOMEM;
 		k->stack = sd_dataplane_stack(c->dp, i);
+		k->smtp = sd_dataplane_smtp(c->dp, i);
 		if (sl_worker_call(sd_dataplane_worker(c->dp, i), ctl_stats_on_worker, k,
 				   CTL_CALL_TIMEOUT_US) < 0) {
 			*error_r = "worker did not answer in time";
@@ -144,11 +155,43 @@ static int ctl_show_stats(void *ctx, int argc, char **argv, sl_buf_t *out, const
 		dst = (uint64_t *)&total;
 		for (size_t f = 0; f < sizeof(total) / sizeof(uint64_t); f++)
 			dst[f] += src[f];
+		if (k->smtp != NULL) {
+			have_smtp = true;
+			smtp_stats_add(&smtp_total, &k->smtp_stats);
+			src = (const uint64_t *)&k->smtp_glue;
+			dst = (uint64_t *)&glue_total;
+			for (size_t f = 0; f < sizeof(glue_total) / sizeof(uint64_t); f++)
+				dst[f] += src[f];
+		}
 		free(k);
 	}
 	src = (const uint64_t *)&total;
 	for (size_t f = 0; ns_stats_names[f] != NULL; f++)
 		sl_buf_printf(out, "%-32s %" PRIu64 "\n", ns_stats_names[f], src[f]);
+	if (have_smtp) {
+		/* smtp.<name> <value>, the engine's counters summed over lanes */
+		sl_buf_t tmp;
+
+		sl_buf_init(&tmp, 64 * 1024);
+		smtp_stats_format(&smtp_total, &tmp);
+		for (size_t i = 0; i < tmp.len;) {
+			const char *line = (const char *)tmp.data + i;
+			size_t n = strcspn(line, "\n"), sp = strcspn(line, " ");
+
+			if (sp < n)
+				sl_buf_printf(out, "%-32.*s %.*s\n", (int)sp, line, (int)(n - sp - 1),
+					      line + sp + 1);
+			i += n + 1;
+		}
+		sl_buf_free(&tmp);
+		src = (const uint64_t *)&glue_total;
+		for (size_t f = 0; smtp_server_stats_names[f] != NULL; f++) {
+			char name[64];
+
+			snprintf(name, sizeof(name), "smtp.%s", smtp_server_stats_names[f]);
+			sl_buf_printf(out, "%-32s %" PRIu64 "\n", name, src[f]);
+		}
+	}
 	return 0;
 }
 

@@ -9,10 +9,14 @@
 #include "sd_config.h"
 #include "sd_dataplane.h"
 
+struct ctl_store;
+
+/* The daemon as the control commands see it (every table gets this). */
 typedef struct ctl_net_ctx {
 	const sd_config_t *conf;
 	sd_dataplane_t *dp;
-	uint64_t started_us; /* monotonic */
+	uint64_t started_us;     /* monotonic */
+	struct ctl_store *store; /* ctl_store.h; NULL without a store */
 } ctl_net_ctx_t;
 
 /* Handlers take a ctl_net_ctx_t as ctx. */

@@ -103,6 +103,70 @@ static const sl_conf_field_t sd_fault_fields[] = {
 	{"reorder_depth", SL_CONF_UINT, OFF(fault_injection.reorder_depth), 0, 1, 64},
 	{NULL}};
 
+static const char *const sd_eol_modes[] = {"reject", "normalize", NULL};
+
+static const sl_conf_field_t sd_store_fields[] = {
+	{"path", SL_CONF_STRING, OFF(store.path), SZ(store.path),
+	 .help = "directory of the LMDB store (created if missing)"},
+	{"map_size", SL_CONF_SIZE, OFF(store.map_size), 0, 1 * MB, 1024 * GB,
+	 .help = "initial LMDB map size"},
+	{"map_size_max", SL_CONF_SIZE, OFF(store.map_size_max), 0, 1 * MB, 1024 * GB,
+	 .help = "the map grows up to this"},
+	{"map_grow_pct", SL_CONF_UINT, OFF(store.map_grow_pct), 0, 10, 100},
+	{"max_readers", SL_CONF_UINT, OFF(store.max_readers), 0, 16, 4096},
+	{"batch_max", SL_CONF_UINT, OFF(store.batch_max), 0, 1, 4096,
+	 .help = "requests per group-commit transaction"},
+	{"lane_inflight", SL_CONF_UINT, OFF(store.lane_inflight), 0, 16, 2048,
+	 .help = "write requests in flight per worker"},
+	{"body_max", SL_CONF_SIZE, OFF(store.body_max), 0, 64 * KB, 1 * GB,
+	 .help = "largest message body stored"},
+	{"special_mailboxes", SL_CONF_BOOL, OFF(store.special_mailboxes),
+	 .help = "user add also creates Sent, Drafts, Junk, Trash, Archive"},
+	{"argon2_iterations", SL_CONF_UINT, OFF(store.argon2_iterations), 0, 1, 100},
+	{"argon2_memory", SL_CONF_SIZE, OFF(store.argon2_memory), 0, 8 * KB, 4 * GB},
+	{"argon2_parallelism", SL_CONF_UINT, OFF(store.argon2_parallelism), 0, 1, 64},
+	{NULL}};
+
+static const sl_conf_field_t sd_smtp_mx_fields[] = {
+	{"port", SL_CONF_UINT, OFF(smtp.mx.port), 0, 0, 65535, .help = "0 = off"},
+	{"allow_plaintext_auth", SL_CONF_BOOL, OFF(smtp.mx.allow_plaintext_auth)},
+	{NULL}};
+
+static const sl_conf_field_t sd_smtp_sub_fields[] = {
+	{"port", SL_CONF_UINT, OFF(smtp.submission.port), 0, 0, 65535, .help = "0 = off"},
+	{"allow_plaintext_auth", SL_CONF_BOOL, OFF(smtp.submission.allow_plaintext_auth)},
+	{NULL}};
+
+static const sl_conf_section_t sd_smtp_mx_section = {"mx", sd_smtp_mx_fields};
+static const sl_conf_section_t sd_smtp_sub_section = {"submission", sd_smtp_sub_fields};
+
+static const sl_conf_field_t sd_smtp_fields[] = {
+	{"hostname", SL_CONF_STRING, OFF(smtp.hostname), SZ(smtp.hostname),
+	 .help = "name in the greeting and Received: (default: hostname)"},
+	{"max_message_size", SL_CONF_SIZE, OFF(smtp.max_message_size), 0, 64 * KB, 1 * GB},
+	{"max_recipients", SL_CONF_UINT, OFF(smtp.max_recipients), 0, 100, 1000,
+	 .help = "RFC 5321 4.5.3.1.8: at least 100"},
+	{"max_errors", SL_CONF_UINT, OFF(smtp.max_errors), 0, 1, 1000},
+	{"max_auth_failures", SL_CONF_UINT, OFF(smtp.max_auth_failures), 0, 1, 100},
+	{"max_connections", SL_CONF_UINT, OFF(smtp.max_connections), 0, 1, 1000000,
+	 .help = "SMTP sessions per worker"},
+	{"max_connections_per_ip", SL_CONF_UINT, OFF(smtp.max_connections_per_ip), 0, 1, 1000000},
+	{"staging_memory", SL_CONF_SIZE, OFF(smtp.staging_memory), 0, 1 * MB, 64 * GB,
+	 .help = "bytes of messages being received, per worker"},
+	{"greeting_delay", SL_CONF_DURATION, OFF(smtp.greeting_delay), 0, 0, 60 * S},
+	{"timeout_command", SL_CONF_DURATION, OFF(smtp.timeout_command), 0, 1 * S, 3600 * S},
+	{"timeout_data", SL_CONF_DURATION, OFF(smtp.timeout_data), 0, 1 * S, 3600 * S},
+	{"bare_eol", SL_CONF_ENUM, OFF(smtp.bare_eol), .choices = sd_eol_modes},
+	{"vrfy", SL_CONF_BOOL, OFF(smtp.vrfy)},
+	{"expn", SL_CONF_BOOL, OFF(smtp.expn)},
+	{"auth_threads", SL_CONF_UINT, OFF(smtp.auth_threads), 0, 1, 64,
+	 .help = "threads verifying passwords (argon2id), off the workers"},
+	{"mx", SL_CONF_SECTION, 0, .section = &sd_smtp_mx_section},
+	{"submission", SL_CONF_SECTION, 0, .section = &sd_smtp_sub_section},
+	{NULL}};
+
+static const sl_conf_section_t sd_store_section = {"store", sd_store_fields};
+static const sl_conf_section_t sd_smtp_section = {"smtp", sd_smtp_fields};
 static const sl_conf_section_t sd_dataplane_section = {"dataplane", sd_dataplane_fields};
 static const sl_conf_section_t sd_ip_section = {"ip", sd_ip_fields};
 static const sl_conf_section_t sd_tcp_section = {"tcp", sd_tcp_fields};
@@ -117,6 +181,8 @@ static const sl_conf_field_t sd_root_fields[] = {
 	{"ip", SL_CONF_SECTION, 0, .section = &sd_ip_section},
 	{"tcp", SL_CONF_SECTION, 0, .section = &sd_tcp_section},
 	{"services", SL_CONF_SECTION, 0, .section = &sd_services_section},
+	{"store", SL_CONF_SECTION, 0, .section = &sd_store_section},
+	{"smtp", SL_CONF_SECTION, 0, .section = &sd_smtp_section},
 	{"fault_injection", SL_CONF_SECTION, 0, .section = &sd_fault_section},
 	{NULL}};
 
@@ -125,6 +191,8 @@ static const sl_conf_section_t sd_root_section = {"", sd_root_fields};
 void sd_config_default(sd_config_t *c)
 {
 	ns_stack_params_t p;
+	st_store_opts_t so;
+	struct smtp_config sc;
 
 	memset(c, 0, sizeof(*c));
 	ns_stack_params_default(&p);
@@ -164,6 +232,31 @@ void sd_config_default(sd_config_t *c)
 	c->tcp.time_wait = p.time_wait_us;
 	c->tcp.time_wait_max = p.time_wait_max;
 	c->tcp.challenge_ack_limit = p.challenge_ack_limit;
+	st_store_opts_default(&so);
+	c->store.map_size = so.map_size;
+	c->store.map_size_max = so.map_size_max;
+	c->store.map_grow_pct = so.map_grow_pct;
+	c->store.max_readers = so.max_readers;
+	c->store.batch_max = so.batch_max;
+	c->store.lane_inflight = 1024;
+	c->store.body_max = so.body_max;
+	c->store.special_mailboxes = so.create_special_mailboxes;
+	c->store.argon2_iterations = so.argon2_t_cost;
+	c->store.argon2_memory = (uint64_t)so.argon2_m_cost_kib * KB;
+	c->store.argon2_parallelism = so.argon2_parallelism;
+	smtp_config_defaults(&sc);
+	c->smtp.max_message_size = sc.message_max;
+	c->smtp.max_recipients = sc.rcpt_max;
+	c->smtp.max_errors = sc.errors_max;
+	c->smtp.max_auth_failures = sc.auth_failures_max;
+	c->smtp.greeting_delay = sc.greeting_delay_us;
+	c->smtp.timeout_command = sc.timeout_cmd_us;
+	c->smtp.timeout_data = sc.timeout_data_us;
+	c->smtp.bare_eol = sc.eol_mode;
+	c->smtp.max_connections = 1000;
+	c->smtp.max_connections_per_ip = 50;
+	c->smtp.staging_memory = 512 * MB;
+	c->smtp.auth_threads = 1;
 	c->fault_injection.direction = 2;
 	c->fault_injection.seed = 1;
 	c->fault_injection.reorder_depth = 3;
@@ -198,6 +291,36 @@ int sd_config_load(const char *path, sd_config_t *c, const char **error_r)
 	if (c->tcp.sndbuf > c->tcp.memory || c->tcp.rcvbuf > c->tcp.memory) {
 		snprintf(errbuf, sizeof(errbuf), "%s: tcp.sndbuf/rcvbuf larger than tcp.memory", path);
 		goto fail;
+	}
+	if (c->store.map_size > c->store.map_size_max) {
+		snprintf(errbuf, sizeof(errbuf), "%s: store.map_size is larger than store.map_size_max",
+			 path);
+		goto fail;
+	}
+	if (sd_config_smtp_enabled(c)) {
+		if (c->store.path[0] == '\0') {
+			snprintf(errbuf, sizeof(errbuf),
+				 "%s: smtp needs a store: set store.path", path);
+			goto fail;
+		}
+		if (c->smtp.mx.port != 0 && c->smtp.mx.port == c->smtp.submission.port) {
+			snprintf(errbuf, sizeof(errbuf),
+				 "%s: smtp.mx.port and smtp.submission.port are the same", path);
+			goto fail;
+		}
+		/* The Received: header and the staging buffer live beside the
+		 * body, which must fit what the store accepts. */
+		if (c->smtp.max_message_size + 4096 > c->store.body_max) {
+			snprintf(errbuf, sizeof(errbuf),
+				 "%s: smtp.max_message_size must be at least 4k below store.body_max",
+				 path);
+			goto fail;
+		}
+		if (c->smtp.max_message_size + 4096 > c->smtp.staging_memory) {
+			snprintf(errbuf, sizeof(errbuf),
+				 "%s: smtp.staging_memory is smaller than one message", path);
+			goto fail;
+		}
 	}
 	return 0;
 fail:
@@ -282,4 +405,44 @@ bool sd_config_fault(const sd_config_t *c, bool tx, sl_fault_params_t *r)
 	r->corrupt_ppm = c->fault_injection.corrupt_ppm;
 	r->reorder_depth = c->fault_injection.reorder_depth;
 	return true;
+}
+
+bool sd_config_store(const sd_config_t *c, st_store_opts_t *r)
+{
+	if (c->store.path[0] == '\0')
+		return false;
+	st_store_opts_default(r);
+	r->path = c->store.path;
+	r->map_size = c->store.map_size;
+	r->map_size_max = c->store.map_size_max;
+	r->map_grow_pct = c->store.map_grow_pct;
+	r->max_readers = c->store.max_readers;
+	r->batch_max = c->store.batch_max;
+	r->body_max = c->store.body_max;
+	r->create_special_mailboxes = c->store.special_mailboxes;
+	r->argon2_t_cost = c->store.argon2_iterations;
+	r->argon2_m_cost_kib = (uint32_t)(c->store.argon2_memory / KB);
+	r->argon2_parallelism = c->store.argon2_parallelism;
+	return true;
+}
+
+bool sd_config_smtp_enabled(const sd_config_t *c)
+{
+	return c->smtp.mx.port != 0 || c->smtp.submission.port != 0;
+}
+
+void sd_config_smtp(const sd_config_t *c, struct smtp_config *r)
+{
+	smtp_config_defaults(r);
+	r->hostname = c->smtp.hostname[0] ? c->smtp.hostname : c->hostname;
+	r->vrfy_enabled = c->smtp.vrfy;
+	r->expn_enabled = c->smtp.expn;
+	r->eol_mode = (enum smtp_eol_mode)c->smtp.bare_eol;
+	r->message_max = c->smtp.max_message_size;
+	r->rcpt_max = c->smtp.max_recipients;
+	r->errors_max = c->smtp.max_errors;
+	r->auth_failures_max = c->smtp.max_auth_failures;
+	r->greeting_delay_us = c->smtp.greeting_delay;
+	r->timeout_cmd_us = c->smtp.timeout_command;
+	r->timeout_data_us = c->smtp.timeout_data;
 }

@@ -11,6 +11,8 @@
 #include "ns_diag.h"
 #include "sl_fault.h"
 #include "sl_port.h"
+#include "smtp/smtp_session.h"
+#include "st.h"
 
 /* Field types match what sl_conf fills: SIZE and DURATION are uint64_t,
  * UINT is uint32_t, ENUM is int. */
@@ -54,6 +56,30 @@ typedef struct sd_config {
 		uint32_t tcp_echo, tcp_discard, udp_echo; /* ports, 0 = off */
 	} services;
 
+	/* The mail store; path "" = no store (and then no SMTP). */
+	struct {
+		char path[256];
+		uint64_t map_size, map_size_max, body_max, argon2_memory; /* bytes */
+		uint32_t map_grow_pct, max_readers, batch_max, lane_inflight;
+		uint32_t argon2_iterations, argon2_parallelism;
+		bool special_mailboxes;
+	} store;
+
+	/* SMTP; a listener with port 0 is off. */
+	struct {
+		char hostname[256];          /* "" = the top-level hostname */
+		uint64_t max_message_size, staging_memory;      /* bytes */
+		uint64_t greeting_delay, timeout_command, timeout_data; /* us */
+		uint32_t max_recipients, max_errors, max_auth_failures;
+		uint32_t max_connections, max_connections_per_ip, auth_threads;
+		int bare_eol;                /* enum smtp_eol_mode */
+		bool vrfy, expn;
+		struct sd_smtp_listener {
+			uint32_t port;
+			bool allow_plaintext_auth;
+		} mx, submission;
+	} smtp;
+
 	struct {
 		bool enabled;
 		int direction; /* 0 rx, 1 tx, 2 both */
@@ -75,5 +101,14 @@ void sd_config_services(const sd_config_t *c, ns_diag_conf_t *r);
 /* sd_config_fault - fault params for one direction (SALT decorrelates the
  * RX and TX streams); false when that direction is off. */
 bool sd_config_fault(const sd_config_t *c, bool tx, sl_fault_params_t *r);
+/* sd_config_store - store options; false when no store is configured.
+ * R->path points into C. */
+bool sd_config_store(const sd_config_t *c, st_store_opts_t *r);
+/* sd_config_smtp_enabled - at least one SMTP listener is configured. */
+bool sd_config_smtp_enabled(const sd_config_t *c);
+/* sd_config_smtp - the engine config shared by the listeners (role,
+ * allow_plaintext_auth and stats are set per listener). R->hostname
+ * points into C. */
+void sd_config_smtp(const sd_config_t *c, struct smtp_config *r);
 
 #endif

@@ -1,6 +1,7 @@
 /* sd_dataplane - port + workers + stacks. */
 #include "sd_dataplane.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,15 +15,31 @@
 #include "sl_time.h"
 
 #define SD_MAX_WORKERS 16
+/* Graceful stop: sessions get a moment to flush their 421, messages being
+ * committed get their 250; after DRAIN_MAX the workers stop regardless. */
+#define SD_DRAIN_MIN_US (100 * SL_US_PER_MS)
+#define SD_DRAIN_MAX_US (10 * SL_US_PER_S)
+#define SD_AUTH_QUEUE 256
+
+typedef struct sd_dataplane sd_dataplane_t;
 
 typedef struct sd_lane {
+	sd_dataplane_t *dp;
+	unsigned index;
 	sl_worker_t *worker;
 	ns_stack_t *stack;
+	st_client_t *client;  /* this lane's store writes */
+	st_reader_t *reader;  /* this lane's store reads */
+	smtp_server_t *smtp;
+	bool draining;
+	uint64_t drain_start;
 } sd_lane_t;
 
 struct sd_dataplane {
 	sl_port_t *port;
 	unsigned n;
+	atomic_int stopping;  /* 0 running, 1 draining, 2 hard stop */
+	smtp_authpool_t *auth;
 	sd_lane_t lane[SD_MAX_WORKERS];
 };
 
@@ -33,9 +50,30 @@ static void sd_lane_tx(void *ctx, struct rte_mbuf *m)
 	sl_worker_tx(l->worker, m);
 }
 
+/* sd_lane_drain - the graceful part of a stop, on the lane's own worker. */
+static void sd_lane_drain(sd_lane_t *l, uint64_t now_us)
+{
+	if (!l->draining) {
+		l->draining = true;
+		l->drain_start = now_us;
+		if (l->smtp != NULL)
+			smtp_server_shutdown(l->smtp, now_us);
+	}
+	if (now_us - l->drain_start >= SD_DRAIN_MAX_US ||
+	    ((l->smtp == NULL || smtp_server_busy(l->smtp) == 0) &&
+	     now_us - l->drain_start >= SD_DRAIN_MIN_US))
+		sl_worker_stop(l->worker);
+}
+
 static void sd_lane_tick(void *ctx, uint64_t now_us)
 {
-	ns_stack_poll(((sd_lane_t *)ctx)->stack, now_us);
+	sd_lane_t *l = ctx;
+
+	ns_stack_poll(l->stack, now_us);
+	if (l->smtp != NULL)
+		smtp_server_tick(l->smtp, now_us);
+	if (unlikely(atomic_load_explicit(&l->dp->stopping, memory_order_relaxed) != 0))
+		sd_lane_drain(l, now_us);
 }
 
 static void sd_lane_rx(void *ctx, struct rte_mbuf **pkts, uint16_t n)
@@ -56,7 +94,70 @@ static void sd_lane_flush(void *ctx)
 
 static uint64_t sd_lane_deadline(void *ctx)
 {
-	return ns_stack_next_deadline(((sd_lane_t *)ctx)->stack);
+	sd_lane_t *l = ctx;
+	uint64_t d = ns_stack_next_deadline(l->stack), e;
+
+	if (l->smtp != NULL) {
+		e = smtp_server_next_deadline(l->smtp);
+		if (e < d)
+			d = e;
+	}
+	if (l->draining) {
+		e = sl_time_now_us() + 10 * SL_US_PER_MS;
+		if (e < d)
+			d = e;
+	}
+	return d;
+}
+
+/* sd_lane_smtp - the lane's store handles and SMTP listeners. */
+static int sd_lane_smtp(const sd_config_t *c, st_store_t *store, sd_dataplane_t *dp,
+			sd_lane_t *l, const char **error_r)
+{
+	smtp_server_params_t sp;
+	int fds[2], rc;
+	unsigned nfd;
+
+	rc = st_client_create(store, c->store.lane_inflight, &l->client);
+	if (rc < 0) {
+		*error_r = "cannot create the lane's store client";
+		return rc;
+	}
+	rc = st_reader_create(store, &l->reader);
+	if (rc < 0) {
+		*error_r = "cannot create the lane's store reader";
+		return rc;
+	}
+	if (!sd_config_smtp_enabled(c))
+		return 0;
+	memset(&sp, 0, sizeof(sp));
+	sp.stack = l->stack;
+	sp.client = l->client;
+	sp.reader = l->reader;
+	sp.auth = dp->auth;
+	sp.lane = l->index;
+	sd_config_smtp(c, &sp.engine);
+	if (c->smtp.mx.port != 0)
+		sp.listeners[sp.n_listeners++] = (smtp_listener_conf_t){
+			(uint16_t)c->smtp.mx.port, SMTP_ROLE_MX, c->smtp.mx.allow_plaintext_auth};
+	if (c->smtp.submission.port != 0)
+		sp.listeners[sp.n_listeners++] = (smtp_listener_conf_t){
+			(uint16_t)c->smtp.submission.port, SMTP_ROLE_SUBMISSION,
+			c->smtp.submission.allow_plaintext_auth};
+	sp.max_sessions = c->smtp.max_connections;
+	sp.max_per_ip = c->smtp.max_connections_per_ip;
+	sp.staging_max = c->smtp.staging_memory;
+	sp.now_us = sl_time_now_us();
+	rc = smtp_server_create(&sp, &l->smtp, error_r);
+	if (rc < 0)
+		return rc;
+	nfd = smtp_server_fds(l->smtp, fds);
+	for (unsigned i = 0; i < nfd; i++)
+		if (sl_worker_watch_fd(l->worker, fds[i]) < 0) {
+			*error_r = "too many fds to watch on a worker";
+			return SL_ELIMIT;
+		}
+	return 0;
 }
 
 static const sl_worker_ops_t sd_lane_ops = {
@@ -66,7 +167,8 @@ static const sl_worker_ops_t sd_lane_ops = {
 	.next_deadline = sd_lane_deadline,
 };
 
-int sd_dataplane_create(const sd_config_t *c, sd_dataplane_t **dp_r, const char **error_r)
+int sd_dataplane_create(const sd_config_t *c, st_store_t *store, sd_dataplane_t **dp_r,
+			const char **error_r)
 {
 	sd_dataplane_t *dp;
 	sl_port_conf_t pc;
@@ -90,10 +192,18 @@ int sd_dataplane_create(const sd_config_t *c, sd_dataplane_t **dp_r, const char 
 		       "FAULT INJECTION IS ON (seed %u): packets will be dropped/mangled",
 		       c->fault_injection.seed);
 	dp->n = c->dataplane.workers;
+	if (store != NULL && sd_config_smtp_enabled(c)) {
+		rc = smtp_authpool_create(store, c->smtp.auth_threads, dp->n, SD_AUTH_QUEUE, &dp->auth,
+					  error_r);
+		if (rc < 0)
+			goto fail;
+	}
 	for (unsigned i = 0; i < dp->n; i++) {
 		sd_lane_t *l = &dp->lane[i];
 		sl_worker_params_t wp;
 
+		l->dp = dp;
+		l->index = i;
 		sd_config_stack(c, &sp);
 		if (memcmp(c->dataplane.mac, "\0\0\0\0\0\0", 6) != 0)
 			memcpy(sp.mac, c->dataplane.mac, 6);
@@ -130,6 +240,11 @@ int sd_dataplane_create(const sd_config_t *c, sd_dataplane_t **dp_r, const char 
 			*error_r = "cannot bind the diagnostic services";
 			goto fail;
 		}
+		if (store != NULL) {
+			rc = sd_lane_smtp(c, store, dp, l, error_r);
+			if (rc < 0)
+				goto fail;
+		}
 	}
 	*dp_r = dp;
 	return 0;
@@ -154,9 +269,16 @@ void sd_dataplane_run(sd_dataplane_t *dp)
 
 void sd_dataplane_stop(sd_dataplane_t *dp)
 {
+	/* Async-signal-safe: an atomic add and eventfd writes. */
+	int was = atomic_fetch_add(&dp->stopping, 1);
+
 	for (unsigned i = 0; i < dp->n; i++)
-		if (dp->lane[i].worker)
-			sl_worker_stop(dp->lane[i].worker);
+		if (dp->lane[i].worker) {
+			if (was == 0)
+				sl_worker_wake(dp->lane[i].worker);
+			else
+				sl_worker_stop(dp->lane[i].worker);
+		}
 }
 
 void sd_dataplane_destroy(sd_dataplane_t **dpp)
@@ -165,6 +287,20 @@ void sd_dataplane_destroy(sd_dataplane_t **dpp)
 
 	if (dp == NULL)
 		return;
+	/* Auth jobs come back to their lanes, which then free them. */
+	smtp_authpool_stop(dp->auth);
+	for (unsigned i = 0; i < SD_MAX_WORKERS; i++) {
+		sd_lane_t *l = &dp->lane[i];
+
+		if (l->smtp != NULL) {
+			smtp_server_tick(l->smtp, sl_time_now_us());
+			smtp_server_destroy(&l->smtp);
+		}
+		/* Waits for this lane's writes still in the store's hands. */
+		st_client_destroy(&l->client);
+		st_reader_destroy(&l->reader);
+	}
+	smtp_authpool_destroy(&dp->auth);
 	for (unsigned i = 0; i < SD_MAX_WORKERS; i++) {
 		ns_stack_destroy(&dp->lane[i].stack);
 		sl_worker_destroy(&dp->lane[i].worker);
@@ -178,3 +314,4 @@ unsigned sd_dataplane_workers(const sd_dataplane_t *dp) { return dp->n; }
 sl_worker_t *sd_dataplane_worker(const sd_dataplane_t *dp, unsigned i) { return dp->lane[i].worker; }
 ns_stack_t *sd_dataplane_stack(const sd_dataplane_t *dp, unsigned i) { return dp->lane[i].stack; }
 const sl_port_t *sd_dataplane_port(const sd_dataplane_t *dp) { return dp->port; }
+smtp_server_t *sd_dataplane_smtp(const sd_dataplane_t *dp, unsigned i) { return dp->lane[i].smtp; }

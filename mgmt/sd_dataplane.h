@@ -7,17 +7,29 @@
 #include "sd_config.h"
 #include "sl_port.h"
 #include "sl_worker.h"
+#include "smtp_server.h"
+#include "st.h"
 
 typedef struct sd_dataplane sd_dataplane_t;
 
 /* sd_dataplane_create - EAL must be up. Opens the port, creates the
- * stacks, workers and services. 0 or an sl_err with *error_r. */
-int sd_dataplane_create(const sd_config_t *c, sd_dataplane_t **dp_r, const char **error_r);
+ * stacks, workers and services; with STORE (may be NULL) also one store
+ * client and reader per lane, and the SMTP listeners when configured.
+ * 0 or an sl_err with *error_r. */
+int sd_dataplane_create(const sd_config_t *c, st_store_t *store, sd_dataplane_t **dp_r,
+			const char **error_r);
 /* sd_dataplane_run - run worker 0 on the calling (main) lcore and the
- * others on their lcores; returns after sd_dataplane_stop. */
+ * others on their lcores; returns after sd_dataplane_stop once every lane
+ * has drained. */
 void sd_dataplane_run(sd_dataplane_t *dp);
-/* sd_dataplane_stop - any thread, async-signal-safe. */
+/* sd_dataplane_stop - any thread, async-signal-safe. The first call starts
+ * a graceful stop: listeners close, sessions get 421, messages being
+ * committed still get their 250, then the workers stop (at the latest
+ * after a few seconds). A second call stops the workers at once. */
 void sd_dataplane_stop(sd_dataplane_t *dp);
+/* sd_dataplane_destroy - after run returned (or instead of it): releases
+ * lanes in the safe order (auth pool, SMTP, store clients, stacks). The
+ * store itself is the caller's. */
 void sd_dataplane_destroy(sd_dataplane_t **dp);
 
 unsigned sd_dataplane_workers(const sd_dataplane_t *dp);
@@ -25,5 +37,7 @@ sl_worker_t *sd_dataplane_worker(const sd_dataplane_t *dp, unsigned i);
 /* The stack of worker I: touch it only from that worker (sl_worker_call). */
 ns_stack_t *sd_dataplane_stack(const sd_dataplane_t *dp, unsigned i);
 const sl_port_t *sd_dataplane_port(const sd_dataplane_t *dp);
+/* The SMTP server of worker I, or NULL: touch it only from that worker. */
+smtp_server_t *sd_dataplane_smtp(const sd_dataplane_t *dp, unsigned i);
 
 #endif

@@ -2,10 +2,15 @@
  *
  *   sluiced --config FILE [--check-config]
  *
- * Boot order: config (fail fast with a clear message), DPDK EAL, data plane
- * (port, stacks, workers, services), control socket. Worker 0 then runs on
- * the main lcore until SIGINT/SIGTERM, after which everything is torn down
- * in reverse order. */
+ * Boot order: config (fail fast with a clear message), the mail store (an
+ * unusable path stops boot before DPDK is touched), DPDK EAL, data plane
+ * (port, stacks, workers, services, SMTP), control socket. Worker 0 then
+ * runs on the main lcore until SIGINT/SIGTERM; the first signal drains
+ * (SMTP sessions get 421, messages being committed their 250), a second
+ * one stops at once. Then everything is torn down in reverse order, the
+ * store last, after every in-flight write has completed. */
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,11 +20,13 @@
 
 #include "ctl_net.h"
 #include "ctl_server.h"
+#include "ctl_store.h"
 #include "sd_config.h"
 #include "sd_dataplane.h"
 #include "sl_err.h"
 #include "sl_log.h"
 #include "sl_time.h"
+#include "st.h"
 
 static sd_dataplane_t *sd_running;
 
@@ -44,7 +51,11 @@ int main(int argc, char **argv)
 	sd_dataplane_t *dp = NULL;
 	ctl_server_t *ctl = NULL;
 	ctl_net_ctx_t net_ctx;
-	static const ctl_cmd_t *const ctl_tables[] = {ctl_net_cmds, NULL};
+	static const ctl_cmd_t *const ctl_tables[] = {ctl_net_cmds, ctl_store_cmds, NULL};
+	st_store_opts_t so;
+	st_store_t *store = NULL;
+	ctl_store_t *ctl_st = NULL;
+	cpu_set_t all_cpus, lcore_cpus;
 	struct sigaction sa;
 	int rc;
 
@@ -78,10 +89,37 @@ int main(int argc, char **argv)
 	sl_log_set_level((enum sl_log_level)conf.log_level);
 	sl_log(SL_LOG_INFO, "sluiced", "starting (%s)", config_path);
 
+	/* Before the EAL: a bad path should fail fast, and the writer thread
+	 * then keeps the process's full CPU set instead of lcore 0's. */
+	if (sd_config_store(&conf, &so)) {
+		rc = st_store_open(&so, &store, &error);
+		if (rc < 0) {
+			fprintf(stderr, "sluiced: store %s: %s\n", so.path,
+				error ? error : sl_strerror(rc));
+			return 1;
+		}
+		sl_log(SL_LOG_INFO, "sluiced", "store open: %s", so.path);
+		rc = ctl_store_create(store, &ctl_st, &error);
+		if (rc < 0) {
+			fprintf(stderr, "sluiced: %s\n", error);
+			st_store_close(&store);
+			return 1;
+		}
+	} else if (sd_config_smtp_enabled(&conf)) {
+		fprintf(stderr, "sluiced: smtp needs a store\n");
+		return 1;
+	}
+
 	sd_config_eal(&conf, &eal);
+	pthread_getaffinity_np(pthread_self(), sizeof(all_cpus), &all_cpus);
 	if (sl_eal_init(&eal, &error) < 0)
 		sl_fatal("sluiced", "%s", error);
-	rc = sd_dataplane_create(&conf, &dp, &error);
+	/* The EAL pinned us to lcore 0. Threads created now (control, auth
+	 * verifiers) inherit our CPU set: give them the whole box so argon2id
+	 * does not compete with the worker, then pin ourselves back. */
+	pthread_getaffinity_np(pthread_self(), sizeof(lcore_cpus), &lcore_cpus);
+	pthread_setaffinity_np(pthread_self(), sizeof(all_cpus), &all_cpus);
+	rc = sd_dataplane_create(&conf, store, &dp, &error);
 	if (rc < 0) {
 		sl_log(SL_LOG_ERR, "sluiced", "data plane: %s", error ? error : sl_strerror(rc));
 		goto out;
@@ -89,7 +127,9 @@ int main(int argc, char **argv)
 	net_ctx.conf = &conf;
 	net_ctx.dp = dp;
 	net_ctx.started_us = sl_time_now_us();
+	net_ctx.store = ctl_st;
 	rc = ctl_server_start(conf.control_socket, ctl_tables, &net_ctx, &ctl, &error);
+	pthread_setaffinity_np(pthread_self(), sizeof(lcore_cpus), &lcore_cpus);
 	if (rc < 0) {
 		sl_log(SL_LOG_ERR, "sluiced", "%s", error ? error : sl_strerror(rc));
 		goto out;
@@ -103,6 +143,9 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (sd_config_smtp_enabled(&conf))
+		sl_log(SL_LOG_INFO, "sluiced", "smtp: mx port %u, submission port %u",
+		       conf.smtp.mx.port, conf.smtp.submission.port);
 	sl_log(SL_LOG_INFO, "sluiced", "ready: control socket %s", conf.control_socket);
 	sd_dataplane_run(dp);
 	sl_log(SL_LOG_INFO, "sluiced", "shutting down");
@@ -110,7 +153,10 @@ int main(int argc, char **argv)
 out:
 	sd_running = NULL;
 	ctl_server_stop(&ctl);
+	/* Waits for the lanes' writes still in the store's hands. */
 	sd_dataplane_destroy(&dp);
+	ctl_store_destroy(&ctl_st);
+	st_store_close(&store);
 	rte_eal_cleanup();
 	sl_log(SL_LOG_INFO, "sluiced", "stopped");
 	return rc < 0 ? 1 : 0;

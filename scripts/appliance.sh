@@ -6,13 +6,20 @@
 #   scripts/appliance.sh run|start|stop|status
 #
 # Environment: CONF (default conf/demo.conf), SLUICED (default
-# build/sluiced), NETNS (default sluice), RUNDIR (default /run/sluice).
+# build/sluiced), NETNS (default sluice), RUNDIR (default /run/sluice),
+# DEMO_DOMAIN / DEMO_USER / DEMO_PASSWORD (default sluice.test,
+# demo@sluice.test, demo: provisioned at start when the config has a store
+# and they are absent; DEMO_DOMAIN= skips it).
 set -u
 cd "$(dirname "$0")/.."
 CONF=${CONF:-conf/demo.conf}
 SLUICED=${SLUICED:-build/sluiced}
 NETNS=${NETNS:-sluice}
 RUNDIR=${RUNDIR:-/run/sluice}
+SLUICECTL=${SLUICECTL:-build/sluicectl}
+DEMO_DOMAIN=${DEMO_DOMAIN-sluice.test}
+DEMO_USER=${DEMO_USER:-demo@$DEMO_DOMAIN}
+DEMO_PASSWORD=${DEMO_PASSWORD:-demo}
 TAP=sluice0
 APPLIANCE_IP=198.18.0.2
 KERNEL_CIDR=198.18.0.1/24
@@ -60,16 +67,37 @@ wait_ready() {
 	return 1
 }
 
+# The demo domain and user, created only if absent (idempotent). Skipped
+# when the daemon has no store.
+provision() {
+	[ -n "$DEMO_DOMAIN" ] || return 0
+	domains=$("$SLUICECTL" domain list 2>/dev/null) || return 0
+	if ! printf '%s\n' "$domains" | grep -qx "$DEMO_DOMAIN"; then
+		"$SLUICECTL" domain add "$DEMO_DOMAIN" >/dev/null || return 1
+	fi
+	if ! "$SLUICECTL" user list "$DEMO_DOMAIN" | awk '{print $1}' | grep -qx "$DEMO_USER"; then
+		printf '%s\n' "$DEMO_PASSWORD" |
+			"$SLUICECTL" user add "$DEMO_USER" --password-stdin >/dev/null || return 1
+	fi
+	return 0
+}
+
 launch() {
 	[ -x "$SLUICED" ] || die "$SLUICED not built (run make)"
 	is_running && die "already running (pid $(cat "$PIDFILE")); make stop first"
-	mkdir -p "$RUNDIR"
+	mkdir -p "$RUNDIR" /var/lib/sluice
 	"$SLUICED" --config "$CONF" --check-config >/dev/null || exit 1
 	setup_netns
 	ip netns exec "$NETNS" "$SLUICED" --config "$CONF" </dev/null >"$LOG" 2>&1 &
 	echo $! >"$PIDFILE"
 	if ! configure_tap || ! wait_ready; then
 		echo "appliance: did not come up; log follows:" >&2
+		tail -n 30 "$LOG" >&2
+		stop
+		exit 1
+	fi
+	if ! provision; then
+		echo "appliance: could not provision $DEMO_USER; log follows:" >&2
 		tail -n 30 "$LOG" >&2
 		stop
 		exit 1
@@ -101,6 +129,20 @@ Try it:
   echo hello | ip netns exec $NETNS nc -q1 $APPLIANCE_IP 7      # TCP echo
   build/sluicectl status
   build/sluicectl show interfaces | show connections | show stats
+EOT
+	"$SLUICECTL" domain list >/dev/null 2>&1 || return 0
+	cat <<EOT
+Mail (domain $DEMO_DOMAIN, user $DEMO_USER, password "$DEMO_PASSWORD"):
+  send one to the MX (port 25):
+    ip netns exec $NETNS swaks --server $APPLIANCE_IP --from alice@example.org --to $DEMO_USER
+  submit one with AUTH (port 587; plaintext AUTH is allowed there in the demo only):
+    ip netns exec $NETNS swaks --server $APPLIANCE_IP --port 587 --auth PLAIN \\
+        --auth-user $DEMO_USER --auth-password $DEMO_PASSWORD --from $DEMO_USER --to $DEMO_USER
+  read it back:
+    build/sluicectl mailbox list $DEMO_USER
+    build/sluicectl message list $DEMO_USER INBOX
+    build/sluicectl message get $DEMO_USER INBOX 1
+  manage: build/sluicectl help   (domain, user, alias, mailbox, message, backup)
 EOT
 }
 
