@@ -132,7 +132,8 @@ uint32_t ns_stack_ip(const ns_stack_t *s);
 	X(tcp_conns_current) X(tcp_time_wait_current)                          \
 	X(tcp_time_wait_recycled) X(tcp_listen_overflows) X(tcp_mem_drops)     \
 	X(tcp_ooo_segs) X(tcp_dup_segs) X(tcp_paws_drops) X(tcp_out_of_window) \
-	X(tcp_keepalive_timeouts) X(tcp_zero_window_probes) X(tcp_conn_limit_drops)
+	X(tcp_keepalive_timeouts) X(tcp_zero_window_probes) X(tcp_conn_limit_drops) \
+	X(tcp_tlp_probes) X(tcp_lost_retransmits)
 
 typedef struct ns_stats {
 #define NS_STATS_DECLARE(name) uint64_t name;

@@ -379,7 +379,7 @@ int ns_tcp_connect(ns_stack_t *s, uint32_t dst_ip, uint16_t dst_port, const ns_c
 	c->iss = tcp_isn(t, c->lip, c->rip, c->lport, c->rport);
 	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
 	c->sq_seq = c->iss + 1;
-	c->high_rxt = c->recover = c->iss;
+	c->high_rxt = c->recover = c->lost_hint = c->iss;
 	c->rescue_rxt = c->iss - 1;
 	/* Until the peer's SYN says otherwise (RFC 9293 §3.7.1). */
 	c->mss = c->smss = NS_TCP_MSS_DEFAULT;

@@ -118,7 +118,7 @@ static struct ns_conn *cookie_accept(struct ns_tcp *t, struct ns_tcp_listener *l
 	c->iss = seg->ack - 1;
 	c->snd_una = c->snd_nxt = c->snd_max = seg->ack;
 	c->sq_seq = seg->ack;
-	c->high_rxt = c->recover = seg->ack;
+	c->high_rxt = c->recover = c->lost_hint = seg->ack;
 	c->rescue_rxt = seg->ack - 1;
 	c->snd_wnd = (uint32_t)seg->wnd << c->snd_wscale;
 	c->max_sndwnd = c->snd_wnd;
@@ -190,7 +190,7 @@ static bool input_no_conn(struct ns_tcp *t, struct ns_tcp_seg *seg, struct rte_m
 	c->iss = tcp_isn(t, c->lip, c->rip, c->lport, c->rport);
 	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
 	c->sq_seq = c->iss + 1;
-	c->high_rxt = c->recover = c->iss;
+	c->high_rxt = c->recover = c->lost_hint = c->iss;
 	c->rescue_rxt = c->iss - 1;
 	c->snd_wnd = seg->wnd; /* RFC 7323 §2.2: a SYN's window is unscaled */
 	c->max_sndwnd = c->snd_wnd;
@@ -420,11 +420,26 @@ static void writable_check(struct ns_conn *c)
 		tcp_conn_event(c, NS_TCP_EV_WRITABLE);
 }
 
+/* RFC 5827 early retransmit: with fewer than four segments out and
+ * nothing new that the receiver would take, three duplicate ACKs may never
+ * come; oseg - 1 of them are enough. */
+static uint32_t dupthresh(const struct ns_conn *c)
+{
+	uint32_t out = c->snd_max - c->snd_una;
+	uint32_t oseg = (out + c->smss - 1) / c->smss;
+	bool more = SEQ_LT(c->snd_max, tcp_data_end(c)) && out + c->smss <= c->snd_wnd;
+
+	if (oseg < 4 && !more)
+		return oseg > 1 ? oseg - 1 : 1;
+	return NS_TCP_DUPTHRESH;
+}
+
 static void enter_recovery(struct ns_conn *c)
 {
 	struct ns_tcp *t = tcp_of(c);
 
 	c->flags |= NS_TCPF_RECOVERY | NS_TCPF_RXT_HEAD;
+	c->flags &= ~(NS_TCPF_TLP | NS_TCPF_TLP_RXT);
 	c->recover = c->snd_max;
 	t->cc->loss(c, false);
 	if (!(c->flags & NS_TCPF_SACK))
@@ -442,7 +457,7 @@ static void enter_recovery(struct ns_conn *c)
 static bool ack_process(struct ns_conn *c, const struct ns_tcp_seg *seg)
 {
 	struct ns_tcp *t = tcp_of(c);
-	uint32_t ack = seg->ack, old_wnd = c->snd_wnd, newly_sacked = 0;
+	uint32_t ack = seg->ack, old_wnd = c->snd_wnd, newly_sacked = 0, sacked_end;
 
 	if (SEQ_LT(c->snd_wl1, seg->seq) || (c->snd_wl1 == seg->seq && SEQ_LEQ(c->snd_wl2, ack))) {
 		c->snd_wnd = (uint32_t)seg->wnd << c->snd_wscale;
@@ -467,6 +482,15 @@ static bool ack_process(struct ns_conn *c, const struct ns_tcp_seg *seg)
 		if (SEQ_LT(c->snd_nxt, c->snd_una))
 			c->snd_nxt = c->snd_una;
 		tcp_sb_trim(c);
+		if ((c->flags & NS_TCPF_TLP) && SEQ_GEQ(ack, c->tlp_end)) {
+			/* RFC 8985 §7.4: a retransmitted probe ACKed with no
+			 * D-SACK repaired a loss; respond to it as one. */
+			if ((c->flags & NS_TCPF_TLP_RXT) && !(c->flags & NS_TCPF_RECOVERY)) {
+				t->cc->loss(c, false);
+				t->cc->recovered(c);
+			}
+			c->flags &= ~(NS_TCPF_TLP | NS_TCPF_TLP_RXT);
+		}
 		c->retries = 0;
 		c->backoff = 0;
 		if (c->flags & NS_TCPF_RECOVERY) {
@@ -476,6 +500,7 @@ static bool ack_process(struct ns_conn *c, const struct ns_tcp_seg *seg)
 				uint32_t w = (flight > c->smss ? flight : c->smss) + c->smss;
 
 				c->flags &= ~(NS_TCPF_RECOVERY | NS_TCPF_RXT_HEAD);
+				c->lost_hint = c->snd_una;
 				c->cwnd = w < c->ssthresh ? w : c->ssthresh;
 				c->dupacks = 0;
 				t->cc->recovered(c);
@@ -526,7 +551,7 @@ static bool ack_process(struct ns_conn *c, const struct ns_tcp_seg *seg)
 				if (!(c->flags & NS_TCPF_SACK))
 					c->cwnd += c->smss; /* RFC 6582 §3.2 (4) */
 				tcp_conn_mark(c);
-			} else if ((c->dupacks >= NS_TCP_DUPTHRESH ||
+			} else if ((c->dupacks >= dupthresh(c) ||
 				    ((c->flags & NS_TCPF_SACK) && tcp_sb_head_lost(c))) &&
 				   SEQ_GEQ(ack, c->recover)) {
 				/* RFC 6582 §3.2 (2): not again for losses of
@@ -539,6 +564,15 @@ static bool ack_process(struct ns_conn *c, const struct ns_tcp_seg *seg)
 			}
 		}
 	}
+	if ((c->flags & NS_TCPF_TLP) && !(c->flags & NS_TCPF_RECOVERY) && newly_sacked > 0 &&
+	    SEQ_LT(c->snd_una, c->tlp_seq) && tcp_sb_is_sacked(c, c->tlp_seq, &sacked_end) &&
+	    SEQ_GEQ(ack, c->recover)) {
+		/* The probe arrived, what was sent before it did not: it is
+		 * lost (RFC 8985 §7.4 with the RACK rule). */
+		c->lost_hint = c->tlp_seq;
+		enter_recovery(c);
+		tcp_conn_mark(c);
+	}
 	if ((c->flags & (NS_TCPF_RECOVERY | NS_TCPF_SACK)) == (NS_TCPF_RECOVERY | NS_TCPF_SACK) &&
 	    newly_sacked > 0 && SEQ_LT(c->snd_una, c->high_rxt) && c->nsb > 0 &&
 	    SEQ_GT(c->sb[c->nsb - 1].end, c->rxt_mark)) {
@@ -549,6 +583,7 @@ static bool ack_process(struct ns_conn *c, const struct ns_tcp_seg *seg)
 		 * 8985), start the holes over. */
 		c->high_rxt = c->snd_una;
 		c->rxt_mark = c->snd_max;
+		NS_STAT_INC(c->s, tcp_lost_retransmits);
 		tcp_conn_mark(c);
 	}
 	if (old_wnd == 0 && c->snd_wnd > 0) {

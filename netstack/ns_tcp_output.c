@@ -458,6 +458,39 @@ static bool output_window(struct ns_conn *c)
 	return sent;
 }
 
+void tcp_send_tlp(struct ns_conn *c)
+{
+	uint32_t end = tcp_data_end(c), last, start;
+	int n;
+
+	c->flags |= NS_TCPF_TLP;
+	c->flags &= ~NS_TCPF_TLP_RXT;
+	if (c->snd_nxt == c->snd_max && SEQ_LT(c->snd_max, end) &&
+	    SEQ_LT(c->snd_max, c->snd_una + c->snd_wnd)) {
+		/* New data if the receiver takes it, whatever cwnd says. */
+		uint32_t len = SEQ_MIN(SEQ_MIN(end, c->snd_max + c->smss), c->snd_una + c->snd_wnd) -
+			       c->snd_max;
+
+		c->tlp_seq = c->snd_max;
+		n = send_data(c, c->snd_max, len);
+		if (n > 0) {
+			c->snd_nxt = c->snd_max + (uint32_t)n;
+			c->snd_max = c->snd_nxt;
+		}
+	} else {
+		/* Otherwise the last segment again (with the FIN, if sent). */
+		last = SEQ_MIN(c->snd_max, end);
+		start = SEQ_MAX(c->snd_una, last - c->smss);
+		if (SEQ_GT(start, last))
+			start = last;
+		c->tlp_seq = start;
+		n = send_data(c, start, last - start);
+		if (n >= 0)
+			c->flags |= NS_TCPF_TLP_RXT;
+	}
+	c->tlp_end = c->snd_max;
+}
+
 /* SYN (SYN_SENT) or SYN-ACK (SYN_RCVD); also the answer to anything
  * unacceptable in SYN_RCVD, whose "ACK" is the SYN-ACK again. */
 static void output_syn(struct ns_conn *c)

@@ -95,6 +95,8 @@ enum ns_tcp_state {
 #define NS_TCP_RX_MEM_FACTOR 4              /* truesize per conn: this x rcvbuf */
 #define NS_TCP_WAIT_MEM_US SL_US_PER_MS     /* recheck for mbufs after refusals */
 #define NS_TCP_OOW_ACK_US (500 * SL_US_PER_MS) /* like Linux tcp_invalid_ratelimit */
+#define NS_TCP_TLP_MIN_US (10 * SL_US_PER_MS)  /* floor of the probe timeout */
+#define NS_TCP_WCDELACK_US (200 * SL_US_PER_MS) /* RFC 8985 §7.2 WCDelAckT */
 
 /* ---- Parsed segment ---- */
 struct ns_tcp_blk {
@@ -132,6 +134,7 @@ enum ns_tcp_tmode {
 	NS_TCP_T_KEEPALIVE,
 	NS_TCP_T_FIN_WAIT_2, /* orphaned FIN_WAIT_2 must not live forever */
 	NS_TCP_T_TIME_WAIT,
+	NS_TCP_T_TLP,       /* tail loss probe before the RTO (RFC 8985 §7) */
 };
 
 #define NS_TCPF_INUSE (1u << 0)
@@ -156,6 +159,8 @@ enum ns_tcp_tmode {
 #define NS_TCPF_OOO_FIN (1u << 19)  /* a FIN beyond a hole: ooo_fin_seq */
 #define NS_TCPF_APP_SEEN (1u << 20) /* the app has the handle */
 #define NS_TCPF_WSCALE (1u << 21)   /* window scaling negotiated */
+#define NS_TCPF_TLP (1u << 22)      /* a tail loss probe is out (tlp_end) */
+#define NS_TCPF_TLP_RXT (1u << 23)  /* ... and it was a retransmission */
 
 #define NS_TCP_EV_ESTABLISHED 0x01
 #define NS_TCP_EV_DATA 0x02
@@ -245,6 +250,8 @@ struct ns_conn {
 	uint32_t high_rxt;        /* RFC 6675 HighRxt */
 	uint32_t rescue_rxt;      /* RFC 6675 RescueRxt */
 	uint32_t rxt_mark;        /* snd_max when the last retransmission left */
+	uint32_t tlp_seq, tlp_end;/* RFC 8985: what the probe carried */
+	uint32_t lost_hint;       /* unSACKed bytes below are lost (TLP) */
 	uint32_t abc_bytes;       /* NewReno byte counting (RFC 3465) */
 	uint32_t sacked_bytes;
 	struct ns_tcp_blk sb[NS_TCP_SB_MAX]; /* scoreboard, sorted, disjoint */
@@ -388,6 +395,8 @@ void tcp_send_reset_for(ns_stack_t *s, const struct ns_tcp_seg *seg);
 uint32_t tcp_rcv_window(struct ns_conn *c);
 /* RFC 5961 §7: a challenge ACK, if the global budget allows. */
 void tcp_challenge_ack(struct ns_conn *c);
+/* RFC 8985 §7.3: the tail loss probe (new data, else the last segment). */
+void tcp_send_tlp(struct ns_conn *c);
 /* Pure ACK now, for keepalive / zero-window probes: seq snd_una - 1. */
 int tcp_send_probe(struct ns_conn *c);
 /* Internet checksum of a TCP segment with the IPv4 pseudo-header; 0 when a

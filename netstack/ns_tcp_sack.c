@@ -124,15 +124,21 @@ uint32_t tcp_sb_skip(const struct ns_conn *c, uint32_t seq, uint32_t *until_r)
  * range start at which that holds; unSACKed bytes below it are lost. */
 static uint32_t sb_lost_edge(const struct ns_conn *c)
 {
-	uint32_t sacked = 0;
+	uint32_t sacked = 0, edge = c->snd_una;
 
 	for (unsigned i = c->nsb; i-- > 0;) {
 		sacked += c->sb[i].end - c->sb[i].start;
 		if (sacked > (NS_TCP_DUPTHRESH - 1) * (uint32_t)c->smss ||
-		    c->nsb - i >= NS_TCP_DUPTHRESH)
-			return c->sb[i].start;
+		    c->nsb - i >= NS_TCP_DUPTHRESH) {
+			edge = c->sb[i].start;
+			break;
+		}
 	}
-	return c->snd_una;
+	/* A SACKed tail loss probe vouches for everything sent before it
+	 * (the RACK rule of RFC 8985 §6.2, for the one segment we time). */
+	if (SEQ_GT(c->lost_hint, edge) && SEQ_LEQ(c->lost_hint, c->snd_max))
+		edge = c->lost_hint;
+	return edge;
 }
 
 bool tcp_sb_head_lost(const struct ns_conn *c)
@@ -222,7 +228,8 @@ enum ns_tcp_nextseg tcp_sack_next_seg(const struct ns_conn *c, uint32_t *seq_r, 
 		else if (c->nsb > 0 && c->sb[c->nsb - 1].end != c->snd_max &&
 			 SEQ_GT(c->sb[c->nsb - 1].end, lo))
 			lo = c->sb[c->nsb - 1].end;
-		if (SEQ_LT(lo, hi)) {
+		/* Already retransmitted by rules 1 and 3: nothing to rescue. */
+		if (SEQ_LT(lo, hi) && SEQ_GT(hi, hr)) {
 			if (SEQ_GEQ(lo, data_end))
 				lo = data_end; /* only the FIN */
 			*seq_r = lo;

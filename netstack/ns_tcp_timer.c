@@ -50,6 +50,37 @@ static void timer_stop(struct ns_conn *c)
 	c->tmode = NS_TCP_T_NONE;
 }
 
+/* RFC 8985 §7.2: a probe instead of waiting for the RTO, while SACK can
+ * tell us what the probe reveals, nothing is being recovered, no probe is
+ * out already, and the RTT is known. */
+static bool tlp_eligible(const struct ns_conn *c)
+{
+	return (c->flags & NS_TCPF_SACK) && !(c->flags & (NS_TCPF_RECOVERY | NS_TCPF_TLP)) &&
+	       c->backoff == 0 && c->srtt_us != 0 && tcp_synchronized(c) &&
+	       c->state != NS_TCP_TIME_WAIT;
+}
+
+/* PTO = 2 * SRTT, plus the worst-case delayed ACK when only one segment
+ * is out (its ACK may be delayed), at least 10 ms, never past the RTO. */
+static void rto_or_tlp_arm(struct ns_conn *c)
+{
+	uint64_t now = c->s->now_us, rto = tcp_rto_current(c), pto;
+
+	if (!tlp_eligible(c)) {
+		timer_arm(c, NS_TCP_T_RTO, now + rto);
+		return;
+	}
+	pto = 2ULL * c->srtt_us;
+	if (c->snd_max - c->snd_una <= c->smss)
+		pto += NS_TCP_WCDELACK_US;
+	if (pto < NS_TCP_TLP_MIN_US)
+		pto = NS_TCP_TLP_MIN_US;
+	if (pto >= rto)
+		timer_arm(c, NS_TCP_T_RTO, now + rto);
+	else
+		timer_arm(c, NS_TCP_T_TLP, now + pto);
+}
+
 static bool has_unsent(const struct ns_conn *c)
 {
 	if (SEQ_LT(c->snd_nxt, tcp_data_end(c)))
@@ -75,8 +106,8 @@ void tcp_timer_update(struct ns_conn *c)
 		break;
 	}
 	if (SEQ_LT(c->snd_una, c->snd_max) || (c->flags & NS_TCPF_SEND_SYN)) {
-		if (c->tmode != NS_TCP_T_RTO)
-			timer_arm(c, NS_TCP_T_RTO, now + tcp_rto_current(c));
+		if (c->tmode != NS_TCP_T_RTO && c->tmode != NS_TCP_T_TLP)
+			rto_or_tlp_arm(c);
 		return;
 	}
 	/* Nothing in flight but something to send: either the window is
@@ -107,7 +138,7 @@ void tcp_timer_update(struct ns_conn *c)
 void tcp_rto_restart(struct ns_conn *c)
 {
 	if (SEQ_LT(c->snd_una, c->snd_max))
-		timer_arm(c, NS_TCP_T_RTO, c->s->now_us + tcp_rto_current(c));
+		rto_or_tlp_arm(c);
 	else
 		tcp_timer_update(c);
 }
@@ -191,10 +222,11 @@ static void rto_fire(struct ns_conn *c)
 	 * highest sent, so old duplicate ACKs do not trigger a new fast
 	 * retransmit. SACK information is dropped: the receiver may have
 	 * reneged (RFC 2018 §8), and go-back-N re-learns it from new ACKs. */
-	c->flags &= ~(NS_TCPF_RECOVERY | NS_TCPF_RXT_HEAD);
+	c->flags &= ~(NS_TCPF_RECOVERY | NS_TCPF_RXT_HEAD | NS_TCPF_TLP | NS_TCPF_TLP_RXT);
 	c->recover = c->snd_max;
 	c->dupacks = 0;
 	c->high_rxt = c->snd_una;
+	c->lost_hint = c->snd_una;
 	c->rescue_rxt = c->snd_una - 1;
 	tcp_sb_clear(c);
 	c->snd_nxt = c->snd_una;
@@ -225,6 +257,19 @@ static void persist_fire(struct ns_conn *c)
 	if (tcp_rto_current(c) < t->rto_max_us)
 		c->backoff++;
 	timer_arm(c, NS_TCP_T_PERSIST, c->s->now_us + tcp_rto_current(c));
+}
+
+/* RFC 8985 §7.3: send the probe, then fall back to the RTO. */
+static void tlp_fire(struct ns_conn *c)
+{
+	if (SEQ_LT(c->snd_una, c->snd_max) && tlp_eligible(c)) {
+		NS_STAT_INC(c->s, tcp_tlp_probes);
+		tcp_send_tlp(c);
+	}
+	if (SEQ_LT(c->snd_una, c->snd_max))
+		timer_arm(c, NS_TCP_T_RTO, c->s->now_us + tcp_rto_current(c));
+	else
+		tcp_timer_update(c);
 }
 
 static void keepalive_fire(struct ns_conn *c)
@@ -271,6 +316,9 @@ static void tcp_timer_fire(sl_timer_t *tm, void *arg)
 		break;
 	case NS_TCP_T_TIME_WAIT:
 		tcp_conn_finish(c, 0);
+		break;
+	case NS_TCP_T_TLP:
+		tlp_fire(c);
 		break;
 	case NS_TCP_T_NONE:
 		break;

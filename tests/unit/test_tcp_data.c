@@ -135,6 +135,83 @@ static void test_sack_fast_retransmit(void **state)
 	ut_tfx_fini(&f);
 }
 
+/* The tail of a transfer is lost: no duplicate ACKs will come. A tail
+ * loss probe (RFC 8985 §7) goes after 2 * SRTT instead of the RTO, and its
+ * SACK marks what was sent before it as lost. */
+static void test_tail_loss_probe(void **state)
+{
+	static uint8_t buf[5 * 1448];
+	ut_tfx_t f;
+	ut_seg_t g, r;
+	uint32_t base, smss = 1448;
+
+	(void)state;
+	ut_tfx_init(&f, NULL, NULL);
+	ut_tfx_est_passive(&f);
+	base = f.rcv;
+	assert_int_equal(ns_conn_send(f.app.c, buf, sizeof(buf)), sizeof(buf));
+	ut_tfx_flush(&f);
+	assert_int_equal(ut_peer_pending(f.p), 5);
+	ut_peer_drain(f.p);
+	g = ut_tfx_seg(&f, UT_ACK);
+	g.ack = base + 2 * smss; /* 0 and 1 arrived, 2..4 did not */
+	ut_tfx_send(&f, &g);
+	ut_tfx_expect_none(&f);
+	ut_peer_advance(f.p, 11 * SL_US_PER_MS);
+	r = ut_tfx_expect(&f, UT_ACK | UT_PSH);
+	assert_int_equal(r.seq, base + 4 * smss); /* the last segment again */
+	assert_int_equal(ut_tfx_stats(&f).tcp_tlp_probes, 1);
+	assert_int_equal(ut_tfx_stats(&f).tcp_rto_expired, 0);
+	g.nsack = 1;
+	g.sack[0][0] = base + 4 * smss;
+	g.sack[0][1] = base + 5 * smss;
+	ut_tfx_send(&f, &g);
+	r = ut_tfx_expect(&f, UT_ACK);
+	assert_int_equal(r.seq, base + 2 * smss);
+	r = ut_tfx_expect(&f, UT_ACK);
+	assert_int_equal(r.seq, base + 3 * smss);
+	ut_tfx_expect_none(&f);
+	g.nsack = 0;
+	g.ack = base + 5 * smss;
+	ut_tfx_send(&f, &g);
+	ut_peer_advance(f.p, SL_US_PER_S);
+	ut_tfx_expect_none(&f);
+	assert_int_equal(ut_tfx_stats(&f).tcp_rto_expired, 0);
+	ns_conn_abort(f.app.c);
+	ut_tfx_fini(&f);
+}
+
+/* Two segments out, nothing more to send, the first lost: one SACKed
+ * duplicate ACK is all that can come (RFC 5827 early retransmit). */
+static void test_early_retransmit(void **state)
+{
+	static uint8_t buf[2 * 1448];
+	ut_tfx_t f;
+	ut_seg_t g, r;
+	uint32_t base, smss = 1448;
+
+	(void)state;
+	ut_tfx_init(&f, NULL, NULL);
+	ut_tfx_est_passive(&f);
+	base = f.rcv;
+	assert_int_equal(ns_conn_send(f.app.c, buf, sizeof(buf)), sizeof(buf));
+	ut_tfx_flush(&f);
+	ut_peer_drain(f.p);
+	g = ut_tfx_seg(&f, UT_ACK);
+	g.ack = base;
+	g.nsack = 1;
+	g.sack[0][0] = base + smss;
+	g.sack[0][1] = base + 2 * smss;
+	ut_tfx_send(&f, &g);
+	r = ut_tfx_expect(&f, UT_ACK);
+	assert_int_equal(r.seq, base);
+	assert_int_equal(r.len, smss);
+	assert_int_equal(ut_tfx_stats(&f).tcp_fast_retransmits, 1);
+	ns_conn_abort(f.app.c);
+	ut_peer_drain(f.p);
+	ut_tfx_fini(&f);
+}
+
 static void no_sack(ns_stack_params_t *p, void *arg)
 {
 	(void)arg;
@@ -510,6 +587,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reassembly_and_sack_blocks),
 		cmocka_unit_test(test_sack_fast_retransmit),
+		cmocka_unit_test(test_tail_loss_probe),
+		cmocka_unit_test(test_early_retransmit),
 		cmocka_unit_test(test_newreno_fast_retransmit),
 		cmocka_unit_test(test_window_closes_and_reopens),
 		cmocka_unit_test(test_peek_is_zero_copy_and_ordered),
