@@ -631,6 +631,46 @@ static int cmd_message_get(void *ctx, int argc, char **argv, sl_buf_t *out, cons
 	return 0;
 }
 
+/* ---- outbound queue (filled by authenticated relaying; sent later) ---- */
+
+static int queue_row(void *ctx, const st_queue_entry_t *e)
+{
+	sl_buf_t *out = ctx;
+	char when[32];
+
+	ctl_fmt_time(e->created, when, sizeof(when));
+	if (sl_buf_printf(out, "%" PRIu64 " %s size=%" PRIu64 " attempts=%" PRIu32 " from=<%s>\n",
+			  e->id, when, e->size, e->attempts, e->sender) < 0)
+		return 1;
+	for (unsigned i = 0; i < e->n_rcpts; i++) {
+		static const char *const st[] = {"pending", "deferred", "delivered", "failed"};
+		const st_queue_rcpt_t *r = &e->rcpts[i];
+
+		if (sl_buf_printf(out, "    to=<%s> %s\n", r->address,
+				  (unsigned)r->status < 4 ? st[r->status] : "?") < 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int cmd_queue_list(void *ctx, int argc, char **argv, sl_buf_t *out, const char **error_r)
+{
+	ctl_store_t *cs = ctl_cs(ctx, error_r);
+	int rc;
+
+	(void)argv;
+	if (cs == NULL)
+		return SL_ESTATE;
+	if (ctl_argc(argc, 0, 0, error_r) < 0)
+		return SL_EINVAL;
+	rc = st_queue_list(cs->reader, queue_row, out);
+	if (rc != 0) {
+		*error_r = rc > 0 ? "queue listing too large" : ctl_errf("queue list: %s", sl_strerror(rc));
+		return rc > 0 ? SL_ELIMIT : rc;
+	}
+	return 0;
+}
+
 /* ---- whole store ---- */
 
 static int cmd_backup(void *ctx, int argc, char **argv, sl_buf_t *out, const char **error_r)
@@ -725,6 +765,7 @@ const ctl_cmd_t ctl_store_cmds[] = {
 	{"mailbox list", "mailbox list USER@DOMAIN", cmd_mailbox_list},
 	{"message list", "message list USER@DOMAIN [MAILBOX]", cmd_message_list},
 	{"message get", "message get USER@DOMAIN MAILBOX UID [OFFSET [LENGTH]]", cmd_message_get},
+	{"queue list", "queue list", cmd_queue_list},
 	{"backup", "backup PATH", cmd_backup},
 	{"store status", "store status", cmd_store_status},
 	{"store check", "store check", cmd_store_check},
