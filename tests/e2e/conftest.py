@@ -7,9 +7,11 @@ Run as root with Debian's interpreter:  /usr/bin/python3 -m pytest tests/e2e -v
 - `appliance` (function): the appliance running conf/demo.conf; restarted if
   a previous test left it with another config or killed it. After the test it
   checks that sluiced is still the same live process.
-- `fault_appliance` (function): the same with tests/e2e/fault.conf (the
-  stack's seeded reorder/duplicate hook). Tests that use it run last so the
-  suite restarts the appliance only twice.
+- `fault_appliance` (function): the same with the section in
+  tests/e2e/fault.conf appended (the stack's seeded reorder/duplicate hook);
+  `drop_appliance` with tests/e2e/fault-drop.conf (3 % of received frames
+  dropped). Tests are
+  grouped by config, so a full run restarts the appliance once per config.
 - `nft_loss` (function): 3 % random loss both ways on sluice0 with nftables;
   the table is always deleted afterwards.
 When a test fails, the tail of /run/sluice/sluiced.log is added to its report.
@@ -29,18 +31,24 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "slow: moves tens of megabytes")
 
 
+CONF_ORDER = ["appliance", "fault_appliance", "drop_appliance"]
 MODULE_ORDER = ["test_config", "test_icmp_udp", "test_tcp", "test_tcp_bulk", "test_hostile_ip",
                 "test_hostile_tcp"]
 
 
 def pytest_collection_modifyitems(session, config, items):
-    # Bottom-up, so the first failure points at the lowest broken layer;
-    # hostile input after the well-behaved clients; tests on the
-    # fault-injection config last (one restart there, none back).
+    # Grouped by config, so a full run restarts the appliance once per
+    # fault-injection config; within a group bottom-up, so the first failure
+    # points at the lowest broken layer, and hostile input comes last.
     def key(item):
         mod = item.module.__name__ if getattr(item, "module", None) else ""
-        rank = MODULE_ORDER.index(mod) if mod in MODULE_ORDER else len(MODULE_ORDER)
-        return ("fault_appliance" in getattr(item, "fixturenames", ()), rank)
+        # Modules not listed (other subsystems' suites) run before the
+        # hostile ones, which leave half-open connections behind.
+        rank = (MODULE_ORDER.index(mod) if mod in MODULE_ORDER
+                else MODULE_ORDER.index("test_hostile_ip") - 0.5)
+        names = getattr(item, "fixturenames", ())
+        conf = next((i for i, f in enumerate(CONF_ORDER) if f in names), 0)
+        return (conf, rank)
 
     items.sort(key=key)
 
@@ -82,7 +90,14 @@ def appliance(sluice, request):
 
 @pytest.fixture
 def fault_appliance(sluice, request):
-    sluice.ensure(e2e.FAULT_CONF)
+    sluice.ensure(e2e.compose_conf(e2e.FAULT_CONF))
+    yield sluice
+    _check_alive(sluice, request)
+
+
+@pytest.fixture
+def drop_appliance(sluice, request):
+    sluice.ensure(e2e.compose_conf(e2e.DROP_CONF))
     yield sluice
     _check_alive(sluice, request)
 

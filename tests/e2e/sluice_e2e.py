@@ -44,6 +44,7 @@ APPLIANCE_SH = ROOT / "scripts" / "appliance.sh"
 SLUICECTL = ROOT / "build" / "sluicectl"
 DEMO_CONF = ROOT / "conf" / "demo.conf"
 FAULT_CONF = E2E_DIR / "fault.conf"
+DROP_CONF = E2E_DIR / "fault-drop.conf"
 
 # Services of conf/demo.conf (and fault.conf).
 TCP_ECHO = 7
@@ -162,6 +163,19 @@ class Appliance:
     def ensure(self, conf):
         if self.conf != Path(conf) or not self.alive():
             self.start(conf)
+
+
+def compose_conf(overlay):
+    """conf/demo.conf with the section(s) of OVERLAY (a file under
+    tests/e2e) appended, written to RUNDIR/e2e-<name>; returns that path.
+    The fault configs are built this way so that they always carry the
+    current demo settings."""
+    overlay = Path(overlay)
+    RUNDIR.mkdir(parents=True, exist_ok=True)
+    out = RUNDIR / f"e2e-{overlay.name}"
+    out.write_text(DEMO_CONF.read_text().rstrip("\n") + f"\n\n# ---- {overlay} ----\n"
+                   + overlay.read_text())
+    return out
 
 
 # ------------------------------------------------------ running in the netns
@@ -489,6 +503,9 @@ class TcpFlow:
     def from_appliance(self, frame):
         """The parsed TCP layer if FRAME is a segment of this connection
         sent by the appliance, else None."""
+        if (len(frame) < 54 or frame[12:14] != b"\x08\x00" or frame[23] != 6
+                or frame[26:30] != socket.inet_aton(APPLIANCE_IP)):
+            return None  # cheap filter first: captures can hold thousands
         sc = scapy()
         p = sc.Ether(frame)
         if sc.IP in p and sc.TCP in p:

@@ -1,29 +1,35 @@
-"""The suite's own configs: tests/e2e/fault.conf must be conf/demo.conf plus a
-fault_injection section, or the fault tests would test another appliance."""
+"""The suite's own configs: tests/e2e/fault*.conf are overlays holding only a
+fault_injection section; appended to conf/demo.conf they must be valid, so
+the fault tests run the demo appliance plus faults and nothing else."""
 
 import re
 
+import pytest
+
 import sluice_e2e as e2e
+
+OVERLAYS = {"fault.conf": ("reorder_ppm", "duplicate_ppm"), "fault-drop.conf": ("drop_ppm",)}
 
 
 def _body(text):
-    lines = [ln for ln in text.splitlines() if not ln.lstrip().startswith("#")]
-    return "\n".join(lines).strip()
+    return "\n".join(ln for ln in text.splitlines()
+                     if ln.strip() and not ln.lstrip().startswith("#")).strip()
 
 
-def test_fault_conf_is_demo_plus_fault_injection():
-    demo = _body(e2e.DEMO_CONF.read_text())
-    fault = e2e.FAULT_CONF.read_text()
-    head, sep, section = fault.partition("fault_injection {")
-    assert sep, "tests/e2e/fault.conf has no fault_injection section"
-    assert _body(head) == demo, ("tests/e2e/fault.conf drifted from conf/demo.conf: copy "
-                                 "conf/demo.conf and keep the fault_injection section")
-    assert re.search(r"enabled\s*=\s*true;", section)
-    assert re.search(r"reorder_ppm\s*=\s*[1-9]", section)
-    assert re.search(r"duplicate_ppm\s*=\s*[1-9]", section)
+@pytest.mark.parametrize("name", sorted(OVERLAYS))
+def test_overlay_is_only_a_fault_injection_section(name):
+    body = _body((e2e.E2E_DIR / name).read_text())
+    assert body.startswith("fault_injection {") and body.endswith("}"), \
+        f"tests/e2e/{name} must hold a fault_injection section and nothing else"
+    assert body.count("{") == 1, f"tests/e2e/{name}: nested or extra sections"
+    assert re.search(r"enabled\s*=\s*true;", body)
+    for key in OVERLAYS[name]:
+        assert re.search(key + r"\s*=\s*[1-9]", body), f"{name}: no {key}"
 
 
-def test_fault_conf_passes_check_config():
-    p = e2e.run([str(e2e.ROOT / "build" / "sluiced"), "--config", str(e2e.FAULT_CONF),
-                 "--check-config"], check=False, timeout=30)
-    assert p.returncode == 0, f"sluiced --check-config rejected fault.conf:\n{p.stdout}{p.stderr}"
+@pytest.mark.parametrize("name", sorted(OVERLAYS))
+def test_demo_plus_overlay_passes_check_config(name):
+    conf = e2e.compose_conf(e2e.E2E_DIR / name)
+    p = e2e.run([str(e2e.ROOT / "build" / "sluiced"), "--config", str(conf), "--check-config"],
+                check=False, timeout=30)
+    assert p.returncode == 0, f"sluiced --check-config rejected demo + {name}:\n{p.stdout}{p.stderr}"

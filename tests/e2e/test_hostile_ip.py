@@ -156,3 +156,28 @@ def test_ip_layer_garbage_then_tcp_still_works(appliance):
     e2e.in_netns(e2e.blast, ip_layer_variants, 0x51C4, timeout=120)
     assert appliance.alive()
     assert e2e.in_netns(e2e.alive_checks, True, timeout=60)
+
+
+def _reasm_pressure(count):
+    """COUNT first fragments of different datagrams, never completed."""
+    l2 = e2e.L2(capture=False)
+    body = bytes(1480)
+    for i in range(count):
+        l2.send(l2.eth(0x0800) + e2e.ip_packet(17, body, ident=i & 0xFFFF, frag=0x2000,
+                                               src=KERNEL_IP, tos=i >> 16))
+    return count
+
+
+def test_reassembly_memory_is_bounded(appliance):
+    # 6000 incomplete 1480-byte datagrams (~9 MB) against a 4 MB default
+    # limit: the stack refuses what does not fit and keeps working.
+    before = e2e.stats()
+    e2e.in_netns(_reasm_pressure, 6000, timeout=60)
+    d = e2e.stats_delta(before, e2e.stats())
+    assert appliance.alive()
+    assert d["ip_reasm_drop_mem"] > 0, f"ip_reasm_drop_mem +{d['ip_reasm_drop_mem']}"
+    assert e2e.in_netns(e2e.alive_checks, True, timeout=60)
+    # A new fragmented datagram still gets through while the junk is held.
+    p = e2e.nsexec("ping", "-n", "-c", "2", "-i", "0.2", "-W", "2", "-M", "dont", "-s", "4000",
+                   APPLIANCE_IP, check=False, timeout=30)
+    assert p.returncode == 0, "fragmented ping fails while reassembly memory is full:\n" + p.stdout

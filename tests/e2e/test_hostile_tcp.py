@@ -357,3 +357,62 @@ def test_tcp_garbage_does_not_crash(appliance):
           f"tcp_rx_bad_options +{d['tcp_rx_bad_options']}")
     assert d["tcp_rx_bad_header"] + d["tcp_rx_bad_options"] > 0, \
         "no malformed TCP header or option was counted"
+
+
+def _challenge_flood(count):
+    """COUNT in-window RSTs as fast as we can send them; count the challenge
+    ACKs that come back."""
+    l2 = e2e.L2()
+    s, flow = e2e.tracked_connection(l2)
+    frames = [bytes(flow.segment(l2, flags="R", seq=seq_add(flow.k_nxt, 1 + i % 500), ack=0,
+                                 options=[])) for i in range(count)]
+    l2.drain()
+    t0 = time.monotonic()
+    for f in frames:
+        l2.send(f)
+    secs = time.monotonic() - t0
+    want = (0x10, flow.a_nxt, flow.k_nxt)
+    acks = sum(1 for t in _replies(l2, flow, 1.0) if (int(t.flags), t.seq, t.ack) == want)
+    echo = e2e.echo_roundtrip(s, b"survived")
+    s.close()
+    return acks, secs, echo
+
+
+def test_challenge_acks_rate_limited(appliance):
+    # RFC 5961 7: challenge ACKs are rate-limited (tcp.challenge_ack_limit,
+    # default 1000/s) so that they cannot be used as an amplifier.
+    before = e2e.stats()
+    acks, secs, echo = e2e.in_netns(_challenge_flood, 5000, timeout=90)
+    d = e2e.stats_delta(before, e2e.stats())
+    assert echo == b"survived", "connection died under in-window RSTs"
+    assert acks >= 1, "no challenge ACK at all"
+    # 5000 RSTs within about a second: at most two one-second budgets.
+    assert secs < 1.5 and acks <= 2000, f"{acks} challenge ACKs for 5000 RSTs in {secs:.2f} s"
+    assert d["tcp_challenge_acks_suppressed"] > 0, d["tcp_challenge_acks_suppressed"]
+
+
+def _cookie_bulk(nsyn, total):
+    """Fill the SYN backlog with spoofed half-open connections, then open a
+    real one: it is built from a SYN cookie, and must carry bulk data as
+    well as any other (window scale and MSS recovered from the cookie)."""
+    from test_tcp_bulk import _bulk_echo
+
+    rnd = random.Random(nsyn)
+    l2 = e2e.L2(capture=False)
+    mss = struct.pack("!BBH", 2, 4, 1460)
+    for _ in range(nsyn):
+        l2.send(e2e.tcp_frame(l2, f"198.18.0.{rnd.randrange(3, 255)}", APPLIANCE_IP,
+                              rnd.randrange(1024, 65536), e2e.TCP_ECHO, rnd.randrange(1 << 32),
+                              options=mss))
+    time.sleep(0.05)
+    before = e2e.stats()
+    r = _bulk_echo(total, 12, 20)
+    after = e2e.stats()
+    return r, after["tcp_syncookies_ok"] - before["tcp_syncookies_ok"]
+
+
+def test_syncookie_connection_carries_bulk(appliance):
+    r, cookies_ok = e2e.in_netns(_cookie_bulk, 400, 16 << 20, timeout=120)
+    assert cookies_ok >= 1, "the connection was not made from a SYN cookie (backlog not full?)"
+    assert r["bytes"] == 16 << 20 and r["back"] == r["sent"] and r["eof"], \
+        f"16 MB over a SYN-cookie connection: {r['bytes']} bytes back, eof {r['eof']}"
