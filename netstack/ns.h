@@ -169,13 +169,16 @@ typedef struct ns_conn_ops {
 } ns_conn_ops_t;
 
 /* ns_tcp_listen - accept connections on PORT; OPS/CTX are copied to each
- * accepted connection (CTX as listen_ctx). 0, SL_EADDRINUSE, SL_ENOMEM. */
+ * accepted connection (CTX as listen_ctx). 0, SL_EADDRINUSE, SL_ENOMEM, or
+ * SL_EINVAL (port 0, or no `accepted` callback). */
 int ns_tcp_listen(ns_stack_t *s, uint16_t port, const ns_conn_ops_t *ops, void *ctx);
-/* ns_tcp_unlisten - stop accepting on PORT (existing connections stay). */
+/* ns_tcp_unlisten - stop accepting on PORT (accepted connections stay;
+ * handshakes the app has not seen yet are reset). 0 or SL_ENOENT. */
 int ns_tcp_unlisten(ns_stack_t *s, uint16_t port);
 /* ns_tcp_connect - active open to DST_IP:DST_PORT from an ephemeral port.
  * On success *conn_r is valid until `closed` fires or the app closes it;
- * `connected` fires on ESTABLISHED. 0, SL_ELIMIT, SL_EUNREACH, SL_ENOMEM. */
+ * `connected` fires on ESTABLISHED. The SYN is sent at once. 0, SL_ELIMIT,
+ * SL_EUNREACH, SL_ENOMEM, or SL_EINVAL (port 0, broadcast/multicast). */
 int ns_tcp_connect(ns_stack_t *s, uint32_t dst_ip, uint16_t dst_port,
 		   const ns_conn_ops_t *ops, void *ctx, ns_conn_t **conn_r);
 
@@ -203,7 +206,9 @@ size_t ns_conn_readable(const ns_conn_t *c);
 /* ns_conn_eof - the peer sent FIN and all data before it has been read. */
 bool ns_conn_eof(const ns_conn_t *c);
 
-/* ns_conn_shutdown - send FIN once queued data is sent; keep receiving. */
+/* ns_conn_shutdown - send FIN once queued data is sent; keep receiving.
+ * The handle stays valid until ns_conn_close, also after both FINs are
+ * exchanged (the state then shows "CLOSED" or "TIME_WAIT"). */
 int ns_conn_shutdown(ns_conn_t *c);
 /* ns_conn_close - graceful close: queued data is still delivered, then FIN.
  * The app is done with C: no further callbacks, C is invalid on return. */

@@ -284,7 +284,8 @@ int ns_tcp_listen(ns_stack_t *s, uint16_t port, const ns_conn_ops_t *ops, void *
 {
 	struct ns_tcp *t = s->tcp;
 
-	if (port == 0 || ops == NULL)
+	/* Without `accepted` nobody would ever own the connections. */
+	if (port == 0 || ops == NULL || ops->accepted == NULL)
 		return SL_EINVAL;
 	if (tcp_listener_find(t, port) != NULL)
 		return SL_EADDRINUSE;
@@ -310,11 +311,19 @@ int ns_tcp_unlisten(ns_stack_t *s, uint16_t port)
 
 	if (l == NULL)
 		return SL_ENOENT;
-	/* Half-open connections keep their copy of ops/ctx and complete;
-	 * they just stop counting against a backlog that no longer exists. */
-	for (uint32_t i = 0; i < t->nconns; i++)
-		if (t->conns[i].listener == l)
-			t->conns[i].listener = NULL;
+	/* Connections the app already accepted stay. Those it has not seen
+	 * (half-open, or established with `accepted` still pending) are reset:
+	 * after unlisten returns, nothing may call `accepted` with a listen
+	 * ctx the caller may be about to free. */
+	for (uint32_t i = 0; i < t->nconns; i++) {
+		struct ns_conn *c = &t->conns[i];
+
+		if (!(c->flags & NS_TCPF_INUSE) || (c->flags & (NS_TCPF_DEAD | NS_TCPF_APP_SEEN)) ||
+		    !(c->flags & NS_TCPF_PASSIVE) || c->lport != port ||
+		    c->state == NS_TCP_TIME_WAIT)
+			continue;
+		ns_conn_abort(c);
+	}
 	l->used = false;
 	return 0;
 }

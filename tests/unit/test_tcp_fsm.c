@@ -863,7 +863,42 @@ static void test_listen_errors(void **state)
 	assert_int_equal(ns_tcp_listen(ut_tfx_stack(&f), 0, &ut_app_ops, NULL), SL_EINVAL);
 	assert_int_equal(ns_tcp_unlisten(ut_tfx_stack(&f), 25), 0);
 	assert_int_equal(ns_tcp_unlisten(ut_tfx_stack(&f), 25), SL_ENOENT);
+	{
+		ns_conn_ops_t no_accept = ut_app_ops;
+
+		no_accept.accepted = NULL;
+		assert_int_equal(ns_tcp_listen(ut_tfx_stack(&f), 25, &no_accept, NULL), SL_EINVAL);
+	}
 	assert_int_equal(ns_tcp_listen(ut_tfx_stack(&f), 25, &ut_app_ops, NULL), 0);
+	ut_tfx_fini(&f);
+}
+
+/* Unlisten keeps accepted connections and resets half-open ones, so that
+ * `accepted` never runs with a listen ctx that is gone. */
+static void test_unlisten_resets_half_open(void **state)
+{
+	ut_tfx_t f;
+	ut_seg_t g;
+
+	(void)state;
+	ut_tfx_init(&f, NULL, NULL);
+	ut_tfx_est_passive(&f);
+	f.pport = UT_TFX_PPORT + 1;
+	f.snd = 777;
+	g = ut_tfx_syn(&f);
+	ut_tfx_send(&f, &g);
+	ut_tfx_expect(&f, UT_SYN | UT_ACK);
+	assert_int_equal(ns_tcp_unlisten(ut_tfx_stack(&f), UT_TFX_PORT), 0);
+	ut_tfx_expect(&f, UT_RST);
+	assert_string_equal(ut_tfx_state(&f), "NONE");
+	assert_string_equal(ut_tfx_state_of(&f, UT_TFX_PPORT), "ESTABLISHED");
+	/* Its handshake ACK now finds a closed port. */
+	f.snd = 778;
+	ut_tfx_send_flags(&f, UT_ACK);
+	ut_tfx_expect(&f, UT_RST);
+	assert_int_equal(f.app.accepted, 1);
+	ns_conn_abort(f.app.c);
+	ut_peer_drain(f.p);
 	ut_tfx_fini(&f);
 }
 
@@ -946,6 +981,7 @@ int main(void)
 		cmocka_unit_test(test_closed_port_resets),
 		cmocka_unit_test(test_bad_checksum_and_header_dropped),
 		cmocka_unit_test(test_listen_errors),
+		cmocka_unit_test(test_unlisten_resets_half_open),
 		cmocka_unit_test(test_accept_refused_resets),
 		cmocka_unit_test(test_close_and_abort_from_callback),
 	};
