@@ -27,6 +27,8 @@ DEMO_PASSWORD = "demo"
 MX = 25
 SUBMISSION = 587
 MAX_MESSAGE = 25 * 1024 * 1024  # conf/demo.conf smtp.max_message_size
+# conf/demo.conf with tight limits (test_smtp_limits.py)
+LIMITS_CONF = e2e.E2E_DIR / "smtp_limits.conf"
 
 
 # ------------------------------------------------------------- sluicectl
