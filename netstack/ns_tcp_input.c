@@ -31,7 +31,7 @@ static void conn_init_passive(struct ns_conn *c, const struct ns_tcp_listener *l
 
 /* SYN on a listener with a full backlog: answer with a cookie and keep
  * nothing (RFC 4987 §3.6). */
-static void send_cookie(struct ns_tcp *t, const struct ns_tcp_seg *seg)
+static void send_cookie(struct ns_tcp *t, struct ns_tcp_listener *l, const struct ns_tcp_seg *seg)
 {
 	ns_stack_t *s = t->s;
 	uint8_t opts[NS_TCP_OPT_MAX];
@@ -61,13 +61,15 @@ static void send_cookie(struct ns_tcp *t, const struct ns_tcp_seg *seg)
 	wnd = t->rcvbuf > 65535 ? 65535 : t->rcvbuf;
 	tcp_xmit_raw(s, seg->daddr, seg->saddr, seg->dport, seg->sport, cookie, seg->seq + 1,
 		     NS_TH_SYN | NS_TH_ACK, (uint16_t)wnd, opts, optlen);
+	l->cookie_us = s->now_us;
 	NS_STAT_INC(s, tcp_syncookies_sent);
 }
 
 /* A bare ACK for a listener: maybe the third packet of a cookie handshake.
- * Returns the new ESTABLISHED connection, or NULL. */
+ * Returns the new ESTABLISHED connection, or NULL with *SILENT_R telling
+ * whether to drop without the RST of RFC 9293 §3.10.7.2. */
 static struct ns_conn *cookie_accept(struct ns_tcp *t, struct ns_tcp_listener *l,
-				     const struct ns_tcp_seg *seg)
+				     const struct ns_tcp_seg *seg, bool *silent_r)
 {
 	ns_stack_t *s = t->s;
 	struct ns_tcp_opts o;
@@ -76,8 +78,16 @@ static struct ns_conn *cookie_accept(struct ns_tcp *t, struct ns_tcp_listener *l
 	int ws = -1;
 	bool sack = false;
 
+	*silent_r = false;
+	if (l->cookie_us == 0 || s->now_us - l->cookie_us > NS_TCP_COOKIE_LIFE_US)
+		return NULL; /* no cookies out: an ordinary stray ACK */
 	if (tcp_cookie_check(t, seg, &mss) < 0) {
+		/* Only the first segment after a cookie SYN-ACK validates (its
+		 * seq - 1 is the peer's ISN). A later one that overtook it, or
+		 * followed its loss, must not reset a good handshake: drop it
+		 * and let the peer retransmit from the start. (Linux resets.) */
 		NS_STAT_INC(s, tcp_syncookies_failed);
+		*silent_r = true;
 		return NULL;
 	}
 	memset(&o, 0, sizeof(o));
@@ -157,12 +167,15 @@ static bool input_no_conn(struct ns_tcp *t, struct ns_tcp_seg *seg, struct rte_m
 	if (seg->flags & NS_TH_RST)
 		return false;
 	if (seg->flags & NS_TH_ACK) {
+		bool silent = false;
+
 		if (!(seg->flags & NS_TH_SYN)) {
-			c = cookie_accept(t, l, seg);
+			c = cookie_accept(t, l, seg, &silent);
 			if (c != NULL)
 				return input_sync(c, seg, mp);
 		}
-		tcp_send_reset_for(s, seg);
+		if (!silent)
+			tcp_send_reset_for(s, seg);
 		return false;
 	}
 	if (!(seg->flags & NS_TH_SYN))
@@ -172,7 +185,7 @@ static bool input_no_conn(struct ns_tcp *t, struct ns_tcp_seg *seg, struct rte_m
 
 	if (l->half_open >= t->backlog) {
 		NS_STAT_INC(s, tcp_listen_overflows);
-		send_cookie(t, seg);
+		send_cookie(t, l, seg);
 		return false;
 	}
 	c = tcp_conn_alloc(t, seg->saddr, seg->dport, seg->sport);
@@ -180,7 +193,7 @@ static bool input_no_conn(struct ns_tcp *t, struct ns_tcp_seg *seg, struct rte_m
 		/* Pool or max_conns exhausted: a cookie costs nothing now and
 		 * the handshake completes if room appears. */
 		NS_STAT_INC(s, tcp_conn_limit_drops);
-		send_cookie(t, seg);
+		send_cookie(t, l, seg);
 		return false;
 	}
 	conn_init_passive(c, l, seg);

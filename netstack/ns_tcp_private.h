@@ -97,6 +97,7 @@ enum ns_tcp_state {
 #define NS_TCP_OOW_ACK_US (500 * SL_US_PER_MS) /* like Linux tcp_invalid_ratelimit */
 #define NS_TCP_TLP_MIN_US (10 * SL_US_PER_MS)  /* floor of the probe timeout */
 #define NS_TCP_WCDELACK_US (200 * SL_US_PER_MS) /* RFC 8985 §7.2 WCDelAckT */
+#define NS_TCP_COOKIE_LIFE_US (2 * 60 * SL_US_PER_S) /* a cookie validates up to this old */
 
 /* ---- Parsed segment ---- */
 struct ns_tcp_blk {
@@ -171,6 +172,7 @@ struct ns_tcp_listener {
 	bool used;
 	uint16_t port;
 	uint32_t half_open; /* SYN_RCVD connections (the backlog) */
+	uint64_t cookie_us; /* when the last SYN cookie went out (0: never) */
 	ns_conn_ops_t ops;
 	void *ctx;
 };

@@ -672,7 +672,7 @@ static void backlog_1(ns_stack_params_t *p, void *arg)
 static void test_syn_cookies_when_backlog_full(void **state)
 {
 	ut_tfx_t f;
-	ut_seg_t g, r, a;
+	ut_seg_t g, r;
 	ns_stats_t st;
 
 	(void)state;
@@ -697,15 +697,23 @@ static void test_syn_cookies_when_backlog_full(void **state)
 	st = ut_tfx_stats(&f);
 	assert_int_equal(st.tcp_syncookies_sent, 1);
 	assert_int_equal(st.tcp_listen_overflows, 1);
-	/* A forged ACK fails and is reset. */
+	/* A forged ACK fails. While cookies are out it is dropped without a
+	 * RST: it may be a later segment of a good handshake. */
 	f.snd = 777778;
 	f.rcv = r.seq + 12345;
 	ut_tfx_send_flags(&f, UT_ACK);
-	a = ut_tfx_expect(&f, UT_RST);
-	assert_int_equal(a.seq, r.seq + 12345);
+	ut_tfx_expect_none(&f);
 	assert_int_equal(ut_tfx_stats(&f).tcp_syncookies_failed, 1);
+	/* Data that overtook the handshake's first segment: dropped too. */
+	f.rcv = r.seq + 1;
+	f.snd = 777778 + 8;
+	ut_tfx_send_data(&f, "MAIL\r\n", 6);
+	ut_tfx_expect_none(&f);
+	assert_int_equal(ut_tfx_stats(&f).tcp_syncookies_failed, 2);
+	assert_int_equal(f.app.accepted, 0);
 	/* The right ACK, with data, completes the handshake from the cookie. */
 	f.rcv = r.seq + 1;
+	f.snd = 777778;
 	ut_tfx_send_data(&f, "EHLO x\r\n", 8);
 	assert_int_equal(ut_tfx_stats(&f).tcp_syncookies_ok, 1);
 	assert_int_equal(f.app.accepted, 1);
@@ -782,8 +790,8 @@ static void test_syn_cookie_without_timestamps(void **state)
 	f.snd = 9001;
 	f.rcv = r.seq + 1;
 	ut_tfx_send_flags(&f, UT_ACK);
-	ut_tfx_expect(&f, UT_RST);
-	assert_int_equal(ut_tfx_stats(&f).tcp_syncookies_failed, 1);
+	ut_tfx_expect(&f, UT_RST); /* the last cookie is long expired */
+	assert_int_equal(ut_tfx_stats(&f).tcp_syncookies_failed, 0);
 	ut_tfx_fini(&f);
 }
 

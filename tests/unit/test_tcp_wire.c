@@ -205,6 +205,17 @@ static bool wire_quiet(void *arg)
 	       s0.tcp_time_wait_current == 0 && s1.tcp_time_wait_current == 0;
 }
 
+static bool wire_quiet_w(void *arg)
+{
+	ut_wire_t *w = arg;
+	ns_stats_t s0, s1;
+
+	ns_stack_get_stats(ut_wire_stack(w, 0), &s0);
+	ns_stack_get_stats(ut_wire_stack(w, 1), &s1);
+	return s0.tcp_conns_current == 0 && s1.tcp_conns_current == 0 &&
+	       s0.tcp_time_wait_current == 0 && s1.tcp_time_wait_current == 0;
+}
+
 /* ---- Configuration of one run ---- */
 
 struct run_cfg {
@@ -410,10 +421,278 @@ static void test_small_exchange_and_close(void **state)
 	assert_int_equal(out.rexmits, 0);
 }
 
+/* ---- Many short request/response connections ----
+ *
+ * Mail traffic is mostly this: connect, a request, a reply, close. Side 0
+ * keeps up to CONCURRENT connections open to side 1, each sending a
+ * request of seeded size and then FIN; the server reads it all, answers
+ * with a seeded reply and closes; the client reads the reply to EOF and
+ * closes. A small SYN backlog forces SYN cookies and a small TIME_WAIT
+ * limit forces recycling, while the wire loses and reorders. */
+
+#define SHORT_TOTAL 500
+#define SHORT_CONCURRENT 20
+
+struct sconn {
+	struct short_run *run;
+	ns_conn_t *c;
+	uint64_t req_seed, rep_seed;
+	uint32_t req_len, rep_len;
+	uint32_t tx, rx;
+	bool server, shut, done, bad;
+};
+
+struct short_run {
+	struct sconn cli[SHORT_TOTAL], srv[SHORT_TOTAL];
+	unsigned started, finished, accepted, failures;
+	uint64_t seed;
+	ns_stack_t *s0;
+};
+
+static uint32_t short_size(uint64_t seed)
+{
+	/* Mostly small, sometimes a few segments. */
+	uint64_t r = mix64(seed);
+
+	return (r & 3) == 0 ? (uint32_t)(1 + (r >> 8) % 20000) : (uint32_t)(1 + (r >> 8) % 600);
+}
+
+static void sconn_pump(struct sconn *k)
+{
+	static uint8_t buf[20000];
+	uint32_t len = k->server ? k->rep_len : k->req_len;
+	uint64_t seed = k->server ? k->rep_seed : k->req_seed;
+
+	if (k->c == NULL || k->shut)
+		return;
+	while (k->tx < len) {
+		ssize_t n;
+
+		stream_fill(seed, k->tx, buf, len - k->tx);
+		n = ns_conn_send(k->c, buf, len - k->tx);
+		if (n <= 0) {
+			if (n < 0)
+				k->bad = true;
+			return;
+		}
+		k->tx += (uint32_t)n;
+	}
+	if (k->server) {
+		/* The reply is queued: a graceful close delivers it. */
+		ns_conn_close(k->c);
+		k->c = NULL;
+		k->done = true;
+	} else {
+		ns_conn_shutdown(k->c);
+	}
+	k->shut = true;
+}
+
+static void sconn_data(ns_conn_t *c, void *ctx)
+{
+	static uint8_t want[4096];
+	struct sconn *k = ctx;
+	uint32_t len = k->server ? k->req_len : k->rep_len;
+	uint64_t seed = k->server ? k->req_seed : k->rep_seed;
+	sl_slice_t iov[8];
+	unsigned n;
+
+	while ((n = ns_conn_peek(c, iov, 8)) > 0) {
+		size_t used = 0;
+
+		for (unsigned i = 0; i < n; i++) {
+			for (size_t off = 0; off < iov[i].len;) {
+				size_t m = iov[i].len - off < sizeof(want) ? iov[i].len - off : sizeof(want);
+
+				stream_fill(seed, k->rx, want, m);
+				if (k->rx + m > len || memcmp(want, iov[i].ptr + off, m) != 0)
+					k->bad = true;
+				k->rx += (uint32_t)m;
+				off += m;
+			}
+			used += iov[i].len;
+		}
+		ns_conn_consume(c, used);
+	}
+	if (!ns_conn_eof(c))
+		return;
+	if (k->rx != len)
+		k->bad = true;
+	if (k->server) {
+		sconn_pump(k); /* request complete: reply and close */
+	} else {
+		ns_conn_close(c);
+		k->c = NULL;
+		k->done = true;
+		k->run->finished++;
+	}
+}
+
+static void sconn_writable(ns_conn_t *c, void *ctx)
+{
+	(void)c;
+	sconn_pump(ctx);
+}
+
+static void sconn_closed(ns_conn_t *c, void *ctx, int reason)
+{
+	struct sconn *k = ctx;
+
+	if (getenv("WIRE_DEBUG") != NULL) {
+		ns_conn_info_t ci;
+
+		ns_conn_get_info(c, &ci);
+		fprintf(stderr, "ports %u>%u state %s ", ci.local_port, ci.remote_port, ci.state);
+	}
+	if (getenv("WIRE_DEBUG") != NULL)
+		fprintf(stderr, "%s %ld closed: %d (tx %u/%u rx %u/%u)\n",
+			k->server ? "server" : "client",
+			(long)(k - (k->server ? k->run->srv : k->run->cli)), reason, k->tx,
+			k->server ? k->rep_len : k->req_len, k->rx, k->server ? k->req_len : k->rep_len);
+	k->c = NULL;
+	k->bad = true;
+	k->run->failures++;
+	if (!k->server)
+		k->run->finished++;
+}
+
+static void sconn_connected(ns_conn_t *c, void *ctx)
+{
+	(void)c;
+	sconn_pump(ctx);
+}
+
+static int sconn_accepted(ns_conn_t *c, void *listen_ctx)
+{
+	struct short_run *run = listen_ctx;
+	ns_conn_info_t info;
+	struct sconn *k;
+	unsigned idx;
+
+	/* The client's port says which connection this is. */
+	ns_conn_get_info(c, &info);
+	for (idx = 0; idx < run->started; idx++)
+		if (run->cli[idx].c != NULL || run->cli[idx].done || run->cli[idx].bad) {
+			ns_conn_info_t ci;
+
+			if (run->cli[idx].c == NULL)
+				continue;
+			ns_conn_get_info(run->cli[idx].c, &ci);
+			if (ci.local_port == info.remote_port)
+				break;
+		}
+	if (idx == run->started || run->srv[idx].c != NULL)
+		return SL_EINVAL;
+	k = &run->srv[idx];
+	k->c = c;
+	run->accepted++;
+	ns_conn_set_ctx(c, k);
+	return 0;
+}
+
+static const ns_conn_ops_t sconn_ops = {
+	.accepted = sconn_accepted,
+	.connected = sconn_connected,
+	.data = sconn_data,
+	.writable = sconn_writable,
+	.closed = sconn_closed,
+};
+
+static bool short_step(void *arg)
+{
+	struct short_run *run = arg;
+
+	/* Keep CONCURRENT connections going. */
+	while (run->started < SHORT_TOTAL && run->started - run->finished < SHORT_CONCURRENT) {
+		unsigned i = run->started++;
+		struct sconn *k = &run->cli[i];
+
+		k->run = run;
+		k->req_seed = mix64(run->seed * 1000 + i * 2 + 1);
+		k->rep_seed = mix64(run->seed * 1000 + i * 2 + 2);
+		k->req_len = short_size(k->req_seed);
+		k->rep_len = short_size(k->rep_seed);
+		run->srv[i] = (struct sconn){.run = run, .server = true, .req_seed = k->req_seed,
+					     .rep_seed = k->rep_seed, .req_len = k->req_len,
+					     .rep_len = k->rep_len};
+		assert_int_equal(ns_tcp_connect(run->s0, ut_wire_ip(1), PORT, &sconn_ops, k, &k->c), 0);
+	}
+	return run->finished == SHORT_TOTAL;
+}
+
+static void short_tweak(ns_stack_params_t *p, int side, void *arg)
+{
+	(void)side;
+	(void)arg;
+	p->syn_backlog = 4;
+	p->time_wait_max = 16;
+	p->max_conns = 256;
+	p->keepalive_idle_us = 0;
+}
+
+static void test_many_short_connections(void **state)
+{
+	unsigned seeds = (wire_seeds() + 4) / 5;
+	struct rte_mempool *pool = wire_pool();
+	static struct short_run run;
+	uint64_t cookies = 0, recycled = 0, virt = 0, segs = 0, rexmits = 0;
+	double t = wall_s();
+
+	(void)state;
+	for (unsigned sd = 0; sd < seeds; sd++) {
+		unsigned avail0 = rte_mempool_avail_count(pool);
+		ut_wire_params_t wp;
+		ut_wire_t *w;
+		ns_stats_t st[2];
+		uint64_t t0;
+
+		ut_wire_params_default(&wp);
+		wp.pool = pool;
+		wp.seed = 1000 + wire_first() + sd;
+		for (int d = 0; d < 2; d++) {
+			wp.fault[d].drop_ppm = 10000;
+			wp.fault[d].reorder_ppm = 10000;
+		}
+		wp.tweak = short_tweak;
+		w = ut_wire_create(&wp);
+		memset(&run, 0, sizeof(run));
+		run.seed = wp.seed;
+		run.s0 = ut_wire_stack(w, 0);
+		assert_int_equal(ns_tcp_listen(ut_wire_stack(w, 1), PORT, &sconn_ops, &run), 0);
+		t0 = ut_wire_now(w);
+		if (!ut_wire_run(w, short_step, &run, 3600 * SL_US_PER_S))
+			fail_msg("seed %llu: %u of %u finished", (unsigned long long)wp.seed,
+				 run.finished, SHORT_TOTAL);
+		virt += ut_wire_now(w) - t0;
+		assert_int_equal(run.failures, 0);
+		for (unsigned i = 0; i < SHORT_TOTAL; i++) {
+			if (run.cli[i].bad || run.srv[i].bad || !run.cli[i].done || !run.srv[i].done)
+				fail_msg("seed %llu: connection %u bad", (unsigned long long)wp.seed, i);
+		}
+		ut_wire_run(w, wire_quiet_w, w, 600 * SL_US_PER_S);
+		for (int i = 0; i < 2; i++)
+			ns_stack_get_stats(ut_wire_stack(w, i), &st[i]);
+		assert_int_equal(st[0].tcp_conns_current + st[1].tcp_conns_current, 0);
+		cookies += st[1].tcp_syncookies_ok;
+		recycled += st[0].tcp_time_wait_recycled + st[1].tcp_time_wait_recycled;
+		segs += st[0].tcp_tx_segs + st[1].tcp_tx_segs;
+		rexmits += st[0].tcp_retransmits + st[1].tcp_retransmits;
+		ut_wire_destroy(&w);
+		assert_int_equal(rte_mempool_avail_count(pool), avail0);
+	}
+	fprintf(stderr,
+		"# short connections: %u seeds x %u (1%% loss, 1%% reorder): %llu segments, %llu "
+		"retransmits, %llu completed by SYN cookie, %llu TIME_WAIT recycled, virtual %.2f s, "
+		"wall %.2f s\n",
+		seeds, SHORT_TOTAL, (unsigned long long)segs, (unsigned long long)rexmits,
+		(unsigned long long)cookies, (unsigned long long)recycled, virt / 1e6, wall_s() - t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_small_exchange_and_close),
+		cmocka_unit_test(test_many_short_connections),
 		cmocka_unit_test(test_bulk_both_ways_no_loss),
 		cmocka_unit_test(test_bulk_both_ways_1pct_loss),
 		cmocka_unit_test(test_bulk_both_ways_10pct_loss),

@@ -99,8 +99,9 @@ static void wire_trace(const struct ut_wire *w, const struct wire_dir *d, const 
 	if (ip->next_proto_id != IPPROTO_TCP)
 		return;
 	th = rte_pktmbuf_mtod_offset(m, const struct rte_tcp_hdr *, 34);
-	fprintf(stderr, "%llu %d>%d %s seq %u ack %u flags %02x win %u len %u\n",
+	fprintf(stderr, "%llu %d>%d %s %u>%u seq %u ack %u flags %02x win %u len %u\n",
 		(unsigned long long)w->now, d->side, 1 - d->side, what,
+		rte_be_to_cpu_16(th->src_port), rte_be_to_cpu_16(th->dst_port),
 		rte_be_to_cpu_32(th->sent_seq), rte_be_to_cpu_32(th->recv_ack), th->tcp_flags,
 		rte_be_to_cpu_16(th->rx_win),
 		(unsigned)(rte_be_to_cpu_16(ip->total_length) - 20 - (th->data_off >> 4) * 4));
