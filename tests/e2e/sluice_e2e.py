@@ -386,14 +386,18 @@ class L2:
         """Discard everything captured so far."""
         self.frames(0)
 
-    def frames(self, duration, until=None):
+    def frames(self, duration, until=None, incoming=False):
         """Captured frames (bytes) for DURATION seconds, or until UNTIL(frame)
-        is true for one of them (then returned last)."""
+        is true for one of them (then returned last). INCOMING: only frames
+        the kernel received, i.e. sent by the appliance (net_tap gives both
+        ends of the TAP the same MAC, so addresses cannot tell)."""
         out = []
         deadline = time.monotonic() + duration
         while True:
             try:
-                data = self.rx.recv(65536)
+                data, addr = self.rx.recvfrom(65536)
+                if incoming and addr[2] == socket.PACKET_OUTGOING:
+                    continue
                 out.append(data)
                 if until is not None and until(data):
                     return out
@@ -668,12 +672,14 @@ def blast(variants_fn, seed):
     l2 = L2(capture=False)
     frames = variants_fn(seed, l2)
     sent = refused = 0
-    for f in frames:
+    for i, f in enumerate(frames):
         try:
             l2.send(f)
             sent += 1
         except OSError:
             refused += 1
+        if i % 200 == 199:
+            time.sleep(0.01)  # stay below what the TAP queue drops
     return len(frames), sent, refused
 
 

@@ -5,6 +5,7 @@ UDP never take the appliance down."""
 import random
 import socket
 import struct
+import time
 
 import pytest
 
@@ -181,3 +182,67 @@ def test_reassembly_memory_is_bounded(appliance):
     p = e2e.nsexec("ping", "-n", "-c", "2", "-i", "0.2", "-W", "2", "-M", "dont", "-s", "4000",
                    APPLIANCE_IP, check=False, timeout=30)
     assert p.returncode == 0, "fragmented ping fails while reassembly memory is full:\n" + p.stdout
+
+
+def _martian(src):
+    """A UDP echo request, a ping and a SYN to echo from source SRC (and, for
+    our own address, a LAND SYN 7 -> 7); whatever the appliance sends back
+    within 0.7 s."""
+    sc = e2e.scapy()
+    l2 = e2e.L2()
+    probes = [sc.UDP(sport=7777, dport=e2e.UDP_ECHO) / b"martian",
+              sc.ICMP(id=77, seq=1) / b"martian",
+              sc.TCP(sport=7777, dport=e2e.TCP_ECHO, flags="S", seq=1000)]
+    if src == APPLIANCE_IP:
+        probes.append(sc.TCP(sport=e2e.TCP_ECHO, dport=e2e.TCP_ECHO, flags="S", seq=1000))
+    l2.drain()
+    for l4 in probes:
+        l2.send(bytes(sc.Ether(src=l2.kernel_mac, dst=l2.appliance_mac)
+                      / sc.IP(src=src, dst=APPLIANCE_IP) / l4))
+    answers = []
+    for f in l2.frames(0.7, incoming=True):
+        p = sc.Ether(f)
+        # IP to anyone, or ARP for the martian (the appliance trying to
+        # answer it); its own ARP upkeep for 198.18.0.1 does not count.
+        if sc.IP in p or (sc.ARP in p and p[sc.ARP].pdst == src):
+            answers.append(p.summary())
+    return answers
+
+
+@pytest.mark.parametrize("src", [APPLIANCE_IP, "198.18.0.255", "255.255.255.255", "0.0.0.0",
+                                 "127.0.0.1", "224.0.0.5"])
+def test_martian_source_not_answered(appliance, src):
+    # RFC 1122 3.2.1.3 / RFC 1812 5.3.7: our own address, broadcast,
+    # "this host", loopback and multicast are never valid sources. Answering
+    # would reflect UDP echo onto the whole subnet (fraggle), or loop (LAND).
+    answers = e2e.in_netns(_martian, src, timeout=30)
+    assert answers == [], f"appliance answered packets from {src}: {answers}"
+    assert appliance.alive()
+
+
+def _closed_port_flood(n):
+    l2 = e2e.L2(capture=False)
+    frames = [l2.eth(0x0800) + e2e.ip_packet(17, _udp(1024 + i % 30000, e2e.CLOSED_UDP, b"x"))
+              for i in range(n)]
+    t0 = time.monotonic()
+    for i in range(0, n, 250):  # ~12k frames/s: what the TAP queue absorbs
+        for f in frames[i:i + 250]:
+            l2.send(f)
+        time.sleep(0.02)
+    return time.monotonic() - t0
+
+
+def test_icmp_errors_rate_limited(appliance):
+    # RFC 1812 4.3.2.8 / RFC 1122 3.2.2: ICMP errors are rate-limited, so a
+    # flood to closed ports is not reflected one for one.
+    before = e2e.stats()
+    secs = e2e.in_netns(_closed_port_flood, 5000, timeout=60)
+    time.sleep(0.3)
+    d = e2e.stats_delta(before, e2e.stats())
+    seen = d["udp_rx_no_port"]
+    assert seen >= 1000, f"only {seen} of 5000 datagrams reached the appliance"
+    assert d["icmp_unreach_tx"] >= 1, "no port unreachable at all"
+    assert d["icmp_unreach_tx"] < seen // 4 and d["icmp_unreach_ratelimited"] > 0, \
+        (f"{d['icmp_unreach_tx']} ICMP errors for {seen} datagrams in {secs:.2f} s "
+         f"({d['icmp_unreach_ratelimited']} rate-limited)")
+    time.sleep(0.5)  # let the token bucket refill for whoever runs next
