@@ -53,7 +53,7 @@ def ctl_fails(*args, input=None, expect=None):
 def new_user(tag="u", domain=DOMAIN, password=None):
     """Create a fresh user; returns (address, password)."""
     addr = f"{tag}-{secrets.token_hex(4)}@{domain}"
-    password = password or secrets.token_urlsafe(12)
+    password = password or "pw" + secrets.token_hex(8)  # never starts with "-"
     ctl("user", "add", addr, "--password-stdin", input=password + "\n")
     return addr, password
 
