@@ -340,7 +340,10 @@ static bool output_fin(struct ns_conn *c)
 	if (!(c->flags & NS_TCPF_SHUT_WR) || c->snd_nxt != end)
 		return false;
 	/* FIN not sent yet, or being resent after an RTO (snd_nxt went
-	 * back). A FIN needs no window. */
+	 * back). A zero window would not take it either (RFC 9293
+	 * §3.10.7.4): the persist timer waits for the window, as for data. */
+	if (c->snd_wnd == 0 && !tcp_fin_sent(c))
+		return false;
 	if (tcp_xmit(c, end, 0, NS_TH_FIN | NS_TH_ACK) < 0)
 		return false;
 	if (SEQ_LT(end, c->snd_max))

@@ -140,6 +140,33 @@ static void test_zero_window_probe(void **state)
 	ut_tfx_fini(&f);
 }
 
+/* A FIN waits for the window like data does. */
+static void test_fin_waits_for_window(void **state)
+{
+	ut_tfx_t f;
+	ut_seg_t g, r;
+
+	(void)state;
+	ut_tfx_init(&f, NULL, NULL);
+	ut_tfx_est_passive(&f);
+	g = ut_tfx_seg(&f, UT_ACK);
+	g.wnd = 0;
+	ut_tfx_send(&f, &g);
+	assert_int_equal(ns_conn_shutdown(f.app.c), 0);
+	ut_tfx_flush(&f);
+	ut_tfx_expect_none(&f);
+	assert_string_equal(ut_tfx_state(&f), "FIN_WAIT_1");
+	ut_peer_advance(f.p, 210 * MS);
+	r = ut_tfx_expect(&f, UT_ACK); /* a probe, not the FIN */
+	assert_int_equal(r.seq, f.rcv - 1);
+	g.wnd = 10;
+	ut_tfx_send(&f, &g);
+	r = ut_tfx_expect(&f, UT_FIN | UT_ACK);
+	assert_int_equal(r.seq, f.rcv);
+	ns_conn_abort(f.app.c);
+	ut_tfx_fini(&f);
+}
+
 static void keepalive_fast(ns_stack_params_t *p, void *arg)
 {
 	(void)arg;
@@ -373,6 +400,7 @@ int main(void)
 		cmocka_unit_test(test_rto_backoff_then_give_up),
 		cmocka_unit_test(test_rto_retransmits_then_recovers),
 		cmocka_unit_test(test_zero_window_probe),
+		cmocka_unit_test(test_fin_waits_for_window),
 		cmocka_unit_test(test_keepalive),
 		cmocka_unit_test(test_delayed_ack),
 		cmocka_unit_test(test_ack_piggybacks_on_reply),
