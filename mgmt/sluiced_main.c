@@ -9,6 +9,7 @@
  * (SMTP sessions get 421, messages being committed their 250), a second
  * one stops at once. Then everything is torn down in reverse order, the
  * store last, after every in-flight write has completed. */
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -92,10 +93,13 @@ int main(int argc, char **argv)
 	/* Before the EAL: a bad path should fail fast, and the writer thread
 	 * then keeps the process's full CPU set instead of lcore 0's. */
 	if (sd_config_store(&conf, &so)) {
+		errno = 0;
 		rc = st_store_open(&so, &store, &error);
 		if (rc < 0) {
-			fprintf(stderr, "sluiced: store %s: %s\n", so.path,
-				error ? error : sl_strerror(rc));
+			int e = errno;
+
+			fprintf(stderr, "sluiced: store %s: %s%s%s\n", so.path,
+				error ? error : sl_strerror(rc), e ? ": " : "", e ? strerror(e) : "");
 			return 1;
 		}
 		sl_log(SL_LOG_INFO, "sluiced", "store open: %s", so.path);

@@ -193,3 +193,20 @@ def test_queue_list_shows_relayed_mail(appliance):
              user=u, password=pw)
     out = sm.queue_list()
     assert f"from=<{u}>" in out and f"to=<{far}> pending" in out
+
+
+@pytest.mark.parametrize("path,reason", [("/proc/sluice-no/store", "No such file or directory"),
+                                         ("NOTADIR", "Not a directory")])
+def test_unusable_store_path_stops_boot(tmp_path, path, reason):
+    # The store opens before DPDK: sluiced exits at once, touching no network.
+    if path == "NOTADIR":
+        path = str(tmp_path / "file")
+        (tmp_path / "file").write_text("x")
+    conf = e2e.DEMO_CONF.read_text().replace('path = "/var/lib/sluice/demo";', f'path = "{path}";')
+    conf = conf.replace("/run/sluice/sluiced.sock", str(tmp_path / "ctl.sock"))
+    assert path in conf
+    cf = tmp_path / "bad.conf"
+    cf.write_text(conf)
+    p = e2e.run([str(e2e.ROOT / "build" / "sluiced"), "--config", str(cf)], check=False, timeout=30)
+    assert p.returncode == 1
+    assert f"sluiced: store {path}: " in p.stderr and reason in p.stderr, p.stderr
