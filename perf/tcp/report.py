@@ -113,6 +113,36 @@ def evaluate(row, s, r):
     return ratio, met
 
 
+DETAIL_KEYS = ("mss", "mtu", "concurrency", "ports", "errors", "connect_fail", "retransmits",
+               "ring_drops", "server_accepts", "worker_sleeping", "confirmed", "box_busy_pct",
+               "lcore_cpu_share", "lcore_wait_ms", "thread_cpu_share", "thread_wait_ms", "cpu",
+               "gbps_per_cpu", "conns_per_cpu")
+
+
+def run_lines(runs, bench, field):
+    out = []
+    for d in runs.get(bench, []):
+        if "error" in d:
+            out.append(f"| {bench} | {d['impl']} | {d['run']} | failed | {d['error']} |")
+            continue
+        det = []
+        for k in DETAIL_KEYS:
+            if k in d and d[k] is not None:
+                v = d[k]
+                if k == "cpu" and isinstance(v, dict):
+                    v = f"host {v.get('host_total', 0):.0f}% / remote {v.get('remote_total', 0):.0f}%"
+                det.append(f"{k}={v}")
+        for side in ("client", "server"):
+            st = d.get(side)
+            if isinstance(st, dict):
+                det.append(f"{side}: retx={st.get('tcp_retransmits')} "
+                           f"rto={st.get('tcp_rto_expired')} rst_tx={st.get('tcp_rst_tx')} "
+                           f"tw={st.get('tcp_time_wait_current')} "
+                           f"tw_recycled={st.get('tcp_time_wait_recycled')}")
+        out.append(f"| {bench} | {d['impl']} | {d['run']} | {d[field]} | {'; '.join(det)} |")
+    return out
+
+
 def write_md(env, runs, out):
     conc = env.get("conc", "?")
     lines = [
@@ -137,32 +167,12 @@ def write_md(env, runs, out):
         ratio_txt = f"{ratio:.2f}x" if ratio is not None else ("—" if rb is None else "n/a")
         lines.append(f"| {lbl} [{unit}] | {fmt(s, unit)} | {ref_txt} | {ratio_txt} | {ttext} | {met} |")
     lines += ["", "## Every run", "", "| bench | impl | run | value | details |", "|---|---|---:|---:|---|"]
+    seen = []
     for row in ROWS:
         for b in (row[2], row[3]):
-            if b is None:
-                continue
-            for d in runs.get(b, []):
-                if "error" in d:
-                    lines.append(f"| {b} | {d['impl']} | {d['run']} | failed | {d['error']} |")
-                    continue
-                det = []
-                for k in ("mss", "mtu", "concurrency", "ports", "errors", "connect_fail",
-                          "retransmits", "ring_drops", "server_accepts", "worker_sleeping",
-                          "confirmed", "box_busy_pct", "lcore_cpu_share", "lcore_wait_ms",
-                          "thread_cpu_share", "thread_wait_ms", "cpu"):
-                    if k in d and d[k] is not None:
-                        v = d[k]
-                        if k == "cpu" and isinstance(v, dict):
-                            v = f"host {v.get('host_total', 0):.0f}% / remote {v.get('remote_total', 0):.0f}%"
-                        det.append(f"{k}={v}")
-                for side in ("client", "server"):
-                    st = d.get(side)
-                    if isinstance(st, dict):
-                        det.append(f"{side}: retx={st.get('tcp_retransmits')} "
-                                   f"rto={st.get('tcp_rto_expired')} rst_tx={st.get('tcp_rst_tx')} "
-                                   f"tw={st.get('tcp_time_wait_current')} "
-                                   f"tw_recycled={st.get('tcp_time_wait_recycled')}")
-                lines.append(f"| {b} | {d['impl']} | {d['run']} | {d[row[4]]} | {'; '.join(det)} |")
+            if b is not None and b not in seen:
+                seen.append(b)
+                lines += run_lines(runs, b, row[4])
     errs = [(b, e) for b in runs for e in errors(runs, b)]
     if errs:
         lines += ["", "Failed runs are counted as missing; a metric without any successful run is "

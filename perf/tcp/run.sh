@@ -90,10 +90,10 @@ cleanup() {
 	for ns in "$NS_LO" "$NS_A" "$NS_B"; do
 		ip netns del "$ns" 2>/dev/null
 	done
-	if [ "$STARTED_APPLIANCE" = 1 ]; then
+	if [ "$STARTED_APPLIANCE" = 1 ] && appliance_mine; then
 		scripts/appliance.sh stop
-		STARTED_APPLIANCE=0
 	fi
+	STARTED_APPLIANCE=0
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -235,40 +235,58 @@ bulk_send_run() { # BENCH IMPL RUN NETNS ADDR
 	wait_quiet
 	ip netns exec "$ns" taskset -c "$CPU_B" timeout 60 "$BIN/bench_bulk_send" --addr "$addr" \
 		--port 9 --seconds "$SECS" >"$TMP/out" 2>"$TMP/err"
+	local rc=$?
 	j=$(last_json "$TMP/out")
 	if [ -n "$j" ]; then record "$bench" "$impl" "$run" "$j"
-	else record "$bench" "$impl" "$run" "" "$(tail -n 2 "$TMP/err" | tr '\n' ' ')"; fi
+	else record "$bench" "$impl" "$run" "" "exit $rc: $(tail -n 2 "$TMP/err" | tr '\n' ' ')"; fi
+}
+
+# The appliance is shared with the e2e suite (tests/e2e), which stops any
+# running appliance when it starts and restarts it per config. We wait for
+# no appliance and no e2e run, start our own, remember its pid, check before
+# and after every measurement that it is still ours, and stop only ours.
+MY_PID=""
+APPLIANCE_WAIT=${APPLIANCE_WAIT:-900}
+
+appliance_busy() {
+	scripts/appliance.sh status >/dev/null 2>&1 || pgrep -f "pytest.*tests/e2e" >/dev/null
+}
+
+appliance_mine() {
+	[ -n "$MY_PID" ] && [ "$(cat /run/sluice/sluiced.pid 2>/dev/null)" = "$MY_PID" ] &&
+		kill -0 "$MY_PID" 2>/dev/null
 }
 
 appliance_up() {
-	local i
-	# Someone else's appliance (a test run) is not ours to measure or stop.
-	for i in $(seq 1 60); do
-		scripts/appliance.sh status >/dev/null 2>&1 || break
-		[ "$i" = 1 ] && log "an appliance is already running; waiting up to 120 s"
-		sleep 2
+	local t=0
+	while appliance_busy && [ "$t" -lt "$APPLIANCE_WAIT" ]; do
+		[ "$t" = 0 ] && log "an appliance or the e2e suite is running; waiting up to ${APPLIANCE_WAIT}s"
+		sleep 5
+		t=$((t + 5))
 	done
-	scripts/appliance.sh status >/dev/null 2>&1 && return 1
+	appliance_busy && { log "appliance still in use by someone else"; return 1; }
 	[ -x build/sluiced ] && [ -x build/sluicectl ] || { log "build/sluiced not built"; return 1; }
 	scripts/appliance.sh start >"$TMP/appliance.log" 2>&1 || {
 		cat "$TMP/appliance.log" >&2
 		return 1
 	}
 	STARTED_APPLIANCE=1
+	MY_PID=$(cat /run/sluice/sluiced.pid 2>/dev/null)
 }
 
 idle_run() { # RUN: CPU of sluiced (all its threads) over IDLE_SECS with no traffic
-	local run=$1 pid t0 t1 w0 w1 status tck
-	pid=$(cat /run/sluice/sluiced.pid)
+	local run=$1 pid=$MY_PID t0 t1 w0 w1 status tck
 	tck=$(getconf CLK_TCK)
 	wait_quiet
 	sleep 1
+	appliance_mine || { record idle_cpu sluice "$run" "" "appliance was stopped by another job"; return; }
 	t0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
 	w0=$(date +%s.%N)
 	sleep "$IDLE_SECS"
 	t1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
 	w1=$(date +%s.%N)
 	status=$(build/sluicectl status 2>&1)
+	appliance_mine || { record idle_cpu sluice "$run" "" "appliance was stopped by another job"; return; }
 	printf '%s\n' "$status" >"$TMP/status"
 	local j
 	j=$($PY - "$t0" "$t1" "$w0" "$w1" "$tck" "$TMP/status" <<'EOF'
@@ -305,10 +323,18 @@ part_bc() {
 		for r in $(seq 1 "$RUNS"); do
 			log "(b) run $r/$RUNS"
 			bulk_send_run veth_bulk linux "$r" "$NS_A" "$VETH_IP_B"
-			[ "$STARTED_APPLIANCE" = 1 ] &&
-				bulk_send_run tap_bulk sluice "$r" sluice "$APPLIANCE_IP"
+			[ "$STARTED_APPLIANCE" = 1 ] || continue
+			if ! appliance_mine; then
+				record tap_bulk sluice "$r" "" "appliance was stopped by another job"
+				continue
+			fi
+			bulk_send_run tap_bulk sluice "$r" sluice "$APPLIANCE_IP"
+			if ! appliance_mine; then # the result is not of our appliance: drop it
+				sed -i '$ d' "$RAW"
+				record tap_bulk sluice "$r" "" "appliance was restarted by another job during the run"
+			fi
 		done
-		[ "$STARTED_APPLIANCE" = 1 ] && build/sluicectl show stats >"$OUT/tcp_appliance_stats.txt" 2>&1
+		appliance_mine && build/sluicectl show stats >"$OUT/tcp_appliance_stats.txt" 2>&1
 	fi
 }
 
