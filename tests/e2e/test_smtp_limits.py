@@ -1,4 +1,5 @@
-"""SMTP limits that the demo config sets loosely, on tests/e2e/smtp_limits.conf:
+"""SMTP limits that the demo config sets loosely, on conf/demo.conf with
+tight values (smtp_e2e.limits_conf):
 3 connections per client address, a 500 ms greeting delay (and talking
 before it), 2 s command and data timeouts, 5 errors, 1 MiB messages."""
 
@@ -14,7 +15,7 @@ from smtp_e2e import MX
 
 @pytest.fixture
 def limits(sluice, request):
-    sluice.ensure(sm.LIMITS_CONF)
+    sluice.ensure(sm.limits_conf())
     yield sluice
     if not sluice.alive():
         pytest.fail(f"sluiced died during {request.node.name}:\n{e2e.log_tail(40)}")
