@@ -503,6 +503,7 @@ void tcp_conn_finish(struct ns_conn *c, int reason)
 	}
 	tcp_sq_free(c);
 	tcp_set_state(c, NS_TCP_CLOSED);
+	c->ev &= (uint8_t)~NS_TCP_EV_WRITABLE; /* nothing can be sent any more */
 	if (reason < 0) {
 		c->close_reason = reason;
 		tcp_conn_event(c, NS_TCP_EV_CLOSED);

@@ -10,11 +10,20 @@
  *   ns_tcp_queue.c   send queue, receive queue, out-of-order queue, SACK
  *                    blocks we report
  *   ns_tcp_sack.c    the sender's SACK scoreboard and RFC 6675 loss recovery
+ *                    (plus lost-retransmission detection and the RACK rule
+ *                    for a SACKed tail loss probe)
  *   ns_tcp_cc.c      congestion control: NewReno and CUBIC (RFC 9438)
- *   ns_tcp_timer.c   RTO (RFC 6298), persist, keepalive, delayed ACK,
- *                    FIN_WAIT_2 and TIME_WAIT timers
+ *   ns_tcp_timer.c   RTO (RFC 6298), tail loss probe (RFC 8985 §7), persist,
+ *                    keepalive, delayed ACK, FIN_WAIT_2 and TIME_WAIT timers
  *   ns_tcp_isn.c     SipHash-2-4, ISNs (RFC 6528), timestamp offsets,
  *                    ephemeral port offsets (RFC 6056), SYN cookies
+ *
+ * Output is coalesced: input and the ns_conn_* calls only change state and
+ * mark the connection (tcp_conn_mark); ns_tcp_flush then runs the app's
+ * callbacks (accepted/connected, data, writable, closed, in that order) and
+ * one tcp_output per marked connection. Timers do the same through the
+ * flush that ns_stack_poll runs after them. The tx callback must not feed
+ * frames back into the same stack synchronously.
  *
  * Sequence numbers are host order uint32_t compared with the SEQ_* helpers
  * (RFC 9293 §3.4: arithmetic modulo 2^32). Addresses are network order,

@@ -61,6 +61,16 @@ static void test_passive_open_negotiates_options(void **state)
 	assert_int_equal(f.app.accepted, 1);
 	assert_string_equal(ut_tfx_state(&f), "ESTABLISHED");
 	assert_int_equal(ut_tfx_stats(&f).tcp_passive_opens, 1);
+	{
+		/* Its window is scaled by the peer's shift (7); the MSS leaves
+		 * room for the timestamp option (RFC 6691). */
+		ns_conn_info_t info;
+
+		assert_true(ut_tfx_info(&f, f.pport, &info));
+		assert_int_equal(info.snd_wnd, 65535u << 7);
+		assert_int_equal(info.mss, 1460 - 12);
+		assert_int_equal(info.cwnd, 10 * (1460 - 12)); /* RFC 6928 */
+	}
 	ut_tfx_fini(&f);
 }
 
@@ -860,13 +870,22 @@ static void test_bad_checksum_and_header_dropped(void **state)
 
 /* ---- Listening ---- */
 
+static void count_listeners(const ns_conn_info_t *i, void *arg)
+{
+	if (strcmp(i->state, "LISTEN") == 0 && i->local_port == 25)
+		(*(int *)arg)++;
+}
+
 static void test_listen_errors(void **state)
 {
 	ut_tfx_t f;
+	int n = 0;
 
 	(void)state;
 	ut_tfx_init(&f, NULL, NULL);
 	assert_int_equal(ns_tcp_listen(ut_tfx_stack(&f), 25, &ut_app_ops, NULL), 0);
+	ns_stack_foreach_conn(ut_tfx_stack(&f), count_listeners, &n);
+	assert_int_equal(n, 1);
 	assert_int_equal(ns_tcp_listen(ut_tfx_stack(&f), 25, &ut_app_ops, NULL), SL_EADDRINUSE);
 	assert_int_equal(ns_tcp_listen(ut_tfx_stack(&f), 0, &ut_app_ops, NULL), SL_EINVAL);
 	assert_int_equal(ns_tcp_unlisten(ut_tfx_stack(&f), 25), 0);
