@@ -85,7 +85,12 @@ typedef struct bp_side {
 	struct rte_mbuf *txbuf[BP_BURST];
 	unsigned ntx;
 	uint64_t ring_drops; /* frames freed because the peer's ring was full */
-	uint64_t turns, rx_frames;
+	uint64_t turns, rx_frames, tx_frames;
+	/* Time spent in loop turns that moved a frame (RX or TX), measured
+	 * from the clock read each turn already does: the CPU the stack
+	 * really needs, busy polling excluded. Read by the other lcore. */
+	uint64_t busy_us, last_now_us;
+	bool last_busy;
 	ns_stats_t stats;    /* snapshot taken on the owning lcore at the end */
 } __rte_cache_aligned bp_side_t;
 
@@ -202,6 +207,7 @@ static void bp_tx(void *ctx, struct rte_mbuf *m)
 
 	if (unlikely(bp_opt.trace))
 		bp_trace(sd, m);
+	sd->tx_frames++;
 	sd->txbuf[sd->ntx++] = m;
 	if (sd->ntx == BP_BURST)
 		bp_tx_drain(sd);
@@ -211,9 +217,13 @@ static void bp_tx(void *ctx, struct rte_mbuf *m)
 static inline void bp_turn(bp_side_t *sd, void (*app)(void))
 {
 	struct rte_mbuf *pkts[BP_BURST];
+	uint64_t now = sl_time_now_us(), tx0 = sd->tx_frames;
 	unsigned n;
 
-	ns_stack_poll(sd->stack, sl_time_now_us());
+	if (sd->last_busy)
+		__atomic_store_n(&sd->busy_us, sd->busy_us + (now - sd->last_now_us), __ATOMIC_RELAXED);
+	sd->last_now_us = now;
+	ns_stack_poll(sd->stack, now);
 	n = rte_ring_dequeue_burst(sd->rx_ring, (void **)pkts, BP_BURST, NULL);
 	for (unsigned i = 0; i < n; i++) {
 		if (i + 1 < n)
@@ -228,6 +238,7 @@ static inline void bp_turn(bp_side_t *sd, void (*app)(void))
 		app();
 	ns_stack_flush(sd->stack);
 	bp_tx_drain(sd);
+	sd->last_busy = n > 0 || sd->tx_frames != tx0;
 	sd->turns++;
 }
 
@@ -353,7 +364,7 @@ fail:
  * (/proc/self/task/TID/schedstat, ns) say how much of that happened; the
  * report prints them so a disturbed run can be recognised. */
 typedef struct bp_sched {
-	uint64_t run_ns, wait_ns;
+	uint64_t run_ns, wait_ns, busy_us;
 } bp_sched_t;
 
 static void bp_sched_read(int tid, bp_sched_t *r)
@@ -379,10 +390,15 @@ static void bp_sched_snap(bp_sched_t *r)
 {
 	bp_sched_read(rte_sys_gettid(), &r[0]);
 	bp_sched_read(bp_server_tid, &r[1]);
+	r[0].busy_us = bp_client.busy_us;
+	r[1].busy_us = __atomic_load_n(&bp_server.busy_us, __ATOMIC_RELAXED);
 }
 
 static void bp_sched_print(uint64_t window_us)
 {
+	printf(",\"lcore_busy_share\":[%.3f,%.3f]",
+	       (double)(bp_sched1[0].busy_us - bp_sched0[0].busy_us) / (double)window_us,
+	       (double)(bp_sched1[1].busy_us - bp_sched0[1].busy_us) / (double)window_us);
 	printf(",\"lcore_cpu_share\":[%.3f,%.3f],\"lcore_wait_ms\":[%.1f,%.1f]",
 	       (double)(bp_sched1[0].run_ns - bp_sched0[0].run_ns) / 1e3 / (double)window_us,
 	       (double)(bp_sched1[1].run_ns - bp_sched0[1].run_ns) / 1e3 / (double)window_us,

@@ -25,9 +25,9 @@ ROWS = [
      "conns_per_s", "conn/s", "ratio_ge", 3.0, "ratio >= 3.0"),
     ("a_conn_seq", "(a) new connections/s, sequential (1 in flight)", "pair_conn_seq",
      "loopback_conn_seq", "conns_per_s", "conn/s", None, None, "(info)"),
-    ("a_bulk_cpu", "(a) bulk, per CPU-second of both sides", "pair_bulk", "loopback_bulk",
+    ("a_bulk_cpu", "(a) bulk, per CPU-second of work (both sides)", "pair_bulk", "loopback_bulk",
      "gbps_per_cpu", "Gbit/s per CPU", None, None, "(info)"),
-    ("a_conn_cpu", "(a) new connections, {conc} in flight, per CPU-second", "pair_conn",
+    ("a_conn_cpu", "(a) new connections, {conc} in flight, per CPU-second of work", "pair_conn",
      "loopback_conn", "conns_per_cpu", "conn/s per CPU", None, None, "(info)"),
     ("b_bulk", "(b) bulk over TAP vs veth, 1 connection, MTU 1500", "tap_bulk", "veth_bulk",
      "gbps", "Gbit/s", None, None, "(info)"),
@@ -60,12 +60,17 @@ def load(path):
 
 
 def add_per_cpu(d):
-    """Throughput per CPU-second actually consumed by both sides: the
-    two lcores' run time for Sluice (busy polling included), the two
-    threads' for bench_kernel_connect, iperf3's own CPU figures for it.
-    Less sensitive than the raw rate to CPU taken by other jobs."""
+    """Throughput per CPU-second of work on both sides: for Sluice the time
+    the two lcores spent in loop turns that moved a frame (busy-poll idle
+    excluded; the lcore_busy_share bench_pair reports), for
+    bench_kernel_connect its two threads' run time, for iperf3 its own CPU
+    figures (client + server). Much less sensitive than the raw rate to CPU
+    taken by other jobs, and the fair measure of how much work a connection
+    or a byte costs each stack."""
     cpu = None
-    if "lcore_cpu_share" in d:
+    if "lcore_busy_share" in d:
+        cpu = sum(d["lcore_busy_share"])
+    elif "lcore_cpu_share" in d:
         cpu = sum(d["lcore_cpu_share"])
     elif "thread_cpu_share" in d:
         cpu = sum(d["thread_cpu_share"])
@@ -115,7 +120,7 @@ def evaluate(row, s, r):
 
 DETAIL_KEYS = ("mss", "mtu", "concurrency", "ports", "errors", "connect_fail", "retransmits",
                "ring_drops", "server_accepts", "worker_sleeping", "confirmed", "box_busy_pct",
-               "lcore_cpu_share", "lcore_wait_ms", "thread_cpu_share", "thread_wait_ms", "cpu",
+               "srtt_us", "lcore_busy_share", "lcore_cpu_share", "lcore_wait_ms", "thread_cpu_share", "thread_wait_ms", "cpu",
                "gbps_per_cpu", "conns_per_cpu")
 
 
