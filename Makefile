@@ -24,13 +24,13 @@ endif
 CC ?= gcc
 
 DEPS_PKGS := build-essential pkg-config clang libclang-rt-14-dev dpdk libdpdk-dev \
-	libcmocka-dev liblmdb-dev libargon2-dev \
+	libcmocka-dev liblmdb-dev libargon2-dev libwolfssl-dev \
 	python3-pytest python3-scapy python3-matplotlib iperf3 time nftables iproute2 iputils-ping \
 	tcpdump procps psmisc netcat-openbsd swaks postfix
 
 DPDK_CFLAGS := $(shell pkg-config --cflags libdpdk 2>/dev/null)
 DPDK_LIBS := $(shell pkg-config --libs libdpdk 2>/dev/null)
-LIBS := $(DPDK_LIBS) -llmdb -largon2 -lpthread -lm
+LIBS := $(DPDK_LIBS) -llmdb -largon2 -lwolfssl -lpthread -lm
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers
 CFLAGS_COMMON := -std=gnu11 -g $(OPT) $(WARN) $(DPDK_CFLAGS) -D_GNU_SOURCE -MMD -MP
