@@ -116,7 +116,9 @@ int ns_tcp_create(ns_stack_t *s)
 	if (room < NS_TCP_HDR_LEN + NS_TCP_MSS_MIN)
 		goto fail;
 	t->mss_cap = (uint16_t)(room - NS_TCP_HDR_LEN > 65535 ? 65535 : room - NS_TCP_HDR_LEN);
-	t->mss_adv = (uint16_t)(s->p.mtu > 40 ? s->p.mtu - 40 : NS_TCP_MSS_MIN);
+	/* ns_stack_create guarantees mtu >= 68: at least 28 bytes per
+	 * segment, and more than the 12 bytes of a timestamp option. */
+	t->mss_adv = (uint16_t)(s->p.mtu - 40);
 	if (t->mss_adv > t->mss_cap)
 		t->mss_adv = t->mss_cap;
 	t->pool_reserve = s->p.pool->size / 8;
@@ -262,10 +264,13 @@ void tcp_conn_setup_opts(struct ns_conn *c, const struct ns_tcp_opts *o)
 		c->snd_wscale = 0;
 		c->rcv_wscale = 0;
 	}
-	if (mss > t->mss_adv)
-		mss = t->mss_adv;
+	/* A tiny or zero MSS from the peer would mean segments of a few
+	 * bytes (or none): RFC 6691 floors aside, keep 88 unless our own MTU
+	 * is smaller still. */
 	if (mss < NS_TCP_MSS_MIN)
 		mss = NS_TCP_MSS_MIN;
+	if (mss > t->mss_adv)
+		mss = t->mss_adv;
 	c->mss = (uint16_t)mss;
 	c->smss = (uint16_t)(mss - tcp_opts_fixed_len(c));
 }
