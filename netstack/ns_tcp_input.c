@@ -532,6 +532,13 @@ static bool ack_process(struct ns_conn *c, const struct ns_tcp_seg *seg)
 			c->dupacks = 0;
 			if ((c->flags & NS_TCPF_CWND_LIMITED) && data_acked > 0)
 				t->cc->acked(c, data_acked);
+			/* Markers left behind by snd_una follow it, or after 2 GB
+			 * without a loss sequence arithmetic would put them
+			 * ahead again. */
+			if (SEQ_LT(c->recover, c->snd_una))
+				c->recover = c->snd_una;
+			if (SEQ_LT(c->lost_hint, c->snd_una))
+				c->lost_hint = c->snd_una;
 		}
 		tcp_rto_restart(c);
 		writable_check(c);

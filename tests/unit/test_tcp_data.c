@@ -87,6 +87,52 @@ static void test_reassembly_and_sack_blocks(void **state)
 	ut_tfx_fini(&f);
 }
 
+/* The peer's sequence numbers wrap through 2^32 mid-stream, out of order
+ * (RFC 9293 §3.4: all comparisons are modulo 2^32). */
+static void test_sequence_wraparound(void **state)
+{
+	ut_tfx_t f;
+	ut_seg_t g, r;
+	uint8_t d[600];
+	uint32_t a;
+
+	(void)state;
+	for (int i = 0; i < 600; i++)
+		d[i] = (uint8_t)(i ^ 0x5a);
+	ut_tfx_init(&f, small_rcvbuf, NULL);
+	ut_tfx_listen(&f);
+	f.snd = 0xfffffe00u;
+	g = ut_tfx_syn(&f);
+	ut_tfx_send(&f, &g);
+	r = ut_tfx_expect(&f, UT_SYN | UT_ACK);
+	f.rcv = r.seq + 1;
+	f.snd = 0xfffffe01u;
+	ut_tfx_send_flags(&f, UT_ACK);
+	a = f.snd;
+	/* [a+400, a+600) crosses zero and arrives first. */
+	g = ut_tfx_seg(&f, UT_ACK);
+	g.seq = a + 400;
+	g.data = d + 400;
+	g.len = 200;
+	ut_tfx_send(&f, &g);
+	r = ut_tfx_expect(&f, UT_ACK);
+	assert_int_equal(r.ack, a);
+	assert_int_equal(r.nsack, 1);
+	assert_int_equal(r.sack[0][0], a + 400);
+	assert_int_equal(r.sack[0][1], (uint32_t)(a + 600));
+	g.seq = a;
+	g.data = d;
+	g.len = 400;
+	ut_tfx_send(&f, &g);
+	r = ut_tfx_expect(&f, UT_ACK);
+	assert_int_equal(r.ack, (uint32_t)(a + 600));
+	assert_int_equal(f.app.rxlen, 600);
+	assert_memory_equal(f.app.rx, d, 600);
+	ns_conn_abort(f.app.c);
+	ut_peer_drain(f.p);
+	ut_tfx_fini(&f);
+}
+
 /* IW10 segments out; the first is lost; SACKed duplicate ACKs make the
  * sender retransmit exactly it (RFC 6675 §5). */
 static void test_sack_fast_retransmit(void **state)
@@ -586,6 +632,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reassembly_and_sack_blocks),
+		cmocka_unit_test(test_sequence_wraparound),
 		cmocka_unit_test(test_sack_fast_retransmit),
 		cmocka_unit_test(test_tail_loss_probe),
 		cmocka_unit_test(test_early_retransmit),
