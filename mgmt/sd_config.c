@@ -159,6 +159,9 @@ static const sl_conf_field_t sd_smtp_fields[] = {
 	{"bare_eol", SL_CONF_ENUM, OFF(smtp.bare_eol), .choices = sd_eol_modes},
 	{"vrfy", SL_CONF_BOOL, OFF(smtp.vrfy)},
 	{"expn", SL_CONF_BOOL, OFF(smtp.expn)},
+	{"auth_lockout_failures", SL_CONF_UINT, OFF(smtp.auth_lockout_failures), 0, 0, 100000,
+	 .help = "failed AUTH per client address before AUTH is refused (0 = off)"},
+	{"auth_lockout_time", SL_CONF_DURATION, OFF(smtp.auth_lockout_time), 0, 1 * S, 24 * 3600 * S},
 	{"auth_threads", SL_CONF_UINT, OFF(smtp.auth_threads), 0, 1, 64,
 	 .help = "threads verifying passwords (argon2id), off the workers"},
 	{"mx", SL_CONF_SECTION, 0, .section = &sd_smtp_mx_section},
@@ -257,6 +260,8 @@ void sd_config_default(sd_config_t *c)
 	c->smtp.max_connections_per_ip = 50;
 	c->smtp.staging_memory = 512 * MB;
 	c->smtp.auth_threads = 1;
+	c->smtp.auth_lockout_failures = 10;
+	c->smtp.auth_lockout_time = 15 * 60 * S;
 	c->fault_injection.direction = 2;
 	c->fault_injection.seed = 1;
 	c->fault_injection.reorder_depth = 3;

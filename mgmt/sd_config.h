@@ -70,6 +70,8 @@ typedef struct sd_config {
 		char hostname[256];          /* "" = the top-level hostname */
 		uint64_t max_message_size, staging_memory;      /* bytes */
 		uint64_t greeting_delay, timeout_command, timeout_data; /* us */
+		uint64_t auth_lockout_time;  /* us */
+		uint32_t auth_lockout_failures;
 		uint32_t max_recipients, max_errors, max_auth_failures;
 		uint32_t max_connections, max_connections_per_ip, auth_threads;
 		int bare_eol;                /* enum smtp_eol_mode */

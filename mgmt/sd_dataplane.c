@@ -147,6 +147,8 @@ static int sd_lane_smtp(const sd_config_t *c, st_store_t *store, sd_dataplane_t 
 	sp.max_sessions = c->smtp.max_connections;
 	sp.max_per_ip = c->smtp.max_connections_per_ip;
 	sp.staging_max = c->smtp.staging_memory;
+	sp.auth_lockout_failures = c->smtp.auth_lockout_failures;
+	sp.auth_lockout_us = c->smtp.auth_lockout_time;
 	sp.now_us = sl_time_now_us();
 	rc = smtp_server_create(&sp, &l->smtp, error_r);
 	if (rc < 0)

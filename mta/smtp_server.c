@@ -85,6 +85,16 @@ struct smtp_conn {
 	smtp_conn_t *retry_next;
 };
 
+/* Failed AUTH per client address: direct-mapped, a colliding address
+ * simply takes the slot over (an attacker who spreads over many addresses
+ * gets few tries from each anyway). */
+#define SMTP_AUTHLK_SLOTS 4096
+typedef struct smtp_authlk {
+	uint32_t ip;
+	uint32_t failures;
+	uint64_t since;
+} smtp_authlk_t;
+
 typedef struct smtp_ip_slot {
 	uint32_t ip; /* 0 = empty */
 	uint32_t count;
@@ -104,6 +114,7 @@ struct smtp_server {
 	smtp_conn_t *retry_head, *retry_tail;
 	smtp_ip_slot_t *ipt;
 	uint32_t ipt_mask;
+	smtp_authlk_t *authlk;
 	uint64_t staged;
 	uint64_t conn_seq;
 	uint64_t qid_last;
@@ -159,6 +170,43 @@ static void ip_release(smtp_server_t *srv, uint32_t ip)
 		srv->ipt[j].count = 0;
 		i = j;
 	}
+}
+
+static smtp_authlk_t *authlk_slot(smtp_server_t *srv, uint32_t ip)
+{
+	return &srv->authlk[ip_hash(ip) & (SMTP_AUTHLK_SLOTS - 1)];
+}
+
+static bool authlk_locked(smtp_server_t *srv, uint32_t ip)
+{
+	smtp_authlk_t *l = authlk_slot(srv, ip);
+
+	if (srv->p.auth_lockout_failures == 0 || l->ip != ip)
+		return false;
+	if (srv->now - l->since >= srv->p.auth_lockout_us) {
+		l->ip = 0;
+		return false;
+	}
+	return l->failures >= srv->p.auth_lockout_failures;
+}
+
+static void authlk_record(smtp_server_t *srv, uint32_t ip, bool ok)
+{
+	smtp_authlk_t *l = authlk_slot(srv, ip);
+
+	if (srv->p.auth_lockout_failures == 0)
+		return;
+	if (ok) {
+		if (l->ip == ip)
+			l->ip = 0;
+		return;
+	}
+	if (l->ip != ip || srv->now - l->since >= srv->p.auth_lockout_us) {
+		l->ip = ip;
+		l->failures = 0;
+		l->since = srv->now;
+	}
+	l->failures++;
 }
 
 /* ---- deliveries ---- */
@@ -418,6 +466,14 @@ static void conn_auth_start(smtp_conn_t *cn, const struct smtp_request *rq)
 		st = SMTP_AUTH_TEMPFAIL;
 		goto now;
 	}
+	if (authlk_locked(srv, cn->ip)) {
+		/* Too many failures from this address lately: no argon2 for it. */
+		srv->gs.auth_ip_locked++;
+		sl_log(SL_LOG_INFO, SMTP_LOG, "[%s]: AUTH refused, too many recent failures",
+		       cn->ip_str);
+		st = SMTP_AUTH_TEMPFAIL;
+		goto now;
+	}
 	job = calloc(1, sizeof(*job));
 	if (job == NULL) {
 		st = SMTP_AUTH_TEMPFAIL;
@@ -462,6 +518,11 @@ static void auth_result(void *ctx, smtp_auth_job_t *job)
 			st = SMTP_AUTH_FAIL;
 		else
 			st = SMTP_AUTH_TEMPFAIL;
+		if (st != SMTP_AUTH_TEMPFAIL)
+			authlk_record(srv, cn->ip, st == SMTP_AUTH_OK);
+		if (st == SMTP_AUTH_FAIL)
+			sl_log(SL_LOG_INFO, SMTP_LOG, "[%s]: AUTH failed for <%s>", cn->ip_str,
+			       job->user);
 		cn->req_started = false;
 		smtp_session_auth_done(cn->s, srv->now, st, job->rc == 0 ? job->user : NULL);
 		if (cn->shutdown_pending)
@@ -932,8 +993,9 @@ int smtp_server_create(const smtp_server_params_t *p, smtp_server_t **srv_r,
 		cap <<= 1;
 	srv->ipt = calloc(cap, sizeof(*srv->ipt));
 	srv->ipt_mask = cap - 1;
+	srv->authlk = calloc(SMTP_AUTHLK_SLOTS, sizeof(*srv->authlk));
 	srv->wheel = sl_timer_wheel_create(p->now_us, 0);
-	if (srv->ipt == NULL || srv->wheel == NULL) {
+	if (srv->ipt == NULL || srv->authlk == NULL || srv->wheel == NULL) {
 		smtp_server_destroy(&srv);
 		return SL_ENOMEM;
 	}
@@ -991,6 +1053,7 @@ void smtp_server_destroy(smtp_server_t **srvp)
 		       srv->auth_inflight);
 	sl_timer_wheel_destroy(&srv->wheel);
 	free(srv->ipt);
+	free(srv->authlk);
 	free(srv);
 	*srvp = NULL;
 }

@@ -52,6 +52,10 @@ typedef struct smtp_server_params {
 	uint32_t max_sessions;   /* per lane */
 	uint32_t max_per_ip;     /* concurrent sessions per client address */
 	uint64_t staging_max;    /* message bytes staged by all sessions */
+	/* Per-address AUTH lockout across sessions: after this many failures
+	 * within auth_lockout_us, AUTH answers 454 without checking (0 = off). */
+	uint32_t auth_lockout_failures;
+	uint64_t auth_lockout_us;
 	uint64_t now_us;
 } smtp_server_params_t;
 
@@ -88,7 +92,8 @@ unsigned smtp_server_sessions(const smtp_server_t *srv);
 /* Counters of the glue itself (the engine's are struct smtp_stats). */
 #define SMTP_SERVER_STATS_FIELDS(X)                                              \
 	X(sessions_current) X(rejected_session_limit) X(rejected_ip_limit)       \
-	X(staging_full) X(auth_queue_full) X(deliveries_inflight)                \
+	X(staging_full) X(auth_queue_full) X(auth_ip_locked)                     \
+	X(deliveries_inflight)                                                   \
 	X(deliveries_committed) X(deliveries_failed) X(store_submit_retries)
 typedef struct smtp_server_stats {
 #define SMTP_SERVER_STATS_DECLARE(n) uint64_t n;

@@ -1,5 +1,6 @@
 """SMTP limits that the demo config sets loosely, on conf/demo.conf with
-tight values (smtp_e2e.limits_conf):
+tight values (smtp_e2e.limits_conf): AUTH lockout per address after 4
+failures for 3 s,
 3 connections per client address, a 500 ms greeting delay (and talking
 before it), 2 s command and data timeouts, 5 errors, 1 MiB messages."""
 
@@ -130,3 +131,27 @@ def test_small_message_limit(limits):
          % user.encode()), ("expect", 4), ("send", big + b".\r\nQUIT\r\n"), ("expect", 2)])
     assert replies[5][1][0].startswith("552 5.3.4"), replies
     assert sm.inbox_count(user) == 1
+
+
+def _auth_session(user, passwords):
+    """One session on 587 trying PASSWORDS in turn; the reply codes."""
+    import base64
+
+    steps = [("send", b"EHLO lockout.example.org\r\n"), ("expect", 1)]
+    for pw in passwords:
+        blob = base64.b64encode(f"\0{user}\0{pw}".encode())
+        steps += [("send", b"AUTH PLAIN " + blob + b"\r\n"), ("expect", 1)]
+    return [c for c, _ in sm.smtp_chat(steps, port=sm.SUBMISSION)[2:]]
+
+
+def test_auth_lockout_per_address(limits):
+    user, password = sm.new_user("iplock")
+    before = sm.smtp_stats()["smtp.auth_ip_locked"]
+    # 3 failures end the session (per-session limit), the 4th in a new one
+    assert sm.netns(_auth_session, user, ["a", "b", "c"])[:3] == [535, 535, 535]
+    assert sm.netns(_auth_session, user, ["d"]) == [535]
+    # now even the right password is refused, without being checked
+    assert sm.netns(_auth_session, user, [password]) == [454]
+    assert sm.smtp_stats()["smtp.auth_ip_locked"] == before + 1
+    time.sleep(3.2)
+    assert sm.netns(_auth_session, user, [password]) == [235]

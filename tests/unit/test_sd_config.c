@@ -50,6 +50,8 @@ static void test_defaults_no_store_no_smtp(void **state)
 	assert_false(sd_config_smtp_enabled(&c));
 	assert_int_equal(c.smtp.max_connections_per_ip, 50);
 	assert_int_equal(c.smtp.auth_threads, 1);
+	assert_int_equal(c.smtp.auth_lockout_failures, 10);
+	assert_int_equal(c.smtp.auth_lockout_time, 15 * 60 * SL_US_PER_S);
 	assert_int_equal(c.store.lane_inflight, 1024);
 }
 
@@ -70,7 +72,7 @@ static void test_store_and_smtp_keys(void **state)
 			      "  max_auth_failures = 2; max_connections = 99; max_connections_per_ip = 4;\n"
 			      "  staging_memory = 64m; greeting_delay = 250ms; timeout_command = 30s;\n"
 			      "  timeout_data = 1min; bare_eol = normalize; vrfy = yes; expn = on;\n"
-			      "  auth_threads = 2;\n"
+			      "  auth_threads = 2; auth_lockout_failures = 0; auth_lockout_time = 1h;\n"
 			      "  mx { port = 25; }\n"
 			      "  submission { port = 587; allow_plaintext_auth = true; } }\n",
 			      &c, &e),
@@ -97,6 +99,8 @@ static void test_store_and_smtp_keys(void **state)
 	assert_int_equal(c.smtp.max_connections_per_ip, 4);
 	assert_int_equal(c.smtp.staging_memory, 64 * MB);
 	assert_int_equal(c.smtp.auth_threads, 2);
+	assert_int_equal(c.smtp.auth_lockout_failures, 0);
+	assert_int_equal(c.smtp.auth_lockout_time, 3600 * SL_US_PER_S);
 	sd_config_smtp(&c, &sc);
 	assert_string_equal(sc.hostname, "host.example"); /* falls back to hostname */
 	assert_int_equal(sc.message_max, 10 * MB);
