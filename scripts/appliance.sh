@@ -8,8 +8,9 @@
 # Environment: CONF (default conf/demo.conf), SLUICED (default
 # build/sluiced), NETNS (default sluice), RUNDIR (default /run/sluice),
 # DEMO_DOMAIN / DEMO_USER / DEMO_PASSWORD (default sluice.test,
-# demo@sluice.test, demo: provisioned at start when the config has a store
-# and they are absent; DEMO_DOMAIN= skips it).
+# demo@sluice.test, demo: provisioned at start, with postmaster@DOMAIN as an
+# alias of the user, when the config has a store and they are absent;
+# DEMO_DOMAIN= skips it).
 set -u
 cd "$(dirname "$0")/.."
 CONF=${CONF:-conf/demo.conf}
@@ -78,6 +79,10 @@ provision() {
 	if ! "$SLUICECTL" user list "$DEMO_DOMAIN" | awk '{print $1}' | grep -qx "$DEMO_USER"; then
 		printf '%s\n' "$DEMO_PASSWORD" |
 			"$SLUICECTL" user add "$DEMO_USER" --password-stdin >/dev/null || return 1
+	fi
+	# RFC 5321 §4.5.1: postmaster must exist.
+	if ! "$SLUICECTL" alias list | grep -q "^postmaster@$DEMO_DOMAIN -> "; then
+		"$SLUICECTL" alias add "postmaster@$DEMO_DOMAIN" "$DEMO_USER" >/dev/null || return 1
 	fi
 	return 0
 }

@@ -148,6 +148,13 @@ def test_unknown_user_and_relay_denied_on_mx(appliance):
             assert line.startswith("554 5.7.1") and "Relay access denied" in line, line
 
 
+def test_postmaster_is_accepted(appliance):
+    # RFC 5321 §4.5.1: <postmaster> without a domain, and postmaster@ our domain
+    assert "postmaster@sluice.test -> demo@sluice.test" in ctl("alias", "list").stdout
+    got = netns(_rcpt_probe, ["postmaster", "postmaster@sluice.test", "PostMaster@Sluice.Test"])
+    assert [c for c, _ in got] == [250, 250, 250], got
+
+
 def test_submission_requires_auth(appliance):
     replies = netns(sm.smtp_chat, [("send", b"EHLO sub.example.org\r\n"), ("expect", 1),
                                    ("send", b"MAIL FROM:<x@example.org>\r\n"), ("expect", 1),
