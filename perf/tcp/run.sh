@@ -249,7 +249,8 @@ MY_PID=""
 APPLIANCE_WAIT=${APPLIANCE_WAIT:-900}
 
 appliance_busy() {
-	scripts/appliance.sh status >/dev/null 2>&1 || pgrep -f "pytest.*tests/e2e" >/dev/null
+	scripts/appliance.sh status >/dev/null 2>&1 || pgrep -f "pytest.*tests/e2e" >/dev/null ||
+		ip -n sluice link show sluice0 >/dev/null 2>&1
 }
 
 appliance_mine() {
