@@ -203,3 +203,9 @@ def test_kernel_neighbour_is_appliance_mac(appliance):
     out = e2e.nsexec("ip", "neigh", "show", APPLIANCE_IP, "dev", e2e.TAP, timeout=10).stdout
     m = re.search(r"lladdr (\S+)", out)
     assert m and m.group(1) == e2e.appliance_mac(), out
+
+
+def test_gratuitous_arp_at_start(appliance):
+    # The appliance announces itself once at start (the ARP list);
+    # the counter lives as long as the process.
+    assert e2e.stats()["arp_tx_gratuitous"] >= 1
