@@ -68,6 +68,7 @@ def sluice(request):
     if os.geteuid() != 0:
         pytest.exit("the e2e suite needs root (namespaces, TAP, raw sockets)", returncode=2)
     app = e2e.Appliance()
+    _nft_delete_loss_table()  # a killed earlier run may have left it
     app.stop()  # whatever an earlier run left behind
     yield app
     if request.session.testsfailed:
