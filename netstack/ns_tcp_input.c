@@ -365,6 +365,16 @@ static void ack_now(struct ns_conn *c)
 	tcp_conn_mark(c);
 }
 
+/* RFC 5681 §4.2: every out-of-order segment gets its own immediate
+ * duplicate ACK. Deferring it to the flush would merge all the segments of
+ * one RX burst into a single ACK, and a sender without SACK would rarely
+ * see the three duplicates that trigger fast retransmit. */
+static void ack_dup_now(struct ns_conn *c)
+{
+	if (tcp_xmit(c, c->snd_max, 0, NS_TH_ACK) < 0)
+		ack_now(c); /* no mbuf now: the flush will try again */
+}
+
 /* The duplicate ACK that answers an unacceptable segment (RFC 9293
  * §3.10.7.4). If that segment carried nothing, it may itself be such an
  * answer: two ends answering each other's ACKs forever is an ACK storm, so
@@ -712,7 +722,7 @@ static bool segment_text(struct ns_conn *c, struct ns_tcp_seg *seg, struct rte_m
 				kept = true;
 				/* RFC 5681 §4.2: out-of-order data is ACKed
 				 * immediately (a duplicate ACK with SACK). */
-				ack_now(c);
+				ack_dup_now(c);
 				return kept;
 			}
 		}
