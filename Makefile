@@ -61,7 +61,7 @@ FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 PERF_SRCS := $(sort $(wildcard perf/*/bench_*.c))
 PERF_BINS := $(patsubst perf/%.c,$(BUILD)/perf/%,$(PERF_SRCS))
 
-.PHONY: all deps test unit-bins fuzz-bins perf-bins run start stop clean perf fuzz asan check-deps
+.PHONY: all deps test unit-bins fuzz-bins perf-bins crash-test run start stop clean perf fuzz asan check-deps
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/sluiced $(BUILD)/sluicectl
@@ -134,6 +134,11 @@ stop:
 perf: deps
 	$(MAKE) all perf-bins
 	perf/run_all.sh
+
+# crash-test: the store's kill -9 test, many more rounds than make test runs.
+crash-test: deps
+	$(MAKE) build/tests/test_store_crash
+	ST_CRASH_ROUNDS=$${ST_CRASH_ROUNDS:-500} build/tests/test_store_crash
 
 fuzz: deps
 	$(MAKE) VARIANT=fuzz fuzz-bins
