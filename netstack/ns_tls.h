@@ -110,7 +110,8 @@ int ns_tls_cert_check(const ns_tls_cert_src_t *src, const char *ca_file,
 enum ns_tls_key_kind { NS_TLS_KEY_EC_P256 = 0, NS_TLS_KEY_RSA_2048 = 1 };
 
 typedef struct ns_tls_gen_params {
-	const char *hostname;       /* CN and the one DNS subjectAltName */
+	const char *hostname;       /* CN and the one DNS subjectAltName (a CA:
+				       the CN only, any printable text) */
 	enum ns_tls_key_kind key;
 	uint32_t days;              /* validity from now (0: 3650) */
 	bool is_ca;                 /* basicConstraints CA:TRUE, keyCertSign */

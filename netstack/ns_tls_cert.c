@@ -602,6 +602,19 @@ static bool hostname_ok(const char *h)
 	return true;
 }
 
+/* A CA's common name: printable ASCII. */
+static bool cn_ok(const char *cn)
+{
+	size_t n = strnlen(cn, CTC_NAME_SIZE);
+
+	if (n == 0 || n >= CTC_NAME_SIZE)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (cn[i] < 0x20 || cn[i] > 0x7e)
+			return false;
+	return true;
+}
+
 static size_t der_len(uint8_t *p, size_t len)
 {
 	if (len < 128) {
@@ -710,8 +723,8 @@ int ns_tls_cert_generate(const ns_tls_gen_params_t *p, sl_buf_t *cert_pem_r,
 		*error_r = "wolfSSL_Init failed";
 		return SL_EIO;
 	}
-	if (p->hostname == NULL || !hostname_ok(p->hostname)) {
-		*error_r = "generate: not a valid host name";
+	if (p->hostname == NULL || (p->is_ca ? !cn_ok(p->hostname) : !hostname_ok(p->hostname))) {
+		*error_r = p->is_ca ? "generate: not a valid CA name" : "generate: not a valid host name";
 		return SL_EINVAL;
 	}
 	if ((p->issuer_cert_pem == NULL) != (p->issuer_key_pem == NULL)) {
@@ -748,7 +761,8 @@ int ns_tls_cert_generate(const ns_tls_gen_params_t *p, sl_buf_t *cert_pem_r,
 	snprintf(cert->subject.commonName, CTC_NAME_SIZE, "%s", p->hostname);
 	cert->daysValid = p->days > 0 ? (int)p->days : 3650;
 	cert->isCA = p->is_ca ? 1 : 0;
-	set_san(cert, p->hostname);
+	if (!p->is_ca)
+		set_san(cert, p->hostname);
 	if (wc_SetKeyUsage(cert, p->is_ca ? "keyCertSign,cRLSign,digitalSignature"
 					  : (key.type == RSA_TYPE ? "digitalSignature,keyEncipherment"
 								  : "digitalSignature")) != 0)
