@@ -63,6 +63,8 @@ PERF_BINS := $(patsubst perf/%.c,$(BUILD)/perf/%,$(PERF_SRCS))
 
 .PHONY: all deps test unit-bins fuzz-bins perf-bins crash-test run start stop clean perf fuzz asan check-deps
 .DEFAULT_GOAL := all
+# Keep objects that pattern chains would otherwise delete as intermediates.
+.SECONDARY:
 
 all: $(BUILD)/sluiced $(BUILD)/sluicectl
 
