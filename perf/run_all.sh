@@ -9,4 +9,9 @@ for suite in perf/tcp/run.sh; do
 	echo "== $suite" >&2
 	"$suite" || { echo "perf: $suite failed" >&2; status=1; }
 done
+# The store (issue 3) and SMTP (issue 4) suites.
+for suite in perf/store/run.sh perf/smtp/run.sh; do
+	echo "== $suite" >&2
+	"$suite" || { echo "perf: $suite failed" >&2; status=1; }
+done
 exit $status
