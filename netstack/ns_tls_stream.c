@@ -46,6 +46,7 @@ struct ns_tls_conn {
 	bool want_writable;       /* a send was refused or short */
 	bool peer_closed;         /* close_notify or FIN: no more plaintext */
 	bool tcp_eof;             /* the recv callback saw TCP's FIN */
+	bool io_closed;           /* TCP refused a send: reset or shut */
 	bool shut;                /* our close_notify is out */
 	bool fin_pending;         /* send FIN once ov drains */
 	bool secured;             /* the handshake completed */
@@ -134,13 +135,17 @@ static int io_send(WOLFSSL *ssl, char *buf, int sz, void *arg)
 	size_t left = (size_t)sz;
 
 	(void)ssl;
-	if (st->conn == NULL || !ov_flush(st))
+	if (st->conn == NULL || !ov_flush(st)) {
+		t->io_closed = true;
 		return WOLFSSL_CBIO_ERR_CONN_CLOSE;
+	}
 	if (t->ov.len == 0) {
 		ssize_t n = ns_conn_send(st->conn, p, left);
 
-		if (n < 0)
+		if (n < 0) {
+			t->io_closed = true;
 			return WOLFSSL_CBIO_ERR_CONN_CLOSE;
+		}
 		p += n;
 		left -= (size_t)n;
 	}
@@ -233,6 +238,7 @@ static void fail_mark(ns_stream_t *st, int reason, int werr, const char *what)
 	t->phase = PH_FAILED;
 	t->fail_reason = reason;
 	t->peer_closed = true;
+	wolfSSL_ERR_clear_error(); /* the lane's queue: nothing stale for the next */
 }
 
 /* In an event: the connection goes (RST for a stalled peer, else FIN after
@@ -349,6 +355,8 @@ static void hs_step(ns_stream_t *st, bool from_app)
 	}
 	if (t->tcp_eof || err == 0)
 		fail_mark(st, SL_ECLOSED, 0, "the peer closed the connection");
+	else if (t->io_closed)
+		fail_mark(st, SL_ECLOSED, 0, "the connection was reset or shut under it");
 	else
 		fail_mark(st, SL_EPROTO, err, NULL);
 	if (from_app)

@@ -1656,7 +1656,8 @@ int main(void)
 		cmocka_unit_test(test_bulk_both_ways),
 	};
 
-	sl_log_set_level(SL_LOG_WARN);
+	/* TLS_LOG=1 shows the failure lines the tests provoke. */
+	sl_log_set_level(getenv("TLS_LOG") != NULL ? SL_LOG_INFO : SL_LOG_WARN);
 	assert_int_equal(ns_tls_global_init(), 0);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
