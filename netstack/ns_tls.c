@@ -241,11 +241,15 @@ static int sni_cb(WOLFSSL *ssl, int *alert_r, void *arg)
 	if (name == NULL || name[0] == '\0')
 		return 0; /* no SNI: the default certificate */
 	idx = cert_for_name(ctx->cfg, name, strnlen(name, 256));
+	/* Counted once per handshake: after a HelloRetryRequest the second
+	 * ClientHello comes through here again. */
 	if (idx < 0) {
-		ctx->stats.sni_unknown++;
+		if (ns_tls_stream_once(st, 2))
+			ctx->stats.sni_unknown++;
 		return 0; /* the default, as most servers do */
 	}
-	ctx->stats.sni_matched++;
+	if (ns_tls_stream_once(st, 2))
+		ctx->stats.sni_matched++;
 	if (idx > 0 && (unsigned)idx < ctx->n_srv)
 		wolfSSL_set_SSL_CTX(ssl, ctx->srv[idx]);
 	if (st != NULL)

@@ -883,6 +883,8 @@ static void test_suites_and_groups(void **state)
 		{13, "TLS13-AES128-GCM-SHA256", WOLFSSL_ECC_X25519, "X25519"},
 		{13, "TLS13-AES256-GCM-SHA384", WOLFSSL_ECC_SECP256R1, "SECP256R1"},
 		{13, "TLS13-CHACHA20-POLY1305-SHA256", WOLFSSL_ECC_SECP384R1, "SECP384R1"},
+		/* A key share for a group we do not take: HelloRetryRequest. */
+		{13, "TLS13-AES128-GCM-SHA256", WOLFSSL_ECC_SECP521R1, "X25519"},
 		{12, "ECDHE-ECDSA-AES128-GCM-SHA256", 0, NULL},
 		{12, "ECDHE-ECDSA-AES256-GCM-SHA384", 0, NULL},
 		{12, "ECDHE-ECDSA-CHACHA20-POLY1305", 0, NULL},
@@ -980,6 +982,8 @@ static void test_sni_selects_certificate(void **state)
 			check_exchange(&fx, r);
 			assert_string_equal(peer_cn(r, cn, sizeof(cn)), rows[i].cn);
 			assert_int_equal(fx.srv[0].info.cert_index, rows[i].idx);
+			if (rows[i].sni != NULL)
+				assert_int_equal(srv_stats(&fx).sni_matched + srv_stats(&fx).sni_unknown, 1);
 			if (rows[i].sni != NULL)
 				assert_string_equal(fx.srv[0].info.sni, rows[i].sni);
 			if (rows[i].idx == 1 && v == 12)
@@ -1376,6 +1380,29 @@ static void test_close_notify_both_ways(void **state)
 	fx_fini(&fx);
 }
 
+/* TLS 1.3 KeyUpdate from the client, with update_requested: the server
+ * answers with its own inside rx_fill, and data keeps flowing both ways. */
+static void test_key_update(void **state)
+{
+	fx_t fx;
+	rawcli_t *r;
+
+	(void)state;
+	fx_init(&fx, NULL);
+	r = rc_handshake(&fx, &(rc_opts_t){.version = 13});
+	check_exchange(&fx, r);
+	assert_int_equal(wolfSSL_update_keys(r->ssl), WOLFSSL_SUCCESS);
+	ut_wire_flush(fx.w);
+	rc_write(r, "NOOP\r\n", 6);
+	expect_rx(&fx, r, "250 ok\r\n", false);
+	assert_int_equal(wolfSSL_update_keys(r->ssl), WOLFSSL_SUCCESS);
+	rc_write(r, "EHLO q\r\n", 8);
+	expect_rx(&fx, r, "250 ok\r\n250 hello secure\r\n", false);
+	assert_int_equal(srv_stats(&fx).records_failed, 0);
+	rc_free(&r);
+	fx_fini(&fx);
+}
+
 static void test_fin_without_close_notify(void **state)
 {
 	fx_t fx;
@@ -1648,6 +1675,7 @@ int main(void)
 		cmocka_unit_test(test_bad_record_after_handshake),
 		cmocka_unit_test(test_per_ip_handshake_cap),
 		cmocka_unit_test(test_close_notify_both_ways),
+		cmocka_unit_test(test_key_update),
 		cmocka_unit_test(test_fin_without_close_notify),
 		cmocka_unit_test(test_backpressure),
 		cmocka_unit_test(test_memory_per_idle_connection),
