@@ -1,0 +1,830 @@
+/* imap_fetch - FETCH (RFC 9051 §6.4.5, RFC 7162 MODSEQ/CHANGEDSINCE) and
+ * the FETCH responses that follow a STORE.
+ *
+ * The glue walks the messages of the UID ranges (IMAP_REQ_FETCH) and hands
+ * each one's metadata to imap_session_fetch_msg; the engine writes the
+ * response. Body sections are literals, produced from IMAP_REQ_BODY byte
+ * ranges as the output drains, so a 50 MB BODY[] needs output_max, not
+ * 50 MB. HEADER, TEXT and HEADER.FIELDS need the header/body split: the
+ * engine reads the first header_max bytes and finds the blank line itself
+ * (RFC 5322 §2.1). ENVELOPE, BODY and BODYSTRUCTURE are rendered at
+ * delivery and cached in the store; the glue passes them through. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "imap_private.h"
+#include "sl_err.h"
+#include "sl_log.h"
+
+/* ---- parsing ---- */
+
+/* fetch-att name: letters, digits and '.', up to '[' or a delimiter */
+static bool imap_p_att_name(struct imap_parser *ps, sl_slice_t *r)
+{
+	size_t st = ps->pos;
+
+	while (ps->pos < ps->n) {
+		uint8_t c = ps->p[ps->pos];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '.'))
+			break;
+		ps->pos++;
+	}
+	if (ps->pos == st)
+		return imap_p_fail(ps, "Expected a FETCH attribute");
+	*r = sl_slice_make(ps->p + st, ps->pos - st);
+	return true;
+}
+
+static bool imap_p_partial(struct imap_parser *ps, struct imap_section *sec)
+{
+	if (!imap_p_at(ps, '<'))
+		return true;
+	ps->pos++;
+	if (!imap_p_number(ps, &sec->p_off) || !imap_p_at(ps, '.'))
+		return imap_p_fail(ps, "Invalid partial");
+	ps->pos++;
+	if (!imap_p_nz_number(ps, &sec->p_len) || !imap_p_at(ps, '>'))
+		return imap_p_fail(ps, "Invalid partial");
+	ps->pos++;
+	sec->partial = true;
+	return true;
+}
+
+/* section = "[" [section-spec] "]"; part numbers (MIME parts) need the
+ * message structure and are refused with NO by the caller. */
+static bool imap_p_section(imap_session_t *s, struct imap_parser *ps, struct imap_section *sec,
+			   bool *mime_part_r)
+{
+	sl_slice_t a;
+
+	*mime_part_r = false;
+	if (!imap_p_at(ps, '['))
+		return imap_p_fail(ps, "Expected '['");
+	ps->pos++;
+	if (imap_p_at(ps, ']')) {
+		ps->pos++;
+		sec->kind = IMAP_SEC_FULL;
+		return true;
+	}
+	if (ps->pos < ps->n && ps->p[ps->pos] >= '0' && ps->p[ps->pos] <= '9') {
+		*mime_part_r = true;
+		return imap_p_fail(ps, "MIME part sections are not supported yet");
+	}
+	if (!imap_p_att_name(ps, &a))
+		return false;
+	if (sl_slice_eq_nocase(a, "HEADER")) {
+		sec->kind = IMAP_SEC_HEADER;
+	} else if (sl_slice_eq_nocase(a, "TEXT")) {
+		sec->kind = IMAP_SEC_TEXT;
+	} else if (sl_slice_eq_nocase(a, "HEADER.FIELDS") ||
+		   sl_slice_eq_nocase(a, "HEADER.FIELDS.NOT")) {
+		sl_slice_t *fields;
+		uint32_t n = 0;
+
+		sec->kind = a.len == 13 ? IMAP_SEC_FIELDS : IMAP_SEC_FIELDS_NOT;
+		fields = imap_arena_alloc(s, IMAP_FIELDS_MAX * sizeof(*fields));
+		if (fields == NULL)
+			return imap_p_fail(ps, "[LIMIT] Command too complex");
+		if (!imap_p_sp(ps) || !imap_p_open(ps))
+			return false;
+		do {
+			if (n > 0 && !imap_p_sp(ps))
+				return false;
+			if (n >= IMAP_FIELDS_MAX)
+				return imap_p_fail(ps, "[LIMIT] Too many header fields");
+			if (!imap_p_astring(ps, &fields[n]))
+				return false;
+			if (fields[n].len == 0 || fields[n].len > 998)
+				return imap_p_fail(ps, "Invalid header field name");
+			for (size_t k = 0; k < fields[n].len; k++)
+				if (fields[n].ptr[k] <= 32 || fields[n].ptr[k] >= 127 ||
+				    fields[n].ptr[k] == ':')
+					return imap_p_fail(ps, "Invalid header field name");
+			n++;
+		} while (!imap_p_at(ps, ')'));
+		if (!imap_p_close(ps))
+			return false;
+		sec->fields = fields;
+		sec->n_fields = n;
+	} else {
+		return imap_p_fail(ps, "Invalid section");
+	}
+	if (!imap_p_at(ps, ']'))
+		return imap_p_fail(ps, "Expected ']'");
+	ps->pos++;
+	return true;
+}
+
+static bool imap_fetch_add_sec(struct imap_parser *ps, struct imap_fetch *f,
+			       const struct imap_section *sec)
+{
+	if (f->n_sec >= IMAP_SECTIONS_MAX)
+		return imap_p_fail(ps, "[LIMIT] Too many body sections");
+	f->sec[f->n_sec++] = *sec;
+	return true;
+}
+
+static bool imap_fetch_att(imap_session_t *s, struct imap_parser *ps, bool *refuse_r)
+{
+	struct imap_fetch *f = &s->fetch;
+	struct imap_section sec;
+	sl_slice_t a;
+	bool mime;
+
+	memset(&sec, 0, sizeof(sec));
+	if (!imap_p_att_name(ps, &a))
+		return false;
+	if (sl_slice_eq_nocase(a, "UID")) {
+		f->items |= IMAP_FI_UID;
+	} else if (sl_slice_eq_nocase(a, "FLAGS")) {
+		f->items |= IMAP_FI_FLAGS;
+	} else if (sl_slice_eq_nocase(a, "RFC822.SIZE")) {
+		f->items |= IMAP_FI_SIZE;
+	} else if (sl_slice_eq_nocase(a, "INTERNALDATE")) {
+		f->items |= IMAP_FI_DATE;
+	} else if (sl_slice_eq_nocase(a, "MODSEQ")) {
+		f->items |= IMAP_FI_MODSEQ;
+	} else if (sl_slice_eq_nocase(a, "ENVELOPE")) {
+		f->items |= IMAP_FI_ENVELOPE;
+	} else if (sl_slice_eq_nocase(a, "BODYSTRUCTURE")) {
+		f->items |= IMAP_FI_BODYSTRUCTURE;
+	} else if (sl_slice_eq_nocase(a, "ALL")) {
+		f->items |= IMAP_FI_FLAGS | IMAP_FI_DATE | IMAP_FI_SIZE | IMAP_FI_ENVELOPE;
+	} else if (sl_slice_eq_nocase(a, "FAST")) {
+		f->items |= IMAP_FI_FLAGS | IMAP_FI_DATE | IMAP_FI_SIZE;
+	} else if (sl_slice_eq_nocase(a, "FULL")) {
+		f->items |= IMAP_FI_FLAGS | IMAP_FI_DATE | IMAP_FI_SIZE | IMAP_FI_ENVELOPE |
+			    IMAP_FI_BODY;
+	} else if (sl_slice_eq_nocase(a, "RFC822")) {
+		sec.kind = IMAP_SEC_FULL;
+		sec.name = IMAP_SN_RFC822;
+		return imap_fetch_add_sec(ps, f, &sec);
+	} else if (sl_slice_eq_nocase(a, "RFC822.HEADER")) {
+		sec.kind = IMAP_SEC_HEADER;
+		sec.name = IMAP_SN_RFC822_HEADER;
+		sec.peek = true; /* RFC 9051 §6.4.5: no \Seen */
+		return imap_fetch_add_sec(ps, f, &sec);
+	} else if (sl_slice_eq_nocase(a, "RFC822.TEXT")) {
+		sec.kind = IMAP_SEC_TEXT;
+		sec.name = IMAP_SN_RFC822_TEXT;
+		return imap_fetch_add_sec(ps, f, &sec);
+	} else if (sl_slice_eq_nocase(a, "BODY") || sl_slice_eq_nocase(a, "BODY.PEEK")) {
+		if (!imap_p_at(ps, '[')) {
+			if (a.len != 4)
+				return imap_p_fail(ps, "Expected a section");
+			f->items |= IMAP_FI_BODY;
+			return true;
+		}
+		sec.name = IMAP_SN_BODY;
+		sec.peek = a.len == 9;
+		if (!imap_p_section(s, ps, &sec, &mime)) {
+			*refuse_r = mime;
+			return false;
+		}
+		if (!imap_p_partial(ps, &sec))
+			return false;
+		return imap_fetch_add_sec(ps, f, &sec);
+	} else if (sl_slice_eq_nocase(a, "BINARY") || sl_slice_eq_nocase(a, "BINARY.PEEK") ||
+		   sl_slice_eq_nocase(a, "BINARY.SIZE")) {
+		*refuse_r = true;
+		return imap_p_fail(ps, "BINARY is not supported yet");
+	} else {
+		return imap_p_fail(ps, "Unknown FETCH attribute");
+	}
+	return true;
+}
+
+bool imap_fetch_parse(imap_session_t *s, struct imap_parser *ps)
+{
+	struct imap_fetch *f = &s->fetch;
+	struct imap_range *set;
+	uint32_t n;
+	bool refuse = false;
+
+	memset(f, 0, sizeof(*f));
+	if (!imap_p_sp(ps) || !imap_p_seqset(ps, &set, &n) || !imap_p_sp(ps))
+		return false;
+	if (imap_p_at(ps, '(')) {
+		bool first = true;
+
+		if (!imap_p_open(ps))
+			return false;
+		while (!imap_p_at(ps, ')')) {
+			if (!first && !imap_p_sp(ps))
+				return false;
+			first = false;
+			if (!imap_fetch_att(s, ps, &refuse))
+				goto fail;
+		}
+		if (first)
+			return imap_p_fail(ps, "Empty FETCH attribute list");
+		if (!imap_p_close(ps))
+			return false;
+	} else if (!imap_fetch_att(s, ps, &refuse)) {
+		goto fail;
+	}
+	if (imap_p_at(ps, ' ')) {
+		/* fetch-modifiers: (CHANGEDSINCE n) (RFC 7162 §3.1.4) */
+		sl_slice_t a;
+		uint64_t v;
+
+		ps->pos++;
+		if (!imap_p_open(ps) || !imap_p_atom(ps, &a))
+			return false;
+		if (!sl_slice_eq_nocase(a, "CHANGEDSINCE"))
+			return imap_p_fail(ps, "Unknown FETCH modifier");
+		if (!imap_p_sp(ps) || !imap_p_number64(ps, &v) || !imap_p_close(ps))
+			return false;
+		if (v == 0)
+			return imap_p_fail(ps, "CHANGEDSINCE must be positive");
+		f->changedsince = v;
+		f->items |= IMAP_FI_MODSEQ;
+	}
+	if (!imap_p_eol(ps))
+		return false;
+	if (s->uid)
+		f->items |= IMAP_FI_UID;
+	if (f->items & IMAP_FI_MODSEQ)
+		s->enabled |= IMAP_EN_CONDSTORE; /* RFC 7162 §3.1: enabling */
+	for (uint32_t i = 0; i < f->n_sec; i++)
+		if (!f->sec[i].peek)
+			f->set_seen = true;
+	if (s->view.readonly)
+		f->set_seen = false;
+	if (f->set_seen)
+		f->items |= IMAP_FI_FLAGS; /* §6.4.5: the new \Seen is shown */
+	if (!imap_resolve_set(s, set, n, s->uid)) {
+		ps->err = NULL;
+		return false;
+	}
+	return true;
+fail:
+	if (refuse) {
+		imap_tagged(s, "NO", "[CANNOT] %s", ps->err);
+		ps->err = NULL;
+	}
+	return false;
+}
+
+/* ---- responses ---- */
+
+void imap_write_flags(imap_session_t *s, uint32_t flags, const sl_slice_t *kw, size_t n_kw,
+		      bool recent)
+{
+	static const struct {
+		uint32_t bit;
+		const char *name;
+	} sys[] = {{IMAP_FLAG_SEEN, "\\Seen"},       {IMAP_FLAG_ANSWERED, "\\Answered"},
+		   {IMAP_FLAG_FLAGGED, "\\Flagged"}, {IMAP_FLAG_DELETED, "\\Deleted"},
+		   {IMAP_FLAG_DRAFT, "\\Draft"}};
+	const char *sep = "";
+
+	imap_out(s, "FLAGS (", 7);
+	for (size_t i = 0; i < sizeof(sys) / sizeof(sys[0]); i++) {
+		if (flags & sys[i].bit) {
+			imap_printf(s, "%s%s", sep, sys[i].name);
+			sep = " ";
+		}
+	}
+	for (size_t i = 0; i < n_kw; i++) {
+		bool atom = kw[i].len > 0;
+
+		for (size_t k = 0; k < kw[i].len && atom; k++)
+			atom = imap_atom_char(kw[i].ptr[k]);
+		if (!atom)
+			continue; /* not a keyword the protocol can carry */
+		imap_printf(s, "%s", sep);
+		imap_out(s, kw[i].ptr, kw[i].len);
+		sep = " ";
+	}
+	if (recent && !(s->enabled & IMAP_EN_IMAP4REV2))
+		imap_printf(s, "%s\\Recent", sep);
+	imap_out(s, ")", 1);
+}
+
+static void imap_write_date(imap_session_t *s, int64_t t, int32_t tz_min)
+{
+	static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	time_t local = (time_t)(t + (int64_t)tz_min * 60);
+	struct tm tm;
+	int32_t z = tz_min < 0 ? -tz_min : tz_min;
+
+	if (tz_min < -24 * 60 || tz_min > 24 * 60)
+		z = tz_min = 0;
+	if (gmtime_r(&local, &tm) == NULL || tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 0)
+		memset(&tm, 0, sizeof(tm)), tm.tm_mday = 1, tm.tm_year = 70;
+	imap_printf(s, "INTERNALDATE \"%2d-%s-%04d %02d:%02d:%02d %c%02d%02d\"", tm.tm_mday,
+		    mon[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		    tz_min < 0 ? '-' : '+', (int)(z / 60), (int)(z % 60));
+}
+
+static unsigned imap_fetch_want(const struct imap_fetch *f)
+{
+	unsigned w = 0;
+
+	if (f->items & IMAP_FI_FLAGS)
+		w |= IMAP_WANT_KEYWORDS;
+	if ((f->items & IMAP_FI_MODSEQ) || f->changedsince)
+		w |= IMAP_WANT_MODSEQ;
+	if (f->items & IMAP_FI_DATE)
+		w |= IMAP_WANT_DATE;
+	if ((f->items & IMAP_FI_SIZE) || f->n_sec > 0)
+		w |= IMAP_WANT_SIZE;
+	if (f->items & IMAP_FI_ENVELOPE)
+		w |= IMAP_WANT_ENVELOPE;
+	if (f->items & (IMAP_FI_BODY | IMAP_FI_BODYSTRUCTURE))
+		w |= IMAP_WANT_STRUCTURE;
+	return w;
+}
+
+void imap_fetch_start(imap_session_t *s)
+{
+	struct imap_fetch *f = &s->fetch;
+
+	if (s->n_ranges == 0) {
+		imap_tagged(s, "OK", "FETCH completed");
+		return;
+	}
+	s->job = IMAP_JOB_FETCH;
+	if (f->set_seen) {
+		/* §6.4.5: BODY[] sets \Seen; done first, so the FLAGS in the
+		 * responses are the new ones */
+		memset(&s->req.u.store, 0, sizeof(s->req.u.store));
+		s->req.u.store.uids = s->ranges;
+		s->req.u.store.n_uids = s->n_ranges;
+		s->req.u.store.mode = IMAP_STORE_ADD;
+		s->req.u.store.flags = IMAP_FLAG_SEEN;
+		imap_request_issue(s, IMAP_REQ_STORE);
+	}
+}
+
+static void imap_fetch_sp(imap_session_t *s, bool *first)
+{
+	if (!*first)
+		imap_out(s, " ", 1);
+	*first = false;
+}
+
+int imap_fetch_msg(imap_session_t *s, const struct imap_msg_meta *m)
+{
+	struct imap_fetch *f = &s->fetch;
+	uint32_t msn = imap_view_msn(s, m->uid);
+	size_t need = IMAP_REPLY_RESERVE;
+	bool first = true;
+
+	if (msn == 0 || m->uid <= f->after)
+		return 0; /* not in this session's view (yet), or seen */
+	if (f->changedsince && m->modseq <= f->changedsince) {
+		f->after = m->uid;
+		return 0;
+	}
+	if (f->items & IMAP_FI_ENVELOPE)
+		need += m->envelope.len;
+	if (f->items & IMAP_FI_BODY)
+		need += m->body.len;
+	if (f->items & IMAP_FI_BODYSTRUCTURE)
+		need += m->bodystructure.len;
+	if (need > imap_room(s) && s->out.len > 0) {
+		f->stopped = true;
+		return 1; /* resume from this message once the output drains */
+	}
+	imap_printf(s, "* %" PRIu32 " FETCH (", msn);
+	if (f->items & IMAP_FI_UID) {
+		imap_fetch_sp(s, &first);
+		imap_printf(s, "UID %" PRIu32, m->uid);
+	}
+	if (f->items & IMAP_FI_FLAGS) {
+		imap_fetch_sp(s, &first);
+		imap_write_flags(s, m->flags, m->keywords, m->n_keywords,
+				 s->view.recent[msn - 1] != 0);
+	}
+	if (f->items & IMAP_FI_SIZE) {
+		imap_fetch_sp(s, &first);
+		imap_printf(s, "RFC822.SIZE %" PRIu64, m->size);
+	}
+	if (f->items & IMAP_FI_DATE) {
+		imap_fetch_sp(s, &first);
+		imap_write_date(s, m->internaldate, m->tz_min);
+	}
+	if (f->items & IMAP_FI_MODSEQ) {
+		imap_fetch_sp(s, &first);
+		imap_printf(s, "MODSEQ (%" PRIu64 ")", m->modseq);
+	}
+	if (f->items & IMAP_FI_ENVELOPE) {
+		imap_fetch_sp(s, &first);
+		if (m->envelope.len > 0) {
+			imap_out(s, "ENVELOPE ", 9);
+			imap_out(s, m->envelope.ptr, m->envelope.len);
+		} else {
+			/* a valid ENVELOPE of nothing; the command ends in NO */
+			imap_out(s, "ENVELOPE (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)", 50);
+			f->unavailable = true;
+		}
+	}
+	if (f->items & IMAP_FI_BODY) {
+		imap_fetch_sp(s, &first);
+		if (m->body.len > 0) {
+			imap_out(s, "BODY ", 5);
+			imap_out(s, m->body.ptr, m->body.len);
+		} else {
+			imap_out(s, "BODY (\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 0 0)", 44);
+			f->unavailable = true;
+		}
+	}
+	if (f->items & IMAP_FI_BODYSTRUCTURE) {
+		imap_fetch_sp(s, &first);
+		if (m->bodystructure.len > 0) {
+			imap_out(s, "BODYSTRUCTURE ", 14);
+			imap_out(s, m->bodystructure.ptr, m->bodystructure.len);
+		} else {
+			imap_out(s, "BODYSTRUCTURE (\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 0 0)",
+				 53);
+			f->unavailable = true;
+		}
+	}
+	f->after = m->uid;
+	s->stats->fetch_msgs++;
+	if (f->n_sec > 0) {
+		/* the sections are literals fed by BODY requests: the glue
+		 * stops here and we go on from the pump */
+		f->msg_open = true;
+		f->msg_uid = m->uid;
+		f->msg_size = m->size;
+		f->cur = 0;
+		f->hdr_loaded = false;
+		f->hdr_want = 0;
+		f->in_literal = false;
+		f->msg_first = first;
+		sl_buf_reset(&s->hdr);
+		f->stopped = true;
+		return 1;
+	}
+	imap_out(s, ")\r\n", 3);
+	if (imap_room(s) < IMAP_REPLY_RESERVE) {
+		f->stopped = true;
+		return 1;
+	}
+	return 0;
+}
+
+/* imap_header_end - length of the header including the blank line that
+ * ends it, or LEN if no blank line is there. */
+static size_t imap_header_end(const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] != '\n')
+			continue;
+		if (i + 1 < len && p[i + 1] == '\n')
+			return i + 2;
+		if (i + 2 < len && p[i + 1] == '\r' && p[i + 2] == '\n')
+			return i + 3;
+	}
+	/* a message that starts with its blank line has an empty header */
+	if (len >= 2 && p[0] == '\r' && p[1] == '\n')
+		return 2;
+	if (len >= 1 && p[0] == '\n')
+		return 1;
+	return len;
+}
+
+static bool imap_field_listed(const struct imap_section *sec, const uint8_t *name, size_t n)
+{
+	for (uint32_t i = 0; i < sec->n_fields; i++)
+		if (sec->fields[i].len == n &&
+		    !strncasecmp((const char *)sec->fields[i].ptr, (const char *)name, n))
+			return true;
+	return false;
+}
+
+/* imap_fields_filter - HEADER.FIELDS(.NOT): the matching fields with their
+ * continuation lines, then the blank line (RFC 9051 §6.4.5). */
+static void imap_fields_filter(imap_session_t *s, const struct imap_section *sec)
+{
+	const uint8_t *p = s->hdr.data;
+	size_t n = s->fetch.hdr_len, i = 0;
+	bool keep = false;
+
+	sl_buf_reset(&s->sec_buf);
+	/* the blank line is not a field */
+	if (n >= 2 && p[n - 1] == '\n' && p[n - 2] == '\r' && (n == 2 || p[n - 3] == '\n'))
+		n -= 2;
+	else if (n >= 1 && p[n - 1] == '\n' && (n == 1 || p[n - 2] == '\n'))
+		n -= 1;
+	while (i < n) {
+		const uint8_t *lf = memchr(p + i, '\n', n - i);
+		size_t end = lf ? (size_t)(lf - p) + 1 : n;
+
+		if (p[i] != ' ' && p[i] != '\t') {
+			const uint8_t *colon = memchr(p + i, ':', end - i);
+			size_t fl;
+
+			if (colon == NULL) {
+				keep = false;
+			} else {
+				fl = (size_t)(colon - (p + i));
+				while (fl > 0 && (p[i + fl - 1] == ' ' || p[i + fl - 1] == '\t'))
+					fl--;
+				keep = imap_field_listed(sec, p + i, fl) ==
+				       (sec->kind == IMAP_SEC_FIELDS);
+			}
+		}
+		if (keep && sl_buf_append(&s->sec_buf, p + i, end - i) < 0)
+			break;
+		i = end;
+	}
+	(void)sl_buf_append(&s->sec_buf, "\r\n", 2);
+}
+
+static void imap_sec_name_write(imap_session_t *s, const struct imap_section *sec, uint64_t origin)
+{
+	static const char *const kinds[] = {"", "HEADER", "TEXT", "HEADER.FIELDS",
+					    "HEADER.FIELDS.NOT"};
+
+	switch (sec->name) {
+	case IMAP_SN_RFC822:
+		imap_out(s, "RFC822", 6);
+		return;
+	case IMAP_SN_RFC822_HEADER:
+		imap_out(s, "RFC822.HEADER", 13);
+		return;
+	case IMAP_SN_RFC822_TEXT:
+		imap_out(s, "RFC822.TEXT", 11);
+		return;
+	default:
+		break;
+	}
+	imap_printf(s, "BODY[%s", kinds[sec->kind]);
+	if (sec->kind == IMAP_SEC_FIELDS || sec->kind == IMAP_SEC_FIELDS_NOT) {
+		imap_out(s, " (", 2);
+		for (uint32_t i = 0; i < sec->n_fields; i++) {
+			bool atom = true;
+
+			if (i)
+				imap_out(s, " ", 1);
+			for (size_t k = 0; k < sec->fields[i].len && atom; k++)
+				atom = imap_atom_char(sec->fields[i].ptr[k]);
+			if (atom)
+				imap_out(s, sec->fields[i].ptr, sec->fields[i].len);
+			else
+				imap_write_string(s, sec->fields[i]);
+		}
+		imap_out(s, ")", 1);
+	}
+	imap_out(s, "]", 1);
+	if (sec->partial)
+		imap_printf(s, "<%" PRIu64 ">", origin);
+}
+
+/* imap_header_done - the header bytes are all read (or all we will get):
+ * find the split. */
+static void imap_header_done(imap_session_t *s)
+{
+	s->fetch.hdr_loaded = true;
+	s->fetch.hdr_len = s->hdr.len ? imap_header_end(s->hdr.data, s->hdr.len) : 0;
+}
+
+/* imap_sec_begin - write " NAME {len}" for section f->cur and set up its
+ * source. False if the header must be read first (a BODY request was
+ * issued) or the output is too full. */
+static bool imap_sec_begin(imap_session_t *s)
+{
+	struct imap_fetch *f = &s->fetch;
+	const struct imap_section *sec = &f->sec[f->cur];
+	uint64_t start, len, origin = 0;
+
+	if (sec->kind != IMAP_SEC_FULL && !f->hdr_loaded) {
+		if (f->hdr_want == 0) {
+			f->hdr_want = f->msg_size < s->cfg->header_max ? f->msg_size
+								       : s->cfg->header_max;
+			sl_buf_reset(&s->hdr);
+		}
+		if (s->hdr.len >= f->hdr_want) {
+			imap_header_done(s);
+		} else {
+			uint64_t want = f->hdr_want - s->hdr.len;
+
+			if (want > s->cfg->body_chunk_max)
+				want = s->cfg->body_chunk_max;
+			f->body_got = 0;
+			s->req.u.body.uid = f->msg_uid;
+			s->req.u.body.offset = s->hdr.len;
+			s->req.u.body.len = (uint32_t)want;
+			imap_request_issue(s, IMAP_REQ_BODY);
+			return false;
+		}
+	}
+	if (imap_room(s) < IMAP_REPLY_RESERVE)
+		return false;
+	f->lit_from_buf = false;
+	switch (sec->kind) {
+	case IMAP_SEC_FULL:
+		start = 0;
+		len = f->msg_size;
+		break;
+	case IMAP_SEC_HEADER:
+		start = 0;
+		len = f->hdr_len;
+		f->lit_from_buf = true;
+		break;
+	case IMAP_SEC_TEXT:
+		start = f->hdr_len;
+		len = f->msg_size > f->hdr_len ? f->msg_size - f->hdr_len : 0;
+		break;
+	default:
+		imap_fields_filter(s, sec);
+		start = 0;
+		len = s->sec_buf.len;
+		f->lit_from_buf = true;
+		break;
+	}
+	if (sec->partial) {
+		/* §6.4.5: <origin.octets>; past the end is an empty string */
+		origin = sec->p_off;
+		if (origin > len)
+			origin = len;
+		start += origin;
+		len -= origin;
+		if (len > sec->p_len)
+			len = sec->p_len;
+		origin = sec->p_off;
+	}
+	imap_fetch_sp(s, &f->msg_first);
+	imap_sec_name_write(s, sec, origin);
+	imap_printf(s, " {%" PRIu64 "}\r\n", len);
+	f->in_literal = true;
+	f->lit_src = start;
+	f->lit_end = start + len;
+	f->lit_pad = 0;
+	return true;
+}
+
+/* imap_sec_step - send more of the current literal. True on progress. */
+static bool imap_sec_step(imap_session_t *s)
+{
+	struct imap_fetch *f = &s->fetch;
+	const struct imap_section *sec = &f->sec[f->cur];
+	uint64_t left = f->lit_end - f->lit_src;
+	size_t room = imap_room(s);
+	uint64_t k;
+
+	if (left == 0 && f->lit_pad == 0) {
+		f->in_literal = false;
+		f->cur++;
+		return true;
+	}
+	if (room == 0)
+		return false;
+	if (f->lit_pad > 0) {
+		/* the body ended early: keep the framing we announced */
+		static const char spaces[64] = "                                                               ";
+
+		k = f->lit_pad < sizeof(spaces) ? f->lit_pad : sizeof(spaces);
+		if (k > room)
+			k = room;
+		imap_out(s, spaces, (size_t)k);
+		f->lit_pad -= k;
+		return true;
+	}
+	if (f->lit_from_buf) {
+		const sl_buf_t *b = sec->kind == IMAP_SEC_HEADER ? &s->hdr : &s->sec_buf;
+
+		k = left < room ? left : room;
+		imap_out(s, b->data + f->lit_src, (size_t)k);
+		f->lit_src += k;
+		s->stats->body_bytes += k;
+		return true;
+	}
+	/* from the store: wait for a decent amount of room, then ask */
+	k = left;
+	if (k > s->cfg->body_chunk_max)
+		k = s->cfg->body_chunk_max;
+	if (k > room) {
+		if (room < 4096)
+			return false;
+		k = room;
+	}
+	f->body_got = 0;
+	s->req.u.body.uid = f->msg_uid;
+	s->req.u.body.offset = f->lit_src;
+	s->req.u.body.len = (uint32_t)k;
+	imap_request_issue(s, IMAP_REQ_BODY);
+	return true;
+}
+
+void imap_fetch_body_data(imap_session_t *s, sl_slice_t part)
+{
+	struct imap_fetch *f = &s->fetch;
+
+	if (s->job != IMAP_JOB_FETCH || !f->msg_open)
+		return;
+	if (!f->in_literal) {
+		/* reading the header for the split */
+		(void)sl_buf_append(&s->hdr, part.ptr, part.len);
+		return;
+	}
+	imap_out(s, part.ptr, part.len);
+	f->lit_src += part.len;
+	s->stats->body_bytes += part.len;
+}
+
+void imap_fetch_body_end(imap_session_t *s, int err)
+{
+	struct imap_fetch *f = &s->fetch;
+	uint32_t asked = s->req.u.body.len;
+
+	if (s->job != IMAP_JOB_FETCH || !f->msg_open)
+		return;
+	if (err < 0) {
+		sl_log(SL_LOG_WARN, "imap", "%s: body of UID %" PRIu32 " unreadable: %s",
+		       s->client_ip, f->msg_uid, sl_strerror(err));
+		if (f->in_literal && f->body_got > 0) {
+			imap_close(s); /* a literal is half out: cannot recover */
+			return;
+		}
+		f->short_body = true;
+		if (f->in_literal) {
+			f->lit_pad = f->lit_end - f->lit_src;
+			f->lit_end = f->lit_src;
+		} else {
+			imap_header_done(s); /* what we have is the header */
+		}
+		return;
+	}
+	if (f->body_got < asked) {
+		/* the body is shorter than its recorded size */
+		f->short_body = true;
+		if (f->in_literal) {
+			f->lit_pad = f->lit_end - f->lit_src;
+			f->lit_end = f->lit_src;
+		} else {
+			imap_header_done(s);
+		}
+	}
+}
+
+static void imap_fetch_finish(imap_session_t *s)
+{
+	struct imap_fetch *f = &s->fetch;
+	const char *what = f->flags_only_silent ? "STORE" : "FETCH";
+
+	if (f->flags_only_silent)
+		s->stats->stores++;
+	if (f->unavailable)
+		imap_tagged(s, "NO", "[UNAVAILABLE] Some message structures are not available");
+	else if (f->short_body)
+		imap_tagged(s, "NO", "[UNAVAILABLE] Some message bodies could not be read");
+	else
+		imap_tagged(s, "OK", "%s completed", what);
+}
+
+bool imap_fetch_pump(imap_session_t *s)
+{
+	struct imap_fetch *f = &s->fetch;
+
+	if (s->req.kind != IMAP_REQ_NONE)
+		return false;
+	if (f->set_seen && !f->seen_stored)
+		return false; /* the STORE failed and was answered */
+	if (f->msg_open) {
+		bool progress = false;
+
+		while (f->cur < f->n_sec && s->req.kind == IMAP_REQ_NONE &&
+		       s->phase != IMAP_P_CLOSED) {
+			if (!f->in_literal) {
+				if (!imap_sec_begin(s))
+					return progress || s->req.kind != IMAP_REQ_NONE;
+				progress = true;
+				continue;
+			}
+			if (!imap_sec_step(s))
+				return progress;
+			progress = true;
+		}
+		if (s->req.kind != IMAP_REQ_NONE || s->phase == IMAP_P_CLOSED)
+			return true;
+		if (imap_room(s) < 3)
+			return progress;
+		imap_out(s, ")\r\n", 3);
+		f->msg_open = false;
+		return true;
+	}
+	if (f->iter_done) {
+		imap_fetch_finish(s);
+		return true;
+	}
+	if (imap_room(s) < IMAP_REPLY_RESERVE)
+		return false;
+	f->stopped = false;
+	s->req.u.fetch.uids = s->ranges;
+	s->req.u.fetch.n_uids = s->n_ranges;
+	s->req.u.fetch.after = f->after;
+	s->req.u.fetch.want = imap_fetch_want(f);
+	imap_request_issue(s, IMAP_REQ_FETCH);
+	return true;
+}
