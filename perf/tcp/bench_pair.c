@@ -541,12 +541,18 @@ static void bp_print_stats(const char *key, const ns_stats_t *st)
 	       ",\"tcp_rst_tx\":%" PRIu64 ",\"tcp_time_wait_current\":%" PRIu64
 	       ",\"tcp_time_wait_recycled\":%" PRIu64 ",\"tcp_conn_limit_drops\":%" PRIu64
 	       ",\"tcp_mem_drops\":%" PRIu64 ",\"tcp_syncookies_sent\":%" PRIu64
-	       ",\"tcp_listen_overflows\":%" PRIu64 ",\"eth_tx_drop_nombuf\":%" PRIu64 "}",
+	       ",\"tcp_listen_overflows\":%" PRIu64 ",\"eth_tx_drop_nombuf\":%" PRIu64
+	       ",\"tcp_fast_retransmits\":%" PRIu64 ",\"tcp_sack_recoveries\":%" PRIu64
+	       ",\"tcp_dup_segs\":%" PRIu64 ",\"tcp_ooo_segs\":%" PRIu64
+	       ",\"tcp_out_of_window\":%" PRIu64 ",\"tcp_zero_window_probes\":%" PRIu64
+	       ",\"tcp_paws_drops\":%" PRIu64 ",\"arp_queue_drops\":%" PRIu64 "}",
 	       key, st->tcp_tx_segs, st->tcp_rx_segs, st->eth_tx_frames, st->eth_tx_bytes,
 	       st->tcp_retransmits, st->tcp_rto_expired, st->tcp_rst_tx,
 	       st->tcp_time_wait_current, st->tcp_time_wait_recycled, st->tcp_conn_limit_drops,
 	       st->tcp_mem_drops, st->tcp_syncookies_sent, st->tcp_listen_overflows,
-	       st->eth_tx_drop_nombuf);
+	       st->eth_tx_drop_nombuf, st->tcp_fast_retransmits, st->tcp_sack_recoveries,
+	       st->tcp_dup_segs, st->tcp_ooo_segs, st->tcp_out_of_window, st->tcp_zero_window_probes,
+	       st->tcp_paws_drops, st->arp_queue_drops);
 }
 
 /* Resolve the server's MAC before the test starts: one UDP datagram makes

@@ -45,6 +45,7 @@ REF_NAME = {
 
 def load(path):
     env, runs = {}, {}
+    envs = []
     with open(path) as f:
         for line in f:
             line = line.strip()
@@ -52,10 +53,12 @@ def load(path):
                 continue
             d = json.loads(line)
             if d.get("bench") == "env":
-                env = d
+                envs.append(d)
+                env = envs[0]
                 continue
             add_per_cpu(d)
             runs.setdefault(d["bench"], []).append(d)
+    env["all"] = envs
     return env, runs
 
 
@@ -141,7 +144,9 @@ def run_lines(runs, bench, field):
             st = d.get(side)
             if isinstance(st, dict):
                 det.append(f"{side}: retx={st.get('tcp_retransmits')} "
-                           f"rto={st.get('tcp_rto_expired')} rst_tx={st.get('tcp_rst_tx')} "
+                           f"fast_retx={st.get('tcp_fast_retransmits', '?')} "
+                           f"rto={st.get('tcp_rto_expired')} dup_rx={st.get('tcp_dup_segs', '?')} "
+                           f"rst_tx={st.get('tcp_rst_tx')} "
                            f"tw={st.get('tcp_time_wait_current')} "
                            f"tw_recycled={st.get('tcp_time_wait_recycled')}")
         out.append(f"| {bench} | {d['impl']} | {d['run']} | {d[field]} | {'; '.join(det)} |")
@@ -159,6 +164,13 @@ def write_md(env, runs, out):
         f"{env.get('secs', '?')} s (after {env.get('warmup', '?')} s of warm-up for (a)); "
         "Sluice and reference runs are interleaved. Method: docs/perf.md.",
         "",
+    ]
+    if len(env.get("all", [])) > 1:
+        lines[-1:-1] = ["Parts were run separately (each part's Sluice and reference runs are "
+                        "still side by side): " +
+                        "; ".join(f"parts {e.get('parts', 'a b c')} at {e.get('date', '?')} on "
+                                  f"`{e.get('commit', '?')}`" for e in env["all"]) + ".", ""]
+    lines += [
         "| metric | Sluice | reference | ratio | target | met? |",
         "|---|---:|---:|---:|---|---|",
     ]

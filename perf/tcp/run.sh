@@ -18,7 +18,8 @@
 #
 # Environment: RUNS (3), SECS (5, per measurement), WARMUP (1), CONC (64,
 # connections in flight), PORTS (8, listening ports for the conn tests),
-# IDLE_SECS (10), PARTS ("a b c"), BIN (build/perf/tcp), QUIET_PCT (15) and
+# IDLE_SECS (10), PARTS ("a b c"), KEEP (0; 1 = keep the results of the
+# parts not in PARTS from the previous run), BIN (build/perf/tcp), QUIET_PCT (15) and
 # QUIET_WAIT (60): before each measurement, wait up to QUIET_WAIT s for the
 # box to be less than QUIET_PCT % busy (other jobs); the busy figure seen
 # is recorded with every run as box_busy_pct.
@@ -340,7 +341,22 @@ part_bc() {
 }
 
 mkdir -p "$OUT"
-: >"$RAW"
+if [ "${KEEP:-0}" = 1 ] && [ -f "$RAW" ]; then
+	# Re-run only PARTS (e.g. when the e2e suite took the appliance away):
+	# keep the other parts' results of the previous run.
+	$PY - "$RAW" "$PARTS" <<'EOF'
+import json, sys
+part_of = {"pair_bulk": "a", "loopback_bulk": "a", "pair_conn": "a", "loopback_conn": "a",
+           "pair_conn_seq": "a", "loopback_conn_seq": "a", "tap_bulk": "b", "veth_bulk": "b",
+           "idle_cpu": "c"}
+parts = sys.argv[2].split()
+keep = [l for l in open(sys.argv[1]) if l.strip() and
+        part_of.get(json.loads(l).get("bench"), "env") not in parts]
+open(sys.argv[1], "w").writelines(keep)
+EOF
+else
+	: >"$RAW"
+fi
 $PY - >>"$RAW" <<EOF
 import json, os, platform, subprocess
 def sh(c):
@@ -350,7 +366,7 @@ print(json.dumps(dict(suite="tcp", bench="env", date=sh("date -u +%FT%TZ"), kern
                       cpu=sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip(),
                       ncpu=os.cpu_count(), commit=os.environ.get("PERF_COMMIT") or sh("git rev-parse --short HEAD"),
                       runs=$RUNS, secs=$SECS, warmup=$WARMUP, conc=$CONC, ports=$PORTS,
-                      idle_secs=$IDLE_SECS)))
+                      idle_secs=$IDLE_SECS, parts="$PARTS")))
 EOF
 
 case " $PARTS " in *" a "*) part_a ;; esac
