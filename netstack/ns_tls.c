@@ -376,6 +376,7 @@ static void ctx_free(ns_tls_ctx_t *ctx)
 	if (ctx->rng_ok)
 		wc_FreeRng(&ctx->rng);
 	memset(ctx->keys, 0, sizeof(ctx->keys));
+	memset(ctx->opened, 0, sizeof(ctx->opened));
 	free(ctx->ipt);
 	ns_tls_config_unref(&ctx->cfg);
 	free(ctx);

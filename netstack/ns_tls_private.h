@@ -33,6 +33,7 @@
 #define NS_TLS_OV_MAX (64 * 1024)
 #define NS_TLS_TICKET_SECRET_LEN 32
 #define NS_TLS_TICKET_KEYS 4 /* derived keys cached per lane */
+#define NS_TLS_TICKET_MAX 4096 /* sealed session bytes we handle */
 
 /* ---- the stream (ns_stream.c) ---- */
 
@@ -152,6 +153,13 @@ struct ns_tls_ctx {
 	bool rng_ok;
 	ns_tls_ticket_key_t keys[NS_TLS_TICKET_KEYS];
 	unsigned key_next;
+	/* The ticket last opened in place (wolfSSL 5.5.4 hands the same buffer
+	 * back once per cipher suite it tries; see ns_tls_ticket.c). */
+	const unsigned char *opened_ptr;
+	int opened_len;
+	int opened_rc;
+	uint8_t opened_name[16], opened_iv[16], opened_mac[32];
+	uint8_t opened[NS_TLS_TICKET_MAX];
 	ns_tls_stats_t stats;
 	uint64_t log_window;       /* start of the current second */
 	uint32_t log_count;        /* lines logged in it */

@@ -16,7 +16,15 @@
  *   key_name[16]  "SLT1" | epoch (8, BE) | key id (4: which secret)
  *   iv[16]        96-bit random nonce | 4 zero bytes
  *   mac[32]       Poly1305 tag | 16 zero bytes
- * sealed with ChaCha20-Poly1305, key_name as additional data. */
+ * sealed with ChaCha20-Poly1305, key_name as additional data.
+ *
+ * wolfSSL 5.5.4 opens a TLS 1.3 ticket in place and, when the session's
+ * suite is not the first it tries, calls us again with the same buffer,
+ * which by then holds neither the sealed ticket nor our plaintext: without
+ * the `opened` memory below such a ticket would fail its second opening and
+ * never resume (test_resumption has the case). The memory is keyed by the
+ * buffer, its length and the name, nonce and tag of a ticket that opened
+ * (authenticated), and gives back the plaintext that opening produced. */
 #include <string.h>
 
 #include "ns_tls_private.h"
@@ -24,7 +32,7 @@
 #include <wolfssl/wolfcrypt/hmac.h>
 
 #define TICKET_MAGIC "SLT1"
-#define TICKET_MAX 4096
+#define TICKET_MAX NS_TLS_TICKET_MAX
 
 uint64_t ns_tls_ticket_epoch(const ns_tls_config_t *cfg, uint64_t now_us)
 {
@@ -112,6 +120,13 @@ int ns_tls_ticket_cb(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ
 		ctx->stats.tickets_issued++;
 		return WOLFSSL_TICKET_RET_OK;
 	}
+	if (ticket == ctx->opened_ptr && in_len == ctx->opened_len &&
+	    memcmp(key_name, ctx->opened_name, 16) == 0 && memcmp(iv, ctx->opened_iv, 16) == 0 &&
+	    memcmp(mac, ctx->opened_mac, 32) == 0) {
+		memcpy(ticket, ctx->opened, (size_t)in_len); /* opened already */
+		*out_len = in_len;
+		return ctx->opened_rc;
+	}
 	if (memcmp(key_name, TICKET_MAGIC, 4) != 0 ||
 	    memcmp(key_name + 12, cfg->ticket_key_id, 4) != 0)
 		goto reject; /* another secret: an old config, or another box */
@@ -127,12 +142,20 @@ int ns_tls_ticket_cb(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ
 	memcpy(ticket, tmp, (size_t)in_len);
 	memset(tmp, 0, (size_t)in_len);
 	*out_len = in_len;
+	ctx->opened_ptr = ticket;
+	ctx->opened_len = in_len;
+	memcpy(ctx->opened_name, key_name, 16);
+	memcpy(ctx->opened_iv, iv, 16);
+	memcpy(ctx->opened_mac, mac, 32);
+	memcpy(ctx->opened, ticket, (size_t)in_len);
+	ctx->opened_rc = WOLFSSL_TICKET_RET_OK;
 	if (epoch != now) {
 		if (ns_tls_stream_once(st, 1))
 			ctx->stats.tickets_renewed++;
-		return WOLFSSL_TICKET_RET_CREATE; /* resume, and reseal with today's key */
+		/* resume, and reseal with today's key */
+		ctx->opened_rc = WOLFSSL_TICKET_RET_CREATE;
 	}
-	return WOLFSSL_TICKET_RET_OK;
+	return ctx->opened_rc;
 
 reject:
 	/* wolfSSL may offer the same ticket once per cipher suite it tries. */

@@ -11,7 +11,13 @@
  * flags bits 1-3: the bytes go out in pieces of 16 << n bytes, each
  *              delivered and processed before the next (partial records);
  * flags bit 6: the client closes (FIN) after the bytes;
- * flags bit 7: the client resets instead of waiting for the timeout.
+ * flags bit 7: the client resets instead of waiting for the timeout;
+ * flags bits 4-5 = 3 with bit 0 clear: application mode - a wolfSSL
+ *              client completes a real handshake on 465, then the bytes
+ *              (after two that pick a ciphertext byte to corrupt, 0xffff
+ *              for none) go through its TLS as application data, in
+ *              pieces, while the server echoes: the decrypted-data path,
+ *              backpressure, KeyUpdate-free record handling and bad MACs.
  * Then virtual time runs past the handshake timeout, everything is torn
  * down, and the mbuf pool must be full again (else abort: a leak).
  *
@@ -109,13 +115,15 @@ static ns_stack_t *fz_stack(int side)
 	return s;
 }
 
-/* Deliver until both directions are empty. */
+/* Flush both stacks and deliver until both directions stay empty. */
 static void fz_pump(void)
 {
 	bool more = true;
 
 	while (more) {
 		more = false;
+		ns_stack_flush(fz_s[0]);
+		ns_stack_flush(fz_s[1]);
 		for (int d = 0; d < 2; d++) {
 			fz_q_t *q = &fz_q[d];
 
@@ -128,8 +136,6 @@ static void fz_pump(void)
 				more = true;
 			}
 		}
-		ns_stack_flush(fz_s[0]);
-		ns_stack_flush(fz_s[1]);
 	}
 }
 
@@ -237,10 +243,14 @@ static const ns_stream_ops_t srv_ops = {
 typedef struct fz_cli {
 	ns_conn_t *c;
 	bool established, closed, got220;
-	WOLFSSL *ssl;          /* seed capture only */
+	WOLFSSL *ssl;          /* seed capture and application mode */
 	FILE *cap;             /* seed capture: bytes the client sends */
 	bool hs_done;
+	long corrupt_at;       /* ciphertext byte after the handshake; -1 */
+	uint64_t sent_after;   /* ciphertext bytes sent after the handshake */
 } fz_cli_t;
+
+static WOLFSSL_CTX *fz_cli_ctx;
 
 static void cli_connected(ns_conn_t *c, void *ctx)
 {
@@ -309,8 +319,28 @@ static void fz_world_up(void)
 	fz_lst[1] = l;
 }
 
+/* FUZZ_TLS_STATS=1 prints the lane's non-zero TLS counters after each
+ * input, to check what a seed reaches. */
+static void fz_stats_dump(void)
+{
+	ns_tls_stats_t st;
+	const uint64_t *v = (const uint64_t *)&st;
+
+	ns_tls_ctx_get_stats(fz_tls, &st);
+	for (size_t i = 0; ns_tls_stats_names[i] != NULL; i++)
+		if (v[i] != 0)
+			fprintf(stderr, " %s=%llu", ns_tls_stats_names[i], (unsigned long long)v[i]);
+	fprintf(stderr, "\n");
+}
+
 static void fz_world_down(void)
 {
+	static int dump = -1;
+
+	if (dump < 0)
+		dump = getenv("FUZZ_TLS_STATS") != NULL;
+	if (dump)
+		fz_stats_dump();
 	for (int i = 0; i < FZ_STREAMS; i++)
 		if (fz_st[i] != NULL) {
 			ns_stream_abort(fz_st[i]);
@@ -342,6 +372,49 @@ static bool fz_connect(fz_cli_t *k, uint16_t port)
 	return k->established;
 }
 
+static int cap_recv(WOLFSSL *ssl, char *buf, int sz, void *arg);
+static int cap_send(WOLFSSL *ssl, char *buf, int sz, void *arg);
+
+/* Application mode: a real handshake, then DATA as application data. */
+static void fz_app(fz_cli_t *k, uint8_t flags, const uint8_t *data, size_t size)
+{
+	size_t piece = (size_t)16 << ((flags >> 1) & 7), off;
+	char buf[4096];
+
+	k->corrupt_at = -1;
+	if (size >= 2) {
+		unsigned at = (unsigned)data[0] << 8 | data[1];
+
+		if (at != 0xffff)
+			k->corrupt_at = (long)at;
+		data += 2;
+		size -= 2;
+	}
+	k->ssl = wolfSSL_new(fz_cli_ctx);
+	if (k->ssl == NULL)
+		abort();
+	wolfSSL_SSLSetIORecv(k->ssl, cap_recv);
+	wolfSSL_SSLSetIOSend(k->ssl, cap_send);
+	wolfSSL_SetIOReadCtx(k->ssl, k);
+	wolfSSL_SetIOWriteCtx(k->ssl, k);
+	k->got220 = true;
+	if (!fz_connect(k, 465))
+		return;
+	cli_step(k);
+	fz_pump();
+	if (!k->hs_done)
+		return;
+	for (off = 0; off < size && k->c != NULL; off += piece) {
+		size_t n = size - off < piece ? size - off : piece;
+
+		if (wolfSSL_write(k->ssl, data + off, (int)n) <= 0)
+			break;
+		fz_pump();
+		while (wolfSSL_read(k->ssl, buf, sizeof(buf)) > 0)
+			;
+	}
+}
+
 static const char *const fz_junk[4] = {"", "NOOP\r\n", "NOOP\r\nQUIT\r\n", "\x16\x03\x01\x00\x05"};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -357,6 +430,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size--;
 	fz_world_up();
 	memset(&k, 0, sizeof(k));
+	if ((flags & 0x31) == 0x30) {
+		fz_app(&k, flags, data, size);
+		if (getenv("FUZZ_TLS_STATS") != NULL)
+			fprintf(stderr, "app: handshake %s, %llu bytes sent after it\n",
+				k.hs_done ? "done" : "not done", (unsigned long long)k.sent_after);
+		goto tail;
+	}
 	if (!fz_connect(&k, (flags & 1) ? 25 : 465))
 		goto done;
 	if (flags & 1) {
@@ -376,6 +456,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		fz_pump();
 	}
+tail:
 	if (k.c != NULL && (flags & 0x40))
 		ns_conn_shutdown(k.c);
 	fz_pump();
@@ -389,6 +470,8 @@ done:
 	if (k.c != NULL)
 		ns_conn_abort(k.c);
 	fz_pump();
+	if (k.ssl != NULL)
+		wolfSSL_free(k.ssl);
 	fz_world_down();
 	return 0;
 }
@@ -410,10 +493,26 @@ static int cap_recv(WOLFSSL *ssl, char *buf, int sz, void *arg)
 static int cap_send(WOLFSSL *ssl, char *buf, int sz, void *arg)
 {
 	fz_cli_t *k = arg;
+	long at = -1;
+	ssize_t n;
 
 	(void)ssl;
-	if (k->c == NULL || ns_conn_send(k->c, buf, (size_t)sz) != sz)
+	if (k->c == NULL)
 		return WOLFSSL_CBIO_ERR_CONN_CLOSE;
+	if (k->hs_done && k->corrupt_at >= 0 && (uint64_t)k->corrupt_at >= k->sent_after &&
+	    (uint64_t)k->corrupt_at < k->sent_after + (uint64_t)sz)
+		at = k->corrupt_at - (long)k->sent_after;
+	if (at >= 0)
+		buf[at] ^= 0x5a;
+	n = ns_conn_send(k->c, buf, (size_t)sz);
+	if (at >= 0)
+		buf[at] ^= 0x5a;
+	if (n < 0)
+		return WOLFSSL_CBIO_ERR_CONN_CLOSE;
+	if (n < sz)
+		return n > 0 ? (int)n : WOLFSSL_CBIO_ERR_WANT_WRITE;
+	if (k->hs_done)
+		k->sent_after += (uint64_t)sz;
 	if (k->cap != NULL && !k->hs_done)
 		fwrite(buf, 1, (size_t)sz, k->cap);
 	return sz;
@@ -491,10 +590,26 @@ static WOLFSSL_SESSION *capture(const char *dir, const char *name, uint8_t flags
 	return out;
 }
 
+static void write_file(const char *dir, const char *name, const void *p, size_t n)
+{
+	char path[1024];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	if (f == NULL || fwrite(p, 1, n, f) != n)
+		exit(1);
+	fclose(f);
+}
+
 static void write_seeds(const char *dir)
 {
+	static const uint8_t app[] = "\x30\xff\xff" "EHLO x\r\nMAIL FROM:<a@b>\r\nDATA\r\n";
+	static const uint8_t app_bad[] = "\x3e\x00\x10some application data, corrupted";
 	WOLFSSL_SESSION *s13, *s12, *x;
 
+	write_file(dir, "app", app, sizeof(app) - 1);
+	write_file(dir, "app_corrupt", app_bad, sizeof(app_bad) - 1);
 	s13 = capture(dir, "tls13_sni", 0x00, wolfTLSv1_3_client_method(), "a.example", NULL);
 	s12 = capture(dir, "tls12", 0x06, wolfTLSv1_2_client_method(), NULL, NULL);
 	x = capture(dir, "any_starttls", 0x11, wolfSSLv23_client_method(), "a.example", NULL);
@@ -562,6 +677,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	}
 	sl_buf_free(&cert);
 	sl_buf_free(&key);
+	fz_cli_ctx = wolfSSL_CTX_new(wolfSSLv23_client_method());
+	if (fz_cli_ctx == NULL)
+		abort();
+	wolfSSL_CTX_set_verify(fz_cli_ctx, WOLFSSL_VERIFY_NONE, NULL);
 	if (seeds != NULL) {
 		write_seeds(seeds);
 		exit(0);
