@@ -1372,6 +1372,76 @@ static void test_per_ip_handshake_cap(void **state)
 	fx_fini(&fx);
 }
 
+/* STARTTLS when the address is at its cap: SL_ELIMIT, the stream stays
+ * plain (the engine then ends the session). */
+static void test_starttls_refused_by_cap(void **state)
+{
+	rawcli_t *stall, *r;
+	fx_t fx;
+
+	(void)state;
+	fx_init(&fx, tweak_per_ip); /* 2 per address */
+	stall = rc_open(&fx, PORT_TLS, &(rc_opts_t){.plain = true});
+	r = rc_open(&fx, PORT_TLS, &(rc_opts_t){.plain = true});
+	quiesce(&fx, 10 * SL_US_PER_MS);
+	rc_free(&r);
+	r = rc_open(&fx, PORT_PLAIN, &(rc_opts_t){.plain = true});
+	quiesce(&fx, 10 * SL_US_PER_MS);
+	/* One slot left: take it with a third implicit-TLS connection. */
+	{
+		rawcli_t *third = rc_open(&fx, PORT_TLS, &(rc_opts_t){.plain = true});
+
+		quiesce(&fx, 10 * SL_US_PER_MS);
+		assert_false(third->closed);
+		rc_send_raw(r, "STARTTLS\r\n", 10);
+		expect_rx(&fx, r, "220 go ahead\r\n", true);
+		assert_int_equal(fx.srv[fx.nsrv - 2].starttls_rc, SL_ELIMIT);
+		assert_false(ns_stream_is_tls(fx.srv[fx.nsrv - 2].st));
+		rc_free(&third);
+	}
+	assert_true(srv_stats(&fx).handshakes_refused_ip >= 1);
+	rc_free(&r);
+	rc_free(&stall);
+	fx_fini(&fx);
+}
+
+static void tweak_tls13_only(ns_tls_config_params_t *p)
+{
+	p->min_version = NS_TLS_1_3;
+}
+
+static void tweak_tls12_only(ns_tls_config_params_t *p)
+{
+	p->max_version = NS_TLS_1_2;
+}
+
+static void test_version_limits(void **state)
+{
+	fx_t fx;
+	rawcli_t *r;
+
+	(void)state;
+	fx_init(&fx, tweak_tls13_only);
+	r = rc_handshake(&fx, &(rc_opts_t){.version = 12});
+	assert_false(r->hs_done);
+	rc_free(&r);
+	r = rc_handshake(&fx, &(rc_opts_t){.version = 0});
+	assert_true(r->hs_done);
+	assert_string_equal(wolfSSL_get_version(r->ssl), "TLSv1.3");
+	rc_free(&r);
+	fx_fini(&fx);
+
+	fx_init(&fx, tweak_tls12_only);
+	r = rc_handshake(&fx, &(rc_opts_t){.version = 13});
+	assert_false(r->hs_done);
+	rc_free(&r);
+	r = rc_handshake(&fx, &(rc_opts_t){.version = 0});
+	assert_true(r->hs_done);
+	assert_string_equal(wolfSSL_get_version(r->ssl), "TLSv1.2");
+	rc_free(&r);
+	fx_fini(&fx);
+}
+
 /* ---- close, half-close ---- */
 
 static void test_close_notify_both_ways(void **state)
@@ -1695,6 +1765,8 @@ int main(void)
 		cmocka_unit_test(test_garbage_clienthello),
 		cmocka_unit_test(test_bad_record_after_handshake),
 		cmocka_unit_test(test_per_ip_handshake_cap),
+		cmocka_unit_test(test_starttls_refused_by_cap),
+		cmocka_unit_test(test_version_limits),
 		cmocka_unit_test(test_close_notify_both_ways),
 		cmocka_unit_test(test_key_update),
 		cmocka_unit_test(test_fin_without_close_notify),
