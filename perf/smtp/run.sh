@@ -111,8 +111,11 @@ box_busy() {
 }
 
 others() {
-	pgrep -af 'run_tests\.sh|bench_|iperf3|smtp-source' 2>/dev/null |
-		grep -oE 'run_tests\.sh|bench_[a-z_]+|iperf3|smtp-source' | sort -u | tr '\n' ' '
+	local l
+	# Collected first: a grep running beside pgrep would match itself.
+	l=$(pgrep -af 'run_tests\.sh|bench_|iperf3|smtp-source' 2>/dev/null)
+	printf '%s\n' "$l" | grep -oE 'run_tests\.sh|bench_[a-z_]+|iperf3|smtp-source' |
+		sort -u | tr '\n' ' '
 }
 
 OTHERS=""

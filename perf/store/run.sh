@@ -68,8 +68,11 @@ box_busy() {
 
 # others: test runs and benchmarks of other sessions that are running now.
 others() {
-	pgrep -af 'run_tests\.sh|bench_|iperf3|smtp-source' 2>/dev/null | grep -v "$BIN/bench_store" |
-		grep -oE 'run_tests\.sh|bench_[a-z_]+|iperf3|smtp-source' | sort -u | tr '\n' ' '
+	local l
+	# Collected first: a grep running beside pgrep would match itself.
+	l=$(pgrep -af 'run_tests\.sh|bench_|iperf3|smtp-source' 2>/dev/null)
+	printf '%s\n' "$l" | grep -v "$BIN/bench_store" | grep -oE 'run_tests\.sh|bench_[a-z_]+|iperf3|smtp-source' |
+		sort -u | tr '\n' ' '
 }
 
 OTHERS=""
