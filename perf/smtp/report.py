@@ -106,7 +106,7 @@ def write_md(env, runs, out):
             a, b = med(runs, ("sluice", s), field), med(runs, ("postfix", s), field)
             ratio = a / b if a is not None and b else None
             ttxt, met = judge(kind, tgt, ratio)
-            rtxt = "n/a" if ratio is None else f"{ratio:.2f}x"
+            rtxt = "n/a" if ratio is None else (f"{ratio:.2f}x" if ratio >= 1 else f"{ratio:.3f}x")
             lines.append(f"| {s} | {label} [{unit}] | {fmt(a, unit)} | {fmt(b, unit)} | {rtxt} | "
                          f"{ttxt} | {met} |")
     lines += [
@@ -158,7 +158,7 @@ def write_md(env, runs, out):
             det = []
             for f in ("elapsed_s", "delivered", "server_cpu_s", "server_cpu_to_last_250_s",
                       "delivered_after_s", "client_cpu_s", "store_batch_avg", "store_batch_max",
-                      "threads_cpu_s", "warnings", "box_busy_pct", "loadavg", "others_running"):
+                      "threads_cpu_s", "warnings", "box_busy_pct", "loadavg", "others_running", "busy_procs"):
                 if d.get(f) not in (None, ""):
                     det.append(f"{f}={d[f]}")
             lines.append(f"| {key[0]} | {key[1]} | {d.get('run')} | {d['msgs_per_s']:,.0f} | "

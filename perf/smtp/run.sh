@@ -113,28 +113,43 @@ box_busy() {
 others() {
 	local l
 	# Collected first: a grep running beside pgrep would match itself.
-	l=$(pgrep -af 'run_tests\.sh|bench_|iperf3|smtp-source' 2>/dev/null)
-	printf '%s\n' "$l" | grep -oE 'run_tests\.sh|bench_[a-z_]+|iperf3|smtp-source' |
+	l=$(pgrep -af 'run_tests\.sh|bench_|iperf3|smtp-source|/fuzz_' 2>/dev/null)
+	printf '%s\n' "$l" | grep -oE 'run_tests\.sh|bench_[a-z_]+|iperf3|smtp-source|fuzz_[a-z0-9_]+' |
+		sort -u | tr '\n' ' '
+}
+
+# hogs: processes using >= 20 % of a CPU right now (fuzzers, compilers of
+# other sessions that we do not wait for), recorded with each run.
+HOGS=""
+hogs() {
+	top -bn2 -d 0.5 -w 200 2>/dev/null |
+		awk '/^top -/ {n++} n == 2 && $1 ~ /^[0-9]+$/ && $9 + 0 >= 20 {print $12}' |
 		sort -u | tr '\n' ' '
 }
 
 OTHERS=""
 wait_turn() {
-	local t=0
-	OTHERS=$(others)
-	while [ -n "$OTHERS" ] && [ "$t" -lt "$EXCL_WAIT" ]; do
-		[ "$t" = 0 ] && log "waiting up to ${EXCL_WAIT}s for: $OTHERS"
-		sleep 10
-		t=$((t + 10))
+	local t=0 q=0
+	for (( ; ; )); do
 		OTHERS=$(others)
-	done
-	t=0
-	BUSY=$(box_busy)
-	while [ "$BUSY" -gt "$QUIET_PCT" ] && [ "$t" -lt "$QUIET_WAIT" ]; do
-		[ "$t" = 0 ] && log "box is ${BUSY}% busy (other jobs); waiting up to ${QUIET_WAIT}s"
-		sleep 1
-		t=$((t + 2))
+		if [ -n "$OTHERS" ] && [ "$t" -lt "$EXCL_WAIT" ]; then
+			[ "$t" = 0 ] && log "waiting up to ${EXCL_WAIT}s for: $OTHERS"
+			sleep 10
+			t=$((t + 10))
+			continue
+		fi
 		BUSY=$(box_busy)
+		if [ "$BUSY" -gt "$QUIET_PCT" ] && [ "$q" -lt "$QUIET_WAIT" ]; then
+			[ "$q" = 0 ] && log "box is ${BUSY}% busy (other jobs); waiting up to ${QUIET_WAIT}s"
+			sleep 1
+			q=$((q + 2))
+			continue
+		fi
+		# A test run or benchmark that started while we waited for quiet.
+		OTHERS=$(others)
+		[ -n "$OTHERS" ] && [ "$t" -lt "$EXCL_WAIT" ] && continue
+		HOGS=$(hogs)
+		return 0
 	done
 }
 
@@ -329,10 +344,10 @@ run_client() {
 # lines (numbers or JSON), plus what was seen on the box.
 record() {
 	local impl=$1 s=$2 run=$3 kv=$4
-	$PY - "$impl" "$s" "$run" "$BUSY" "$(cut -d' ' -f1-3 /proc/loadavg)" "$OTHERS" "$kv" \
+	$PY - "$impl" "$s" "$run" "$BUSY" "$(cut -d' ' -f1-3 /proc/loadavg)" "$OTHERS" "$kv" "$HOGS" \
 		>>"$RAW" <<'EOF'
 import json, sys
-impl, s, run, busy, load, others, kv = sys.argv[1:8]
+impl, s, run, busy, load, others, kv, hogs = sys.argv[1:9]
 d = dict(suite="smtp", impl=impl, sessions=int(s), run=int(run))
 for line in open(kv):
     k, _, v = line.rstrip("\n").partition("=")
@@ -345,6 +360,8 @@ if busy:
 d["loadavg"] = load
 if others.strip():
     d["others_running"] = others.strip()
+if hogs.strip():
+    d["busy_procs"] = hogs.strip()
 if "error" not in d and d.get("delivered") != d.get("msgs"):
     d["error"] = f"{d.get('delivered')} of {d.get('msgs')} messages in the mailbox"
 print(json.dumps(d))

@@ -145,7 +145,7 @@ def write_md(env, runs, out):
             det = [f"msgs={d['msgs']}"]
             for f in ("batch_avg", "batch_max", "commits_per_s", "writer_cpu_share", "cpu_ms_per_msg",
                       "disk_written_per_msg", "lat_p50_us_le", "lat_p99_us_le", "map_grows", "errors",
-                      "box_busy_pct", "loadavg", "others_running"):
+                      "box_busy_pct", "loadavg", "others_running", "busy_procs"):
                 if d.get(f) not in (None, ""):
                     det.append(f"{f}={d[f]}")
             lines.append(f"| {k[0]} | {size_txt(k[1])} | {k[2]} | {d.get('run')} | "

@@ -70,8 +70,17 @@ box_busy() {
 others() {
 	local l
 	# Collected first: a grep running beside pgrep would match itself.
-	l=$(pgrep -af 'run_tests\.sh|bench_|iperf3|smtp-source' 2>/dev/null)
-	printf '%s\n' "$l" | grep -v "$BIN/bench_store" | grep -oE 'run_tests\.sh|bench_[a-z_]+|iperf3|smtp-source' |
+	l=$(pgrep -af 'run_tests\.sh|bench_|iperf3|smtp-source|/fuzz_' 2>/dev/null)
+	printf '%s\n' "$l" | grep -oE 'run_tests\.sh|bench_[a-z_]+|iperf3|smtp-source|fuzz_[a-z0-9_]+' |
+		sort -u | tr '\n' ' '
+}
+
+# hogs: processes using >= 20 % of a CPU right now (fuzzers, compilers of
+# other sessions that we do not wait for), recorded with each run.
+HOGS=""
+hogs() {
+	top -bn2 -d 0.5 -w 200 2>/dev/null |
+		awk '/^top -/ {n++} n == 2 && $1 ~ /^[0-9]+$/ && $9 + 0 >= 20 {print $12}' |
 		sort -u | tr '\n' ' '
 }
 
@@ -80,21 +89,27 @@ OTHERS=""
 # is running, then (up to QUIET_WAIT s) for the box to be quiet. Sets BUSY
 # and OTHERS (what was still running when we started anyway).
 wait_turn() {
-	local t=0
-	OTHERS=$(others)
-	while [ -n "$OTHERS" ] && [ "$t" -lt "$EXCL_WAIT" ]; do
-		[ "$t" = 0 ] && log "waiting up to ${EXCL_WAIT}s for: $OTHERS"
-		sleep 10
-		t=$((t + 10))
+	local t=0 q=0
+	for (( ; ; )); do
 		OTHERS=$(others)
-	done
-	t=0
-	BUSY=$(box_busy)
-	while [ "$BUSY" -gt "$QUIET_PCT" ] && [ "$t" -lt "$QUIET_WAIT" ]; do
-		[ "$t" = 0 ] && log "box is ${BUSY}% busy (other jobs); waiting up to ${QUIET_WAIT}s"
-		sleep 1
-		t=$((t + 2))
+		if [ -n "$OTHERS" ] && [ "$t" -lt "$EXCL_WAIT" ]; then
+			[ "$t" = 0 ] && log "waiting up to ${EXCL_WAIT}s for: $OTHERS"
+			sleep 10
+			t=$((t + 10))
+			continue
+		fi
 		BUSY=$(box_busy)
+		if [ "$BUSY" -gt "$QUIET_PCT" ] && [ "$q" -lt "$QUIET_WAIT" ]; then
+			[ "$q" = 0 ] && log "box is ${BUSY}% busy (other jobs); waiting up to ${QUIET_WAIT}s"
+			sleep 1
+			q=$((q + 2))
+			continue
+		fi
+		# A test run or benchmark that started while we waited for quiet.
+		OTHERS=$(others)
+		[ -n "$OTHERS" ] && [ "$t" -lt "$EXCL_WAIT" ] && continue
+		HOGS=$(hogs)
+		return 0
 	done
 }
 
@@ -102,14 +117,16 @@ wait_turn() {
 record() {
 	local json=$1 mode=$2 size=$3 n=$4 run=$5 err=${6:-}
 	$PY - "$json" "$mode" "$size" "$n" "$run" "$BUSY" "$(cut -d' ' -f1-3 /proc/loadavg)" \
-		"$OTHERS" "$err" >>"$RAW" <<'EOF'
+		"$OTHERS" "$err" "$HOGS" >>"$RAW" <<'EOF'
 import json, sys
-js, mode, size, n, run, busy, load, others, err = sys.argv[1:10]
+js, mode, size, n, run, busy, load, others, err, hogs = sys.argv[1:11]
 d = json.loads(js) if js else dict(suite="store", mode=mode, size=int(size), submitters=int(n),
                                    error=err or "failed")
 d.update(run=int(run), box_busy_pct=int(busy) if busy else None, loadavg=load)
 if others.strip():
     d["others_running"] = others.strip()
+if hogs.strip():
+    d["busy_procs"] = hogs.strip()
 print(json.dumps(d))
 EOF
 	[ -n "$json" ] || log "$mode size=$size n=$n run $run FAILED: ${err:-failed}"
