@@ -226,6 +226,8 @@ struct st_store {
 	uint64_t batch_no;         /* writer only */
 	_Atomic int test_hold;     /* tests: writer leaves requests queued */
 	st_req_t **batch;          /* writer only: batch_max entries */
+	st_client_t **batch_clients; /* writer only: the batch's clients, read
+					before any completion is published */
 	/* held by the writer while it posts completions; a client being
 	   destroyed takes it once so the writer is done touching it */
 	pthread_mutex_t complete_lock;

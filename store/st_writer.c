@@ -278,15 +278,21 @@ static void post_completions(st_store_t *s, st_req_t **batch, unsigned n)
 	atomic_fetch_add(&s->st_requests, n);
 	pthread_mutex_lock(&s->complete_lock);
 	s->batch_no++;
+	/* Once a completion is published its client may consume the request
+	 * and reuse it for a new submission, so batch[i] must not be read
+	 * after that: take every client first. The clients themselves stay
+	 * alive, since st_client_destroy waits for complete_lock. */
+	for (unsigned i = 0; i < n; i++)
+		s->batch_clients[i] = batch[i]->client;
 	for (unsigned i = 0; i < n; i++) {
-		st_client_t *c = batch[i]->client;
+		st_client_t *c = s->batch_clients[i];
 		unsigned h = atomic_load_explicit(&c->chead, memory_order_relaxed);
 
 		c->cring[h & c->cmask] = batch[i];
 		atomic_store_explicit(&c->chead, h + 1, memory_order_release);
 	}
 	for (unsigned i = 0; i < n; i++) {
-		st_client_t *c = batch[i]->client;
+		st_client_t *c = s->batch_clients[i];
 
 		if (c->mark == s->batch_no)
 			continue;
@@ -339,13 +345,21 @@ static void *writer_main(void *arg)
 int st_writer_start(st_store_t *s)
 {
 	s->batch = calloc(s->opts.batch_max, sizeof(*s->batch));
-	if (s->batch == NULL)
+	s->batch_clients = calloc(s->opts.batch_max, sizeof(*s->batch_clients));
+	if (s->batch == NULL || s->batch_clients == NULL) {
+		free(s->batch);
+		free(s->batch_clients);
+		s->batch = NULL;
+		s->batch_clients = NULL;
 		return SL_ENOMEM;
+	}
 	pthread_mutex_init(&s->complete_lock, NULL);
 	if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
 		pthread_mutex_destroy(&s->complete_lock);
 		free(s->batch);
+		free(s->batch_clients);
 		s->batch = NULL;
+		s->batch_clients = NULL;
 		return SL_ENOMEM;
 	}
 	pthread_setname_np(s->writer, "st-writer");
@@ -364,7 +378,9 @@ void st_writer_stop(st_store_t *s)
 	s->writer_started = false;
 	pthread_mutex_destroy(&s->complete_lock);
 	free(s->batch);
+	free(s->batch_clients);
 	s->batch = NULL;
+	s->batch_clients = NULL;
 }
 
 /* --- clients ----------------------------------------------------------- */
