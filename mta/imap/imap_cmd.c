@@ -56,7 +56,8 @@ void imap_capability_write(imap_session_t *s)
 	}
 	imap_printf(s, " SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE"
 		       " CHILDREN SPECIAL-USE CREATE-SPECIAL-USE LIST-STATUS ESEARCH"
-		       " CONDSTORE");
+		       " CONDSTORE APPENDLIMIT=%" PRIu64,
+		    s->cfg->appendlimit);
 }
 
 /* ---- base64 for SASL ---- */
@@ -1179,6 +1180,75 @@ static void imap_do_store(imap_session_t *s)
 	imap_request_issue(s, IMAP_REQ_STORE);
 }
 
+/* APPEND mailbox [SP flag-list] [SP date-time] SP literal (RFC 9051
+ * §6.3.12); the message stays where it is in the input buffer. */
+static bool imap_check_append(imap_session_t *s, struct imap_parser *ps)
+{
+	sl_slice_t *kws, msg;
+	size_t nkw = 0;
+	uint32_t sys = 0;
+	int64_t t = 0;
+	int32_t tz = 0;
+
+	if (!imap_p_sp(ps) || !imap_p_mailbox(ps, &s->name) || !imap_p_sp(ps))
+		return false;
+	kws = imap_arena_alloc(s, IMAP_KEYWORDS_MAX * sizeof(*kws));
+	if (kws == NULL)
+		return imap_p_fail(ps, "[LIMIT] Command too complex");
+	if (imap_p_at(ps, '(')) {
+		bool first = true;
+
+		if (!imap_p_open(ps))
+			return false;
+		while (!imap_p_at(ps, ')')) {
+			uint32_t bit;
+			sl_slice_t kw;
+			bool recent;
+
+			if (!first && !imap_p_sp(ps))
+				return false;
+			first = false;
+			if (!imap_p_flag(ps, &bit, &kw, &recent))
+				return false;
+			if (recent)
+				return imap_p_fail(ps, "\\Recent cannot be stored");
+			sys |= bit;
+			if (kw.len > 0) {
+				if (nkw >= IMAP_KEYWORDS_MAX)
+					return imap_p_fail(ps, "[LIMIT] Too many keywords");
+				kws[nkw++] = kw;
+			}
+		}
+		if (!imap_p_close(ps) || !imap_p_sp(ps))
+			return false;
+	}
+	if (imap_p_at(ps, '"')) {
+		if (!imap_p_date_time(ps, &t, &tz) || !imap_p_sp(ps))
+			return false;
+	}
+	if (imap_p_at(ps, '~'))
+		return imap_p_fail(ps, "BINARY literals are not supported yet");
+	if (!imap_p_literal_raw(ps, &msg) || !imap_p_eol(ps))
+		return false;
+	s->req.u.append.mailbox = s->name;
+	s->req.u.append.body = msg;
+	s->req.u.append.flags = sys;
+	s->req.u.append.keywords = kws;
+	s->req.u.append.n_keywords = nkw;
+	s->req.u.append.internaldate = t;
+	s->req.u.append.tz_min = tz;
+	return true;
+}
+
+static void imap_do_append(imap_session_t *s)
+{
+	/* The body is in the input buffer: it must not move or be reused
+	 * until the glue has delivered it. */
+	s->hold_input = true;
+	s->job = IMAP_JOB_SIMPLE;
+	imap_request_issue(s, IMAP_REQ_APPEND);
+}
+
 static bool imap_check_search(imap_session_t *s, struct imap_parser *ps)
 {
 	return imap_search_parse(s, ps);
@@ -1209,6 +1279,7 @@ static const struct imap_cmd imap_cmds[] = {
 	{"LIST", IMAP_CF_LOGGED, imap_check_list, imap_do_list},
 	{"LSUB", IMAP_CF_LOGGED, imap_check_lsub, imap_do_lsub},
 	{"STATUS", IMAP_CF_LOGGED, imap_check_status, imap_do_status},
+	{"APPEND", IMAP_CF_LOGGED, imap_check_append, imap_do_append},
 	{"IDLE", IMAP_CF_LOGGED, imap_check_noargs, imap_do_idle},
 	{"CHECK", IMAP_CF_SELECTED, imap_check_noargs, imap_do_check},
 	{"CLOSE", IMAP_CF_SELECTED, imap_check_noargs, imap_do_close},
@@ -1255,7 +1326,8 @@ void imap_cmd_run(imap_session_t *s, const uint8_t *p, size_t n)
 	s->tag[0] = '\0';
 	s->uid = false;
 	s->job_err = 0;
-	if (!imap_arena_prepare(s, n)) {
+	/* everything but APPEND's message (never copied) is within cmd_max */
+	if (!imap_arena_prepare(s, n < s->cfg->cmd_max ? n : s->cfg->cmd_max)) {
 		imap_reply(s, "* BYE Out of memory");
 		imap_close(s);
 		return;

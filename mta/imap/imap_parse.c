@@ -193,6 +193,87 @@ static bool imap_p_literal(struct imap_parser *ps, sl_slice_t *r)
 	return true;
 }
 
+/* imap_p_literal_raw - a literal, not copied: R points into the command
+ * (APPEND's message, which may be as large as APPENDLIMIT). */
+bool imap_p_literal_raw(struct imap_parser *ps, sl_slice_t *r)
+{
+	uint64_t n = 0;
+	size_t digits = 0;
+
+	if (!imap_p_at(ps, '{'))
+		return imap_p_fail(ps, "Expected a literal");
+	ps->pos++;
+	while (ps->pos < ps->n && ps->p[ps->pos] >= '0' && ps->p[ps->pos] <= '9') {
+		if (n > (UINT64_MAX - 9) / 10)
+			return imap_p_fail(ps, "Literal too large");
+		n = n * 10 + (uint64_t)(ps->p[ps->pos++] - '0');
+		digits++;
+	}
+	if (digits == 0)
+		return imap_p_fail(ps, "Invalid literal");
+	if (imap_p_at(ps, '+'))
+		ps->pos++;
+	if (!imap_p_at(ps, '}'))
+		return imap_p_fail(ps, "Invalid literal");
+	ps->pos++;
+	if (imap_p_at(ps, '\r'))
+		ps->pos++;
+	if (!imap_p_at(ps, '\n'))
+		return imap_p_fail(ps, "Literal must end its line");
+	ps->pos++;
+	if (n > ps->n - ps->pos)
+		return imap_p_fail(ps, "Literal too large");
+	if (memchr(ps->p + ps->pos, 0, (size_t)n) != NULL)
+		return imap_p_fail(ps, "NUL in literal");
+	*r = sl_slice_make(ps->p + ps->pos, (size_t)n);
+	ps->pos += (size_t)n;
+	return true;
+}
+
+/* date-time = DQUOTE date-day-fixed "-" date-month "-" date-year SP time
+ * SP zone DQUOTE (RFC 9051 §9). Seconds since the epoch (UTC), zone in
+ * minutes east. */
+bool imap_p_date_time(struct imap_parser *ps, int64_t *t_r, int32_t *tz_r)
+{
+	int64_t days;
+	uint32_t hh, mm, ss, zh, zm;
+	const uint8_t *p;
+	int sign;
+
+	if (!imap_p_at(ps, '"'))
+		return imap_p_fail(ps, "Invalid date-time");
+	ps->pos++;
+	if (imap_p_at(ps, ' '))
+		ps->pos++; /* date-day-fixed: SP DIGIT */
+	if (!imap_p_date(ps, &days))
+		return false;
+	if (ps->n - ps->pos < 16)
+		return imap_p_fail(ps, "Invalid date-time");
+	p = ps->p + ps->pos;
+	for (int i = 0; i < 15; i++) {
+		static const char shape[] = " 99:99:99 s9999";
+
+		if (shape[i] == '9' ? !(p[i] >= '0' && p[i] <= '9')
+		    : shape[i] == 's' ? (p[i] != '+' && p[i] != '-')
+				      : p[i] != shape[i])
+			return imap_p_fail(ps, "Invalid date-time");
+	}
+	if (p[15] != '"')
+		return imap_p_fail(ps, "Invalid date-time");
+	hh = (uint32_t)((p[1] - '0') * 10 + (p[2] - '0'));
+	mm = (uint32_t)((p[4] - '0') * 10 + (p[5] - '0'));
+	ss = (uint32_t)((p[7] - '0') * 10 + (p[8] - '0'));
+	sign = p[10] == '-' ? -1 : 1;
+	zh = (uint32_t)((p[11] - '0') * 10 + (p[12] - '0'));
+	zm = (uint32_t)((p[13] - '0') * 10 + (p[14] - '0'));
+	if (hh > 23 || mm > 59 || ss > 60 || zh > 23 || zm > 59)
+		return imap_p_fail(ps, "Invalid date-time");
+	*tz_r = sign * (int32_t)(zh * 60 + zm);
+	*t_r = days * 86400 + hh * 3600 + mm * 60 + ss - (int64_t)*tz_r * 60;
+	ps->pos += 16;
+	return true;
+}
+
 bool imap_p_string(struct imap_parser *ps, sl_slice_t *r)
 {
 	if (imap_p_at(ps, '"'))

@@ -41,7 +41,8 @@ enum imap_reject {
 	IMAP_RJ_LITERAL, /* a synchronizing literal over its limit */
 	IMAP_RJ_NESTING, /* parentheses deeper than the limit */
 	IMAP_RJ_TOOLONG, /* over cmd_max in total */
-	IMAP_RJ_NUL      /* NUL inside a literal */
+	IMAP_RJ_NUL,     /* NUL inside a literal */
+	IMAP_RJ_TOOBIG   /* an APPEND message over APPENDLIMIT: NO [TOOBIG] */
 };
 
 /* Literal announcement tracking at the end of a line: "{" digits ["+"] "}". */
@@ -61,6 +62,8 @@ struct imap_frame {
 	bool in_quote;
 	bool escape;
 	uint32_t depth;
+	uint64_t lit_total; /* literal bytes of the command so far */
+	bool append;        /* the command is APPEND: its literal may be large */
 	enum imap_reject reject;
 	bool reject_tagged; /* the tag of the refused command is known */
 	char rtag[IMAP_TAG_MAX + 1];
@@ -332,6 +335,8 @@ struct imap_session {
 	sl_buf_t hdr;              /* header bytes of the message in FETCH */
 	sl_buf_t sec_buf;          /* a HEADER.FIELDS result */
 
+	bool hold_input;           /* APPEND outstanding: its body is in `in` */
+
 	/* COPY/MOVE result for the tagged response */
 	char copyuid[256];
 };
@@ -379,6 +384,8 @@ bool imap_p_list_mailbox(struct imap_parser *ps, sl_slice_t *r);
  * Numbers are not resolved. */
 bool imap_p_seqset(struct imap_parser *ps, struct imap_range **r, uint32_t *n_r);
 bool imap_p_date(struct imap_parser *ps, int64_t *days_r);
+bool imap_p_date_time(struct imap_parser *ps, int64_t *t_r, int32_t *tz_r);
+bool imap_p_literal_raw(struct imap_parser *ps, sl_slice_t *r);
 bool imap_p_flag(struct imap_parser *ps, uint32_t *sysflag_r, sl_slice_t *kw_r, bool *recent_r);
 bool imap_atom_char(uint8_t c);
 /* imap_write_string - S as an IMAP string (quoted, or a literal if it

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sl_err.h"
 #include "sl_log.h"
@@ -33,6 +34,7 @@ void imap_config_defaults(struct imap_config *c)
 	c->nesting_max = 16;
 	c->preauth_nesting_max = 2;
 	c->seqset_max = 4096;
+	c->appendlimit = 64u * 1024 * 1024;
 	c->view_max = 1000000;
 	c->errors_max = 20;
 	c->auth_failures_max = 3;
@@ -103,7 +105,8 @@ static bool imap_config_ok(const struct imap_config *c)
 	    c->view_max < 1 || c->view_max > (1u << 26) || c->errors_max < 1 ||
 	    c->auth_failures_max < 1 || c->pipeline_max > (1u << 24) ||
 	    c->body_chunk_max < 1024 || c->body_chunk_max > (1u << 24) ||
-	    c->header_max < 1024 || c->header_max > (1u << 24))
+	    c->header_max < 1024 || c->header_max > (1u << 24) || c->appendlimit < 1024 ||
+	    c->appendlimit > (1u << 30))
 		return false;
 	if (c->output_max < 4 * IMAP_REPLY_RESERVE ||
 	    c->output_max < (uint64_t)c->body_chunk_max + IMAP_REPLY_RESERVE ||
@@ -136,7 +139,9 @@ int imap_session_create(const struct imap_config *cfg, const struct imap_peer *p
 	s->last_active = now_us;
 	s->state = IMAP_STATE_NOT_AUTH;
 	s->phase = IMAP_P_CMD;
-	sl_buf_init(&s->in, (size_t)cfg->cmd_max + cfg->line_max + cfg->pipeline_max);
+	/* the hard maximum; what is accepted at a time is imap_in_room() */
+	sl_buf_init(&s->in, (size_t)cfg->cmd_max + cfg->appendlimit + cfg->line_max +
+				    cfg->pipeline_max);
 	sl_buf_init(&s->out, (size_t)cfg->output_max + IMAP_OUT_SLACK);
 	sl_buf_init(&s->hdr, cfg->header_max);
 	sl_buf_init(&s->sec_buf, cfg->header_max + 2);
@@ -330,6 +335,7 @@ void imap_close(imap_session_t *s)
 	s->req.kind = IMAP_REQ_NONE;
 	s->job = IMAP_JOB_NONE;
 	s->delaying = false;
+	s->hold_input = false;
 	imap_cred_wipe(s);
 	s->in.len = 0;
 	s->in_off = 0;
@@ -426,6 +432,7 @@ static void imap_frame_reject(imap_session_t *s, enum imap_reject why)
 		s->stats->line_too_long++;
 		break;
 	case IMAP_RJ_LITERAL:
+	case IMAP_RJ_TOOBIG:
 		s->stats->literal_too_big++;
 		break;
 	case IMAP_RJ_NESTING:
@@ -456,6 +463,7 @@ static void imap_frame_refused(imap_session_t *s)
 		[IMAP_RJ_NESTING] = "[LIMIT] Too many nested parentheses",
 		[IMAP_RJ_TOOLONG] = "[LIMIT] Command too long",
 		[IMAP_RJ_NUL] = "NUL in literal",
+		[IMAP_RJ_TOOBIG] = "[TOOBIG] Message too large",
 	};
 
 	s->stats->commands++;
@@ -474,12 +482,36 @@ static void imap_frame_refused(imap_session_t *s)
 	memcpy(s->tag, f->rtag, f->rtag_len);
 	s->tag_len = f->reject_tagged ? f->rtag_len : 0;
 	s->tag[s->tag_len] = '\0';
+	if (f->reject == IMAP_RJ_TOOBIG && s->tag_len > 0) {
+		/* RFC 7889 §4: a well-formed APPEND that is just too big */
+		imap_tagged(s, "NO", "[TOOBIG] Message too large (APPENDLIMIT %" PRIu64 ")",
+			    s->cfg->appendlimit);
+		return;
+	}
 	imap_bad(s, "%s", why[f->reject]);
 }
 
 static void imap_frame_reset(imap_session_t *s)
 {
 	memset(&s->fr, 0, sizeof(s->fr));
+}
+
+/* imap_frame_is_append - the command being received is "tag APPEND ...":
+ * only its message literal may be as large as APPENDLIMIT. */
+static bool imap_frame_is_append(imap_session_t *s)
+{
+	struct imap_frame *f = &s->fr;
+	const uint8_t *p = s->in.data + s->in_off;
+	size_t i = 0;
+
+	if (f->append || f->reject != IMAP_RJ_NONE)
+		return f->append;
+	while (i < f->off && p[i] != ' ' && imap_tag_char(p[i]) && p[i] != '+')
+		i++;
+	if (i == 0 || i > IMAP_TAG_MAX || f->off - i < 8 || p[i] != ' ')
+		return false;
+	f->append = !strncasecmp((const char *)p + i + 1, "APPEND ", 7);
+	return f->append;
 }
 
 /* imap_frame_eol - a line ended at f->off. Returns true if the command
@@ -492,13 +524,20 @@ static bool imap_frame_eol(imap_session_t *s)
 
 	if (literal) {
 		uint64_t n = f->la_num;
+		bool append = s->state != IMAP_STATE_NOT_AUTH && imap_frame_is_append(s);
 		uint64_t limit = s->state == IMAP_STATE_NOT_AUTH ? s->cfg->preauth_literal_max
+				 : append			  ? s->cfg->appendlimit
 								  : s->cfg->literal_max;
+		/* a command is at most cmd_max in all; APPEND's literals are
+		 * counted apart, against APPENDLIMIT */
 		bool too_big = f->la_overflow || n > limit ||
-			       (uint64_t)f->off + n > s->cfg->cmd_max;
+			       (append ? f->lit_total + n > s->cfg->appendlimit + s->cfg->cmd_max
+				       : (uint64_t)f->off + n > s->cfg->cmd_max);
 
 		f->la = IMAP_LA_NONE;
 		f->line_len = 0;
+		if (too_big && append && !f->la_plus)
+			imap_frame_reject(s, IMAP_RJ_TOOBIG);
 		if (too_big && f->la_plus) {
 			/* RFC 7888 §4: the client is sending the bytes anyway. We
 			 * will not read them as commands, and will not read
@@ -527,6 +566,7 @@ static bool imap_frame_eol(imap_session_t *s)
 				imap_reply(s, "+ Ready for literal data");
 		}
 		f->lit_left = n;
+		f->lit_total += n;
 		return false;
 	}
 	/* the command (or SASL/IDLE line) is complete */
@@ -658,7 +698,7 @@ static bool imap_frame_step(imap_session_t *s)
 		}
 		if (s->phase == IMAP_P_CMD)
 			imap_frame_byte(s, c);
-		if (f->off > s->cfg->cmd_max)
+		if (f->off - (f->append ? f->lit_total : 0) > s->cfg->cmd_max)
 			imap_frame_reject(s, IMAP_RJ_TOOLONG);
 		if (f->reject != IMAP_RJ_NONE)
 			imap_frame_drop(s);
@@ -713,10 +753,33 @@ static int imap_resume(imap_session_t *s)
 
 static void imap_in_compact(imap_session_t *s)
 {
-	if (s->in_off > 0) {
-		sl_buf_consume(&s->in, s->in_off);
-		s->in_off = 0;
-	}
+	if (s->hold_input || s->in_off == 0)
+		return;
+	sl_buf_consume(&s->in, s->in_off);
+	s->in_off = 0;
+	/* an APPEND made the buffer big: give the memory back */
+	if (s->in.len == 0 && s->in.cap > (size_t)s->cfg->cmd_max + s->cfg->line_max +
+						  s->cfg->pipeline_max)
+		sl_buf_free(&s->in);
+}
+
+/* imap_in_room - how many more bytes the input buffer takes now: the
+ * command being received (its literals included), plus one line and
+ * pipeline_max of what follows. Nothing while an APPEND body in the
+ * buffer is lent to the glue. */
+static size_t imap_in_room(const imap_session_t *s)
+{
+	uint64_t cap, pending = s->in.len - s->in_off;
+
+	if (s->hold_input)
+		return 0;
+	cap = (uint64_t)s->fr.off + s->fr.lit_left + s->cfg->line_max + s->cfg->pipeline_max;
+	if (pending >= cap)
+		return 0;
+	cap -= pending;
+	if (cap > s->in.max - s->in.len)
+		cap = s->in.max - s->in.len;
+	return (size_t)cap;
 }
 
 int imap_session_input(imap_session_t *s, uint64_t now_us, const void *data, size_t len,
@@ -743,7 +806,7 @@ int imap_session_input(imap_session_t *s, uint64_t now_us, const void *data, siz
 			break;
 		}
 		imap_in_compact(s);
-		room = s->in.max - s->in.len;
+		room = imap_in_room(s);
 		take = len < room ? len : room;
 		if (take > 0) {
 			if (sl_buf_append(&s->in, p, take) < 0)
@@ -1307,6 +1370,28 @@ int imap_session_copy_done(imap_session_t *s, uint64_t now_us, int err, uint32_t
 			s->copyuid[0] = '\0';
 		}
 	}
+	return imap_resume(s);
+}
+
+int imap_session_append_done(imap_session_t *s, uint64_t now_us, int err, uint32_t uidvalidity,
+			     uint32_t uid)
+{
+	int rc = imap_complete(s, now_us, IMAP_REQ_APPEND);
+
+	if (rc < 0)
+		return rc;
+	s->hold_input = false; /* the body in the buffer is ours again */
+	if (err == SL_ENOENT)
+		imap_tagged(s, "NO", "[TRYCREATE] APPEND: mailbox does not exist");
+	else if (err == SL_ELIMIT)
+		imap_tagged(s, "NO", "[TOOBIG] APPEND: message too large");
+	else if (err < 0)
+		imap_no_err(s, err, "APPEND");
+	else if (uidvalidity != 0 && uid != 0)
+		imap_tagged(s, "OK", "[APPENDUID %" PRIu32 " %" PRIu32 "] APPEND completed",
+			    uidvalidity, uid);
+	else
+		imap_tagged(s, "OK", "APPEND completed");
 	return imap_resume(s);
 }
 

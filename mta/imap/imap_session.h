@@ -87,6 +87,9 @@ struct imap_config {
 	uint32_t nesting_max;         /* parenthesis depth after login: 16 */
 	uint32_t preauth_nesting_max; /* before login: 2 (only ID needs 1) */
 	uint32_t seqset_max;          /* ranges in one sequence set: 4096 */
+	uint64_t appendlimit;         /* the message literal of APPEND, advertised
+				       * as APPENDLIMIT (RFC 7889): 64 MiB; keep it
+				       * at or below the store's body_max */
 	uint32_t view_max;            /* messages in a selected mailbox: 1M */
 	uint32_t errors_max;          /* BAD responses before BYE: 20 */
 	uint32_t auth_failures_max;   /* failed logins before BYE: 3 */
@@ -197,6 +200,7 @@ enum imap_req_kind {
 	IMAP_REQ_STORE,    /* imap_session_store_done */
 	IMAP_REQ_EXPUNGE,  /* imap_session_expunged.., imap_session_expunge_done */
 	IMAP_REQ_COPY,     /* (imap_session_expunged..) imap_session_copy_done */
+	IMAP_REQ_APPEND,   /* deliver one message: imap_session_append_done */
 };
 
 enum imap_mailbox_op {
@@ -282,6 +286,18 @@ struct imap_request {
 			bool move; /* MOVE: report the removed sources with
 				    * imap_session_expunged */
 		} copy;
+		struct {
+			/* st_msg_deliver with one target: MAILBOX of the user,
+			 * BODY as is (borrowed from the session's input buffer,
+			 * which stays untouched until append_done). */
+			sl_slice_t mailbox;
+			sl_slice_t body;
+			uint32_t flags;             /* IMAP_FLAG_* */
+			const sl_slice_t *keywords; /* NUL-terminated */
+			size_t n_keywords;
+			int64_t internaldate;       /* unix seconds; 0: now */
+			int32_t tz_min;
+		} append;
 	} u;
 };
 
@@ -378,6 +394,12 @@ int imap_session_expunge_done(imap_session_t *s, uint64_t now_us, int err);
  * UIDVALIDITY is given (RFC 4315 COPYUID). */
 int imap_session_copy_done(imap_session_t *s, uint64_t now_us, int err, uint32_t uidvalidity,
 			   const uint32_t *src_uids, size_t count, uint32_t first_uid);
+
+/* imap_session_append_done - ERR 0: delivered as UID in a mailbox with
+ * UIDVALIDITY (RFC 4315 APPENDUID; 0 leaves the code out). SL_ENOENT gives
+ * NO [TRYCREATE], SL_ELIMIT NO [TOOBIG]. */
+int imap_session_append_done(imap_session_t *s, uint64_t now_us, int err, uint32_t uidvalidity,
+			     uint32_t uid);
 
 /* --- Time and shutdown --------------------------------------------- */
 

@@ -13,13 +13,17 @@
 
 #include "imap/imap_private.h"
 
-static void cf_condstore_rev2(struct imap_config *c, struct imap_peer *p)
+static void cf_appendlimit(struct imap_config *c, struct imap_peer *p)
 {
-	(void)c;
 	(void)p;
+	c->appendlimit = 1024;
+	c->literal_max = 256;
 }
 
 #define RECENT4 "FLAGS (\\Deleted \\Recent)"
+#define A64 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define A1K A64 A64 A64 A64 A64 A64 A64 A64 A64 A64 A64 A64 A64 A64 A64 A64
+#define LOGIN_LIMITED "C:a1 LOGIN alice secret", "S*a1 OK [CAPABILITY"
 
 static const struct tcase cases[] = {
 	/* ---- FETCH: metadata ---- */
@@ -244,6 +248,40 @@ static const struct tcase cases[] = {
 	     "S:* 2 EXPUNGE", "S:b OK MOVE completed", "C:c FETCH 1:* UID", "S:* 1 FETCH (UID 1)",
 	     "S:c OK FETCH completed", "C:d MOVE 1 Nope",
 	     "S:d NO [TRYCREATE] MOVE: destination mailbox does not exist"),
+	/* ---- APPEND ---- */
+	CASE(append_basic, NULL, GREET, LOGIN, "C:a APPEND Sent (\\Seen) {10}",
+	     "S:+ Ready for literal data", "R:Hi there\r\n\r\n",
+	     "S:a OK [APPENDUID 1001 1] APPEND completed", "C:b STATUS Sent (MESSAGES UIDNEXT)",
+	     "S:* STATUS \"Sent\" (MESSAGES 1 UIDNEXT 2)", "S:b OK STATUS completed",
+	     "C:c SELECT Sent", "W:c OK", "C:d FETCH 1 (FLAGS BODY.PEEK[])",
+	     "S:* 1 FETCH (FLAGS (\\Seen) BODY[] {10}", "S:Hi there", "S:)", "S:d OK FETCH completed"),
+	CASE(append_date_keywords_literal_plus, NULL, GREET, LOGIN,
+	     "R:a APPEND Sent (\\Draft kw) \" 5-Mar-2026 10:20:30 +0200\" {3+}\r\nabc\r\nb NOOP\r\n",
+	     "S:a OK [APPENDUID 1001 1] APPEND completed", "S:b OK NOOP completed",
+	     "C:c SELECT Sent", "W:c OK", "C:d FETCH 1 (FLAGS INTERNALDATE RFC822.SIZE)",
+	     "S:* 1 FETCH (FLAGS (\\Draft kw) RFC822.SIZE 3 INTERNALDATE \" 5-Mar-2026 10:20:30 +0200\")",
+	     "S:d OK FETCH completed", "C:e APPEND INBOX \"31-Dec-1999 23:59:59 -0130\" {1+}",
+	     "R:x\r\n", "S:e OK [APPENDUID 1000 8] APPEND completed",
+	     "C:f STATUS INBOX (MESSAGES)", "S:* STATUS \"INBOX\" (MESSAGES 5)", "S*f OK"),
+	CASE(append_errors, NULL, GREET, LOGIN, "C:a APPEND Nope {1+}", "R:x\r\n",
+	     "S:a NO [TRYCREATE] APPEND: mailbox does not exist", "C:b APPEND Sent \"1-Jan-2026\" {1+}",
+	     "R:x\r\n", "S:b BAD Invalid date-time", "C:c APPEND Sent (\\Recent) {1+}", "R:x\r\n",
+	     "S:c BAD \\Recent cannot be stored", "C:d APPEND Sent ~{1+}", "R:x\r\n",
+	     "S:d BAD BINARY literals are not supported yet", "C:e APPEND Sent x",
+	     "S:e BAD Expected a literal", "C:f APPEND Sent {1+}", "R:^@\r\n",
+	     "S:f BAD NUL in literal", "M:manual", "C:g APPEND Sent {1+}", "R:x\r\n", "P:APPEND",
+	     "Q:APPEND FAIL", "S:g NO [OVERQUOTA] APPEND: storage is full", "C:h APPEND Sent {1+}",
+	     "R:x\r\n", "Q:APPEND BIG", "S:h NO [TOOBIG] APPEND: message too large"),
+	CASE(append_before_login, NULL, GREET, "C:a APPEND INBOX {5}", "S:+ Ready for literal data",
+	     "R:hello\r\n", "S:a BAD Log in first", "C:b APPEND INBOX {2000}",
+	     "S:b BAD [LIMIT] Literal too large"),
+	CASE(append_limit, cf_appendlimit, "S** OK", LOGIN_LIMITED, "C:a APPEND Sent {1025}",
+	     "S:a NO [TOOBIG] Message too large (APPENDLIMIT 1024)", "C:b NOOP",
+	     "S:b OK NOOP completed", "C:c APPEND Sent {1024}", "S:+ Ready for literal data",
+	     "R:" A1K "\r\n", "S:c OK [APPENDUID 1001 1] APPEND completed",
+	     "C:d CREATE {257}", "S:d BAD [LIMIT] Literal too large",
+	     "C:e APPEND Sent {1025+}", "S:e BAD [LIMIT] Literal too large",
+	     "S:* BYE Literal too large", "X"),
 	CASE(move_read_only, NULL, GREET, LOGIN, "C:e EXAMINE INBOX", "W:e OK", "C:a MOVE 1 Sent",
 	     "S:a NO [READ-ONLY] Mailbox is read-only", "C:b COPY 1 Sent",
 	     "S:b OK [COPYUID 1001 1 1] COPY completed"),
@@ -505,6 +543,35 @@ static void test_huge_structure_overshoots(void **state)
 	h_fini(&h);
 }
 
+/* A 200 KB APPEND as LITERAL+, in the three split modes: the store gets
+ * it byte for byte, and the input buffer shrinks back afterwards. */
+static void test_big_append(void **state)
+{
+	(void)state;
+	for (int mode = 0; mode < 3; mode++) {
+		struct h h;
+		sl_buf_t cmd;
+		int i;
+
+		h_init(&h, NULL, mode, "big-append");
+		h_send(&h, "a LOGIN alice secret\r\n", 22);
+		sl_buf_reset(&h.out);
+		sl_buf_init(&cmd, 1u << 20);
+		assert_int_equal(sl_buf_printf(&cmd, "b APPEND Sent {%zu+}\r\n", fs_big_len), 0);
+		assert_int_equal(sl_buf_append(&cmd, fs_big, fs_big_len), 0);
+		assert_int_equal(sl_buf_append(&cmd, "\r\nc NOOP\r\n", 10), 0);
+		h_send(&h, (const char *)cmd.data, cmd.len);
+		h_expect(&h, "b OK [APPENDUID 1001 1] APPEND completed", false);
+		h_expect(&h, "c OK NOOP completed", false);
+		i = fs_find(&h.st, "Sent");
+		assert_int_equal(h.st.mb[i].n, 1);
+		assert_int_equal(h.st.mb[i].m[0].len, fs_big_len);
+		assert_memory_equal(h.st.mb[i].m[0].body, fs_big, fs_big_len);
+		sl_buf_free(&cmd);
+		h_fini(&h);
+	}
+}
+
 int main(void)
 {
 	static const struct CMUnitTest fixed[] = {
@@ -513,9 +580,9 @@ int main(void)
 		cmocka_unit_test(test_big_body_streams),
 		cmocka_unit_test(test_output_backpressure),
 		cmocka_unit_test(test_huge_structure_overshoots),
+		cmocka_unit_test(test_big_append),
 	};
 
-	(void)cf_condstore_rev2;
 	return run_cases("imap_fetch", cases, sizeof(cases) / sizeof(cases[0]), fixed,
 			 sizeof(fixed) / sizeof(fixed[0]));
 }

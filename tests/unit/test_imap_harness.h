@@ -322,6 +322,8 @@ struct h {
 	int short_by;         /* O:short: bodies shorter than their size */
 	int list_requests;    /* LIST requests seen */
 	int fetch_requests;
+	char *appended[16];   /* bodies copied by APPEND */
+	int n_appended;
 };
 
 static bool slice_is(sl_slice_t s, const char *lit)
@@ -582,6 +584,39 @@ static void h_copy(struct h *h, const struct imap_request *r)
 	imap_session_copy_done(h->s, h->now, 0, dst->uidvalidity, src_uids, n, first);
 }
 
+static void h_append(struct h *h, const struct imap_request *r)
+{
+	int i = fs_find(&h->st, (const char *)r->u.append.mailbox.ptr);
+	struct fs_mbox *b;
+	struct fs_msg *m;
+	char *copy;
+
+	if (i < 0) {
+		imap_session_append_done(h->s, h->now, SL_ENOENT, 0, 0);
+		return;
+	}
+	b = &h->st.mb[i];
+	assert_true(h->n_appended < 16 && b->n < FS_MSGS);
+	copy = malloc(r->u.append.body.len + 1);
+	assert_non_null(copy);
+	memcpy(copy, r->u.append.body.ptr, r->u.append.body.len);
+	h->appended[h->n_appended++] = copy;
+	m = &b->m[b->n++];
+	memset(m, 0, sizeof(*m));
+	m->uid = b->uidnext++;
+	m->flags = r->u.append.flags;
+	for (size_t k = 0; k < r->u.append.n_keywords && k < FS_KW; k++) {
+		assert_int_equal(r->u.append.keywords[k].ptr[r->u.append.keywords[k].len], 0);
+		snprintf(m->kw[m->nkw++], 32, "%s", (const char *)r->u.append.keywords[k].ptr);
+	}
+	m->modseq = ++b->hms;
+	m->date = r->u.append.internaldate ? r->u.append.internaldate : 1767225600;
+	m->tz = r->u.append.tz_min;
+	m->body = copy;
+	m->len = r->u.append.body.len;
+	imap_session_append_done(h->s, h->now, 0, b->uidvalidity, m->uid);
+}
+
 /* h_autocomplete - answer the pending request like the glue would. */
 static bool h_autocomplete(struct h *h)
 {
@@ -642,6 +677,9 @@ static bool h_autocomplete(struct h *h)
 	case IMAP_REQ_COPY:
 		h_copy(h, r);
 		break;
+	case IMAP_REQ_APPEND:
+		h_append(h, r);
+		break;
 	default:
 		fail_msg("unknown request %d", r->kind);
 	}
@@ -678,6 +716,8 @@ static void h_fini(struct h *h)
 	imap_session_destroy(&h->s);
 	assert_null(h->s);
 	imap_session_destroy(&h->s);
+	for (int i = 0; i < h->n_appended; i++)
+		free(h->appended[i]);
 	sl_buf_free(&h->backlog);
 	sl_buf_free(&h->out);
 }
@@ -807,7 +847,7 @@ static enum imap_req_kind h_kind(const char *w)
 	} t[] = {{"AUTH", IMAP_REQ_AUTH},     {"TLS", IMAP_REQ_STARTTLS}, {"MAILBOX", IMAP_REQ_MAILBOX},
 		 {"LIST", IMAP_REQ_LIST},     {"STATUS", IMAP_REQ_STATUS}, {"SELECT", IMAP_REQ_SELECT},
 		 {"FETCH", IMAP_REQ_FETCH},   {"BODY", IMAP_REQ_BODY},    {"STORE", IMAP_REQ_STORE},
-		 {"EXPUNGE", IMAP_REQ_EXPUNGE}, {"COPY", IMAP_REQ_COPY}};
+		 {"EXPUNGE", IMAP_REQ_EXPUNGE}, {"COPY", IMAP_REQ_COPY}, {"APPEND", IMAP_REQ_APPEND}};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		if (!strncmp(w, t[i].n, strlen(t[i].n)))
@@ -849,6 +889,8 @@ static void h_complete(struct h *h, const char *arg)
 		imap_session_copy_done(h->s, h->now, SL_ENOENT, 0, NULL, 0, 0);
 	} else if (k == IMAP_REQ_BODY) {
 		imap_session_body_done(h->s, h->now, SL_EIO);
+	} else if (k == IMAP_REQ_APPEND) {
+		imap_session_append_done(h->s, h->now, !strcmp(res, "BIG") ? SL_ELIMIT : SL_EFULL, 0, 0);
 	}
 	h_pump(h);
 }
@@ -985,7 +1027,7 @@ static int run_cases(const char *group, const struct tcase *cases, size_t nc,
 #define CASE(n, setup, ...) {#n, setup, (const char *const[]){__VA_ARGS__, NULL}}
 #define CAPS_TAIL                                                                          \
 	" SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE" \
-	" CREATE-SPECIAL-USE LIST-STATUS ESEARCH CONDSTORE"
+	" CREATE-SPECIAL-USE LIST-STATUS ESEARCH CONDSTORE APPENDLIMIT=67108864"
 #define GREET "S:* OK [CAPABILITY IMAP4rev1 IMAP4rev2 AUTH=PLAIN" CAPS_TAIL "] " HOST " Sluice IMAP ready"
 #define LOGIN "C:a1 LOGIN alice secret", "S:a1 OK [CAPABILITY IMAP4rev1 IMAP4rev2" CAPS_TAIL "] Logged in"
 #define SELECT "C:s1 SELECT INBOX", "W:s1 OK [READ-WRITE] SELECT completed"
