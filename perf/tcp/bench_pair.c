@@ -10,8 +10,11 @@
  * lcore 1 owns the server stack. Each stack is created, polled and destroyed
  * only on its own lcore. A stack's tx callback buffers frames and the loop
  * enqueues them in bursts on the ring the other lcore dequeues from (the
- * l2fwd pattern: RX burst -> stack -> flush -> TX burst). The clock passed
- * to ns_stack_poll is real time (sl_time_now_us).
+ * l2fwd pattern: RX burst -> stack -> flush -> TX burst). Each turn runs in
+ * the order of platform/sl_worker.c (clock and timers, RX burst, app work,
+ * flush, TX) so that the stack sees what it sees in sluiced; the clock
+ * passed to ns_stack_poll is real time (sl_time_now_us). Before the load
+ * starts the client resolves the server's MAC (bp_arp_prime).
  *
  * bulk: one connection; the client keeps the send queue full from a static
  *       buffer, the server copies everything out with ns_conn_recv (as
