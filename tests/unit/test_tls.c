@@ -1626,6 +1626,7 @@ static void test_backpressure(void **state)
 	fx_fini(&fx);
 }
 
+#ifndef UT_ASAN
 static void test_memory_per_idle_connection(void **state)
 {
 	enum { N = 40 };
@@ -1635,9 +1636,6 @@ static void test_memory_per_idle_connection(void **state)
 	size_t per;
 
 	(void)state;
-#ifdef UT_ASAN
-	skip(); /* ASan's allocator does not feed mallinfo2 */
-#endif
 	fx_init(&fx, NULL);
 	fx.srv_engine = false;
 	/* Warm-up: first-use allocations of wolfSSL are not per connection. */
@@ -1669,6 +1667,8 @@ static void test_memory_per_idle_connection(void **state)
 		rc_free(&r[i]);
 	fx_fini(&fx);
 }
+
+#endif
 
 /* ns_stream as a STARTTLS client against the STARTTLS server. */
 static void test_stream_client_starttls(void **state)
@@ -1771,7 +1771,10 @@ int main(void)
 		cmocka_unit_test(test_key_update),
 		cmocka_unit_test(test_fin_without_close_notify),
 		cmocka_unit_test(test_backpressure),
+#ifndef UT_ASAN /* ASan's allocator does not feed mallinfo2; cmocka's TAP
+		  * prints a skip as "not ok", so the case is left out */
 		cmocka_unit_test(test_memory_per_idle_connection),
+#endif
 		cmocka_unit_test(test_stream_client_starttls),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_bulk_both_ways),
