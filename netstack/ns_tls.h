@@ -134,7 +134,8 @@ int ns_tls_cert_generate(const ns_tls_gen_params_t *p, sl_buf_t *cert_pem_r,
  * mode 0600, each file written to a temporary name and renamed). Returns 1
  * when it generated, 0 when the files were there, or a negative sl_err with
  * *error_r (one file without the other is SL_EEXIST: the operator decides).
- * *INFO_R (may be NULL) describes the certificate, fingerprint included. */
+ * *INFO_R (may be NULL) describes the certificate, fingerprint included; a
+ * generation is also logged with the fingerprint. */
 int ns_tls_selfsigned_ensure(const char *cert_path, const char *key_path, const char *hostname,
 			     ns_tls_cert_info_t *info_r, const char **error_r);
 

@@ -869,6 +869,7 @@ int ns_tls_selfsigned_ensure(const char *cert_path, const char *key_path, const 
 	ns_tls_cert_src_t src = {.cert_file = cert_path, .key_file = key_path};
 	ns_tls_gen_params_t gp = {.hostname = hostname, .key = NS_TLS_KEY_EC_P256, .days = 3650};
 	bool have_cert = access(cert_path, F_OK) == 0, have_key = access(key_path, F_OK) == 0;
+	ns_tls_cert_info_t info;
 	sl_buf_t c, k;
 	int rc;
 
@@ -892,10 +893,13 @@ int ns_tls_selfsigned_ensure(const char *cert_path, const char *key_path, const 
 	sl_buf_free(&k);
 	if (rc < 0)
 		return rc;
-	rc = ns_tls_cert_check(&src, NULL, info_r, error_r);
+	rc = ns_tls_cert_check(&src, NULL, &info, error_r);
 	if (rc < 0)
 		return rc;
-	sl_log(SL_LOG_INFO, NS_TLS_LOG, "generated a self-signed ECDSA P-256 certificate for %s: %s",
-	       hostname, cert_path);
+	sl_log(SL_LOG_INFO, NS_TLS_LOG,
+	       "generated a self-signed ECDSA P-256 certificate for %s (%s), SHA-256 fingerprint %s",
+	       hostname, cert_path, info.fingerprint);
+	if (info_r != NULL)
+		*info_r = info;
 	return 1;
 }
