@@ -33,7 +33,7 @@ void smtp_greeting(smtp_session_t *s)
 
 static bool smtp_auth_offered(const smtp_session_t *s)
 {
-	return s->tls || s->cfg->allow_plaintext_auth;
+	return s->tls || (s->cfg->allow_plaintext_auth && !s->cfg->require_tls);
 }
 
 static bool smtp_starttls_offered(const smtp_session_t *s)
@@ -53,9 +53,22 @@ static bool smtp_check_helo(smtp_session_t *s, sl_slice_t args)
 	return true;
 }
 
+/* smtp_tls_required - RFC 3207 §4: a server that requires TLS answers
+ * 530 5.7.0 to anything but NOOP, EHLO, STARTTLS and QUIT; we hold that
+ * line at MAIL and AUTH, the commands that carry something. */
+static bool smtp_tls_required(smtp_session_t *s)
+{
+	if (!s->cfg->require_tls || s->tls)
+		return false;
+	smtp_reply_error(s, "530 5.7.0 Must issue a STARTTLS command first");
+	return true;
+}
+
 static bool smtp_check_mail(smtp_session_t *s, sl_slice_t args)
 {
 	if (!smtp_check_helo(s, args))
+		return false;
+	if (smtp_tls_required(s))
 		return false;
 	if (s->txn != SMTP_TXN_NONE) {
 		smtp_reply_error(s, "503 5.5.1 Error: nested MAIL command");
@@ -110,6 +123,8 @@ static bool smtp_check_auth(smtp_session_t *s, sl_slice_t args)
 		smtp_reply_error(s, "503 5.5.1 Error: send EHLO first");
 		return false;
 	}
+	if (smtp_tls_required(s))
+		return false;
 	if (!smtp_auth_offered(s)) {
 		if (s->cfg->starttls_available)
 			smtp_reply_error(s, "538 5.7.11 Encryption required for requested "

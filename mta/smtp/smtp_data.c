@@ -87,12 +87,17 @@ static int smtp_received(smtp_session_t *s, char *buf, size_t size)
 			snprintf(rcpt, sizeof(rcpt), "\r\n\tfor <%.*s>", (int)r.addr.len,
 				 (const char *)r.addr.ptr);
 	}
+	/* RFC 5321 §4.4 allows comments (CFWS) between the clauses; the TLS
+	 * one is where Postfix and others put it, so parsers know it. */
 	n = snprintf(buf, size,
 		     "Received: from %s (%s [%s%s])\r\n"
+		     "%s%s%s"
 		     "\tby %s (Sluice) with %s id %s%s;\r\n"
 		     "\t%s\r\n",
 		     s->helo, s->client_rdns, strchr(s->client_ip, ':') ? "IPv6:" : "",
-		     s->client_ip, s->cfg->hostname, proto, s->queue_id, rcpt, date);
+		     s->client_ip, s->tls && s->tls_desc[0] ? "\t(using " : "",
+		     s->tls ? s->tls_desc : "", s->tls && s->tls_desc[0] ? ")\r\n" : "",
+		     s->cfg->hostname, proto, s->queue_id, rcpt, date);
 	if (n < 0 || (size_t)n >= size)
 		return SL_ELIMIT;
 	return n;
@@ -101,7 +106,7 @@ static int smtp_received(smtp_session_t *s, char *buf, size_t size)
 /* smtp_msg_start - open the message: hook, framing state, Received:. */
 int smtp_msg_start(smtp_session_t *s)
 {
-	char hdr[1024];
+	char hdr[1536];
 	int rc, n;
 
 	s->t_data = s->now;

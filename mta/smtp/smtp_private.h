@@ -92,6 +92,7 @@ struct smtp_session {
 	char client_rdns[256];
 	uint64_t conn_id;
 	bool tls;
+	char tls_desc[112]; /* "TLSv1.3 with cipher X", or "" */
 
 	enum smtp_phase phase;
 	enum smtp_helo helo_kind;

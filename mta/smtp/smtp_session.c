@@ -922,6 +922,20 @@ bool smtp_session_tls_active(const smtp_session_t *s)
 	return s->tls;
 }
 
+int smtp_session_set_tls_info(smtp_session_t *s, const char *version, const char *cipher)
+{
+	if (!s->tls)
+		return SL_ESTATE;
+	snprintf(s->tls_desc, sizeof(s->tls_desc), "%.47s with cipher %.47s",
+		 version ? version : "TLS", cipher ? cipher : "unknown");
+	/* Peer strings go into a header: keep them to one printable token. */
+	for (char *c = s->tls_desc; *c; c++)
+		if ((unsigned char)*c < 0x21 || (unsigned char)*c > 0x7e || *c == '(' || *c == ')')
+			if (*c != ' ')
+				*c = '_';
+	return 0;
+}
+
 bool smtp_session_authenticated(const smtp_session_t *s)
 {
 	return s->authenticated;

@@ -90,6 +90,8 @@ struct smtp_config {
 	enum smtp_role role;
 	bool starttls_available;   /* the glue can upgrade (certificate loaded) */
 	bool allow_plaintext_auth; /* offer AUTH before TLS is active */
+	bool require_tls;          /* MAIL and AUTH answer 530 5.7.0 until TLS
+				      is active (RFC 3207 §4) */
 	bool vrfy_enabled;         /* VRFY answers 252, else 502 */
 	bool expn_enabled;         /* EXPN answers 252, else 502 */
 	enum smtp_eol_mode eol_mode;
@@ -357,6 +359,12 @@ bool smtp_session_closing(const smtp_session_t *s);
 void smtp_session_envelope(const smtp_session_t *s, struct smtp_envelope *env_r);
 int smtp_session_rcpt(const smtp_session_t *s, size_t i, struct smtp_rcpt *rcpt_r);
 bool smtp_session_tls_active(const smtp_session_t *s);
+/* smtp_session_set_tls_info - what the handshake negotiated, for the
+ * Received: header ("(using TLSv1.3 with cipher ...)"): call it once TLS is
+ * active (after smtp_session_tls_done(ok), or at once for implicit TLS).
+ * Strings are copied (truncated at 47 bytes each). 0, or SL_ESTATE when TLS
+ * is not active. */
+int smtp_session_set_tls_info(smtp_session_t *s, const char *version, const char *cipher);
 bool smtp_session_authenticated(const smtp_session_t *s);
 
 /* smtp_reply_code_valid - 1 if CODE is a 3-digit SMTP reply code in

@@ -162,6 +162,7 @@ static bool h_autocomplete(struct h *h)
 		if (h->sending)
 			return false;
 		smtp_session_tls_done(h->s, h->now, true);
+		smtp_session_set_tls_info(h->s, "TLSv1.3", "TLS13-CHACHA20-POLY1305-SHA256");
 		break;
 	default:
 		fail_msg("unknown request kind %d", r->kind);
@@ -284,6 +285,8 @@ static void h_init(struct h *h, setup_fn *setup, int mode, const char *name)
 	sl_buf_init(&h->msg, 1u << 26);
 	sl_buf_init(&h->last_msg, 1u << 26);
 	assert_int_equal(smtp_session_create(&h->cfg, &h->hooks, &h->peer, h->now, &h->s), 0);
+	if (h->peer.tls_active)
+		smtp_session_set_tls_info(h->s, "TLSv1.2", "ECDHE-ECDSA-AES128-GCM-SHA256");
 }
 
 static void h_pump(struct h *h);
@@ -479,7 +482,8 @@ static void h_complete(struct h *h, const char *arg)
 					  !strcmp(res, "TEMP") ? "store busy" : NULL);
 		break;
 	case SMTP_REQ_STARTTLS:
-		smtp_session_tls_done(h->s, h->now, !strcmp(res, "OK"));
+		if (smtp_session_tls_done(h->s, h->now, !strcmp(res, "OK")) == 0)
+			smtp_session_set_tls_info(h->s, "TLSv1.3", "TLS13-CHACHA20-POLY1305-SHA256");
 		break;
 	default:
 		H_FAIL(h, "bad Q: step %s", arg);
@@ -622,6 +626,15 @@ static void cf_tls(struct smtp_config *c, struct smtp_peer *p)
 {
 	(void)p;
 	c->starttls_available = true;
+}
+
+static void cf_require_tls(struct smtp_config *c, struct smtp_peer *p)
+{
+	(void)p;
+	c->role = SMTP_ROLE_SUBMISSION;
+	c->starttls_available = true;
+	c->allow_plaintext_auth = true;
+	c->require_tls = true;
 }
 
 static void cf_implicit_tls(struct smtp_config *c, struct smtp_peer *p)
@@ -964,6 +977,23 @@ static const struct tcase cases[] = {
 	     "C:DATA", "S*354", "C:.", QUEUED(1),
 	     "H:Received: from c.example (unknown [IPv6:2001:db8::7])", "H:with ESMTPSA id",
 	     "H:\tfor <x@elsewhere.example>;"),
+	CASE(starttls_received_records_tls, cf_tls, GREET, EHLO, "C:STARTTLS", "S*220 2.0.0",
+	     "C:EHLO c.example", "W:250 ", TXN, "C:DATA", "S*354", "C:.", QUEUED(1),
+	     "H:Received: from c.example (client.rdns.example [192.0.2.10])\r\n"
+	     "\t(using TLSv1.3 with cipher TLS13-CHACHA20-POLY1305-SHA256)\r\n\tby " HOST
+	     " (Sluice) with ESMTPS id"),
+	CASE(plaintext_received_has_no_tls, NULL, GREET, EHLO, TXN, "C:DATA", "S*354", "C:.",
+	     QUEUED(1), "H:client.rdns.example [192.0.2.10])\r\n\tby " HOST " (Sluice) with ESMTP id"),
+	CASE(implicit_tls_received_records_tls, cf_implicit_tls, GREET, "C:EHLO c.example",
+	     "W:250 ", AUTH_OK, "C:MAIL FROM:<alice@example.com>", "S*250",
+	     "C:RCPT TO:<x@elsewhere.example>", "S*250", "C:DATA", "S*354", "C:.", QUEUED(1),
+	     "H:\t(using TLSv1.2 with cipher ECDHE-ECDSA-AES128-GCM-SHA256)\r\n\tby "),
+	CASE(require_tls_refuses_mail_and_auth, cf_require_tls, GREET, "C:EHLO c.example",
+	     "W:250 STARTTLS", "C:MAIL FROM:<alice@example.com>",
+	     "S:530 5.7.0 Must issue a STARTTLS command first", "C:AUTH PLAIN AGFsaWNlAHNlY3JldA==",
+	     "S:530 5.7.0 Must issue a STARTTLS command first", "C:NOOP", "S*250", "C:STARTTLS",
+	     "S*220 2.0.0", "C:EHLO c.example", "W:250 AUTH PLAIN LOGIN", AUTH_OK,
+	     "C:MAIL FROM:<alice@example.com>", "S:250 2.1.0 Ok"),
 	CASE(vrfy_expn_enabled, cf_vrfy, GREET, "C:VRFY alice",
 	     "S:252 2.5.0 Cannot VRFY user, but will accept message and attempt delivery",
 	     "C:EXPN staff", "S*252 2.5.0", "C:VRFY", "S:501 5.5.4 Syntax: VRFY address",
