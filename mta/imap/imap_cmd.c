@@ -212,9 +212,21 @@ static void imap_do_capability(imap_session_t *s)
 	imap_tagged(s, "OK", "CAPABILITY completed");
 }
 
+/* imap_poll - NOOP and CHECK are where a client polls for changes made
+ * elsewhere (RFC 9051 §6.1.2): a SYNC first if the glue said so. */
+static void imap_poll(imap_session_t *s)
+{
+	if (s->state == IMAP_STATE_SELECTED && s->sync_due) {
+		s->job = IMAP_JOB_SYNC;
+		imap_sync_issue(s);
+		return;
+	}
+	imap_tagged(s, "OK", "%s completed", s->verb);
+}
+
 static void imap_do_noop(imap_session_t *s)
 {
-	imap_tagged(s, "OK", "NOOP completed");
+	imap_poll(s);
 }
 
 static void imap_do_logout(imap_session_t *s)
@@ -856,7 +868,7 @@ static void imap_unselect(imap_session_t *s)
 
 static void imap_do_check(imap_session_t *s)
 {
-	imap_tagged(s, "OK", "CHECK completed");
+	imap_poll(s);
 }
 
 static void imap_do_unselect(imap_session_t *s)
@@ -953,23 +965,7 @@ static bool imap_expunge_pump(imap_session_t *s)
 		if (v->gone_out < v->n_gone)
 			return any;
 	}
-	/* compact the view */
-	if (v->n_gone > 0) {
-		uint32_t w = 0, g = 0;
-
-		for (uint32_t i = 0; i < v->n; i++) {
-			if (g < v->n_gone && v->gone[g] == i) {
-				g++;
-				continue;
-			}
-			v->uids[w] = v->uids[i];
-			v->recent[w] = v->recent[i];
-			w++;
-		}
-		v->n = w;
-		v->n_gone = 0;
-		v->gone_out = 0;
-	}
+	imap_view_compact(s);
 	if (s->close_expunge) {
 		s->close_expunge = false;
 		imap_unselect(s);
@@ -1376,6 +1372,7 @@ void imap_cmd_run(imap_session_t *s, const uint8_t *p, size_t n)
 		return;
 	}
 	s->cmd = cmd;
+	s->verb = cmd->verb;
 	if (!cmd->check(s, &ps)) {
 		/* a check that already answered clears ps.err */
 		if (s->cmd != NULL)

@@ -264,7 +264,8 @@ enum imap_job {
 	IMAP_JOB_SEARCH,
 	IMAP_JOB_STORE,
 	IMAP_JOB_EXPUNGE,
-	IMAP_JOB_COPY
+	IMAP_JOB_COPY,
+	IMAP_JOB_SYNC     /* NOOP/CHECK that waits for a SYNC */
 };
 
 struct imap_cmd;
@@ -301,6 +302,7 @@ struct imap_session {
 
 	/* the command being executed */
 	const struct imap_cmd *cmd;
+	const char *verb;    /* the command's name, for responses */
 	char tag[IMAP_TAG_MAX + 1];
 	size_t tag_len;
 	bool uid;            /* UID variant */
@@ -337,6 +339,14 @@ struct imap_session {
 
 	bool hold_input;           /* APPEND outstanding: its body is in `in` */
 
+	/* changes made elsewhere */
+	bool sync_due;             /* the glue said the mailbox changed */
+	bool sync_again;           /* output was full: some FETCH were skipped */
+	bool announcing;           /* EXPUNGE/EXISTS of a SYNC to write */
+	uint32_t *sync_new;        /* new UIDs seen by the SYNC */
+	uint32_t n_sync_new;
+	uint32_t sync_new_cap;
+
 	/* COPY/MOVE result for the tagged response */
 	char copyuid[256];
 };
@@ -354,6 +364,7 @@ void imap_bad(imap_session_t *s, const char *fmt, ...) __attribute__((format(pri
 void imap_no_err(imap_session_t *s, int err, const char *what);
 size_t imap_room(const imap_session_t *s);
 void imap_close(imap_session_t *s);
+int imap_resume(imap_session_t *s);
 void imap_request_issue(imap_session_t *s, enum imap_req_kind kind);
 void imap_cred_wipe(imap_session_t *s);
 void *imap_arena_alloc(imap_session_t *s, size_t n);
@@ -398,6 +409,11 @@ void imap_write_mailbox(imap_session_t *s, sl_slice_t name);
 /* imap_utf7.c */
 size_t imap_utf8_next(const uint8_t *p, size_t n, uint32_t *cp_r);
 bool imap_utf8_valid(const uint8_t *p, size_t n);
+
+/* imap_sync.c */
+bool imap_sync_issue(imap_session_t *s);
+bool imap_sync_announce(imap_session_t *s);
+void imap_view_compact(imap_session_t *s);
 
 /* imap_cmd.c */
 void imap_greeting(imap_session_t *s);

@@ -159,6 +159,9 @@ void imap_view_reset(imap_session_t *s)
 	free(v->recent);
 	free(v->gone);
 	memset(v, 0, sizeof(*v));
+	s->sync_due = false;
+	s->announcing = false;
+	s->n_sync_new = 0;
 }
 
 void imap_session_destroy(imap_session_t **sp)
@@ -170,6 +173,7 @@ void imap_session_destroy(imap_session_t **sp)
 	s = *sp;
 	imap_cred_wipe(s);
 	imap_view_reset(s);
+	free(s->sync_new);
 	if (s->search)
 		free(s->search->hits);
 	free(s->search);
@@ -726,10 +730,16 @@ static void imap_discard_plaintext(imap_session_t *s)
  * command from the buffer. */
 static bool imap_step(imap_session_t *s)
 {
-	if (s->phase == IMAP_P_CLOSED)
+	if (s->phase == IMAP_P_CLOSED || s->req.kind != IMAP_REQ_NONE)
 		return false;
-	if (s->job != IMAP_JOB_NONE && s->req.kind == IMAP_REQ_NONE)
+	if (s->announcing)
+		return imap_sync_announce(s);
+	if (s->job != IMAP_JOB_NONE)
 		return imap_job_pump(s);
+	/* an IDLE client hears about changes as they happen (RFC 2177) */
+	if (s->phase == IMAP_P_IDLE && s->sync_due && s->state == IMAP_STATE_SELECTED &&
+	    imap_room(s) >= IMAP_REPLY_RESERVE)
+		return imap_sync_issue(s);
 	if (!imap_runnable(s) || imap_pending(s) == 0)
 		return false;
 	if (s->in_off + s->fr.off >= s->in.len)
@@ -744,7 +754,7 @@ static bool imap_step(imap_session_t *s)
 	return true;
 }
 
-static int imap_resume(imap_session_t *s)
+int imap_resume(imap_session_t *s)
 {
 	while (imap_step(s))
 		;

@@ -201,6 +201,9 @@ enum imap_req_kind {
 	IMAP_REQ_EXPUNGE,  /* imap_session_expunged.., imap_session_expunge_done */
 	IMAP_REQ_COPY,     /* (imap_session_expunged..) imap_session_copy_done */
 	IMAP_REQ_APPEND,   /* deliver one message: imap_session_append_done */
+	IMAP_REQ_SYNC,     /* changes of the selected mailbox since a MODSEQ:
+			    * imap_session_sync_msg.., imap_session_sync_vanished..,
+			    * imap_session_sync_done */
 };
 
 enum imap_mailbox_op {
@@ -298,6 +301,13 @@ struct imap_request {
 			int64_t internaldate;       /* unix seconds; 0: now */
 			int32_t tz_min;
 		} append;
+		struct {
+			/* st_changes_since(selected mailbox, since): every
+			 * message with MODSEQ > SINCE (new ones included),
+			 * then every UID expunged at a MODSEQ > SINCE. */
+			uint64_t since;
+			unsigned want; /* IMAP_WANT_* for the messages */
+		} sync;
 	} u;
 };
 
@@ -400,6 +410,27 @@ int imap_session_copy_done(imap_session_t *s, uint64_t now_us, int err, uint32_t
  * NO [TRYCREATE], SL_ELIMIT NO [TOOBIG]. */
 int imap_session_append_done(imap_session_t *s, uint64_t now_us, int err, uint32_t uidvalidity,
 			     uint32_t uid);
+
+/* --- Changes made elsewhere (RFC 9051 §7.5.1, RFC 2177 IDLE) ----------
+ * The glue calls imap_session_mailbox_changed when the selected mailbox
+ * changed behind this session (a delivery, another session's STORE,
+ * EXPUNGE or APPEND). At the next point where the client may be told, the
+ * engine issues IMAP_REQ_SYNC: at once while the client IDLEs, else at its
+ * next NOOP or CHECK. The glue answers from st_changes_since. The client
+ * then sees FETCH (FLAGS) for changed messages, EXPUNGE for removed ones
+ * and EXISTS for new ones, in that order. */
+
+/* imap_session_mailbox_changed - see above. A no-op when nothing is
+ * selected. May leave a SYNC request. 0 or SL_ECLOSED. */
+int imap_session_mailbox_changed(imap_session_t *s, uint64_t now_us);
+/* imap_session_sync_msg - a message changed or was added. 0 or SL_ESTATE. */
+int imap_session_sync_msg(imap_session_t *s, const struct imap_msg_meta *m);
+/* imap_session_sync_vanished - UID was expunged. 0 or SL_ESTATE. */
+int imap_session_sync_vanished(imap_session_t *s, uint32_t uid);
+/* imap_session_sync_done - HIGHESTMODSEQ: the mailbox's, as of the
+ * changes reported (the next SYNC starts there). ERR < 0: nothing is
+ * announced; the next NOOP asks again. */
+int imap_session_sync_done(imap_session_t *s, uint64_t now_us, int err, uint64_t highestmodseq);
 
 /* --- Time and shutdown --------------------------------------------- */
 

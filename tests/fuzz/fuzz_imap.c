@@ -376,6 +376,35 @@ static void fz_complete(struct fz *f)
 		imap_session_copy_done(f->s, f->now, 0, 9, src, k, 100);
 		break;
 	}
+	case IMAP_REQ_APPEND:
+		if (r->u.append.mailbox.ptr[r->u.append.mailbox.len] != 0)
+			abort();
+		if (r->u.append.body.len > 0 &&
+		    (r->u.append.body.ptr[0] == 0xAA && r->u.append.body.ptr[r->u.append.body.len - 1] == 0x55))
+			f->rng ^= 1; /* touch the borrowed body so ASan checks it */
+		imap_session_append_done(f->s, f->now, (x & 7) == 0 ? SL_ENOENT : 0, x & 0xff, x >> 8);
+		break;
+	case IMAP_REQ_SYNC: {
+		int n = f->n;
+
+		/* changed and new messages (some beyond the view), vanished ones */
+		for (int i = 0; i < n + 2; i++) {
+			struct imap_msg_meta m;
+
+			memset(&m, 0, sizeof(m));
+			m.uid = i < n ? f->uids[i] : (n ? f->uids[n - 1] : 0) + 1 + (uint32_t)i;
+			m.flags = fz_rand(f) & 0x1f;
+			m.modseq = r->u.sync.since + 1 + (uint64_t)i;
+			if ((fz_rand(f) & 1) && imap_session_sync_msg(f->s, &m) != 0)
+				abort();
+		}
+		for (int i = n - 1; i >= 0; i--)
+			if ((fz_rand(f) & 3) == 0 && imap_session_sync_vanished(f->s, f->uids[i]) != 0)
+				abort();
+		imap_session_sync_done(f->s, f->now, (x & 15) == 0 ? SL_EIO : 0,
+				       r->u.sync.since + (uint64_t)n + 3);
+		break;
+	}
 	default:
 		abort();
 	}
@@ -446,6 +475,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		off += used;
 		fz_drain(&f, (r & 0x800) == 0);
+		if ((r & 0xf000) == 0xf000 &&
+		    imap_session_mailbox_changed(f.s, f.now) != 0 && !imap_session_closing(f.s))
+			abort();
 		fz_complete(&f);
 		fz_drain(&f, true);
 		if (imap_session_closing(f.s)) {

@@ -16,7 +16,9 @@
  *   X        the session is closing         T:secs advance the clock + timeout
  *   M:manual / M:auto                       O:opt  harness option
  *   Q:KIND RESULT  complete the pending request by hand
- *   P:KIND   this request is pending */
+ *   P:KIND   this request is pending
+ *   G:what   the mailbox changes elsewhere ("deliver", "seen UID",
+ *            "expunge UID"), then imap_session_mailbox_changed */
 #ifndef TEST_IMAP_HARNESS_H
 #define TEST_IMAP_HARNESS_H
 
@@ -68,6 +70,11 @@ struct fs_mbox {
 	int n;
 	char kwtab[8][32];
 	int nkwtab;
+	struct {
+		uint32_t uid;
+		uint64_t modseq;
+	} van[FS_MSGS];
+	int nvan;
 };
 
 struct fs {
@@ -538,7 +545,8 @@ static void h_expunge(struct h *h, const struct imap_request *r)
 		if ((b->m[k].flags & IMAP_FLAG_DELETED) &&
 		    fs_in(r->u.expunge.uids, r->u.expunge.n_uids, b->m[k].uid)) {
 			assert_int_equal(imap_session_expunged(h->s, b->m[k].uid), 0);
-			b->hms++;
+			b->van[b->nvan].uid = b->m[k].uid;
+			b->van[b->nvan++].modseq = ++b->hms;
 			continue;
 		}
 		b->m[w++] = b->m[k];
@@ -575,10 +583,13 @@ static void h_copy(struct h *h, const struct imap_request *r)
 		dst->m[dst->n].recent = false;
 		dst->m[dst->n].modseq = ++dst->hms;
 		dst->n++;
-		if (r->u.copy.move)
+		if (r->u.copy.move) {
 			assert_int_equal(imap_session_expunged(h->s, m->uid), 0);
-		else
+			src->van[src->nvan].uid = m->uid;
+			src->van[src->nvan++].modseq = ++src->hms;
+		} else {
 			src->m[w++] = *m;
+		}
 	}
 	src->n = w;
 	imap_session_copy_done(h->s, h->now, 0, dst->uidvalidity, src_uids, n, first);
@@ -615,6 +626,77 @@ static void h_append(struct h *h, const struct imap_request *r)
 	m->body = copy;
 	m->len = r->u.append.body.len;
 	imap_session_append_done(h->s, h->now, 0, b->uidvalidity, m->uid);
+}
+
+/* h_sync - st_changes_since: changed messages in MODSEQ order, then the
+ * UIDs expunged since. */
+static void h_sync(struct h *h, const struct imap_request *r)
+{
+	struct fs_mbox *b = &h->st.mb[h->sel];
+	uint64_t since = r->u.sync.since;
+
+	for (uint64_t ms = since + 1; ms <= b->hms; ms++) {
+		for (int k = 0; k < b->n; k++) {
+			struct fs_msg *m = &b->m[k];
+			struct imap_msg_meta meta;
+			sl_slice_t kw[FS_KW];
+
+			if (m->modseq != ms)
+				continue;
+			memset(&meta, 0, sizeof(meta));
+			meta.uid = m->uid;
+			meta.flags = m->flags;
+			for (int j = 0; j < m->nkw; j++)
+				kw[j] = sl_slice_make(m->kw[j], strlen(m->kw[j]));
+			meta.keywords = kw;
+			meta.n_keywords = (size_t)m->nkw;
+			meta.modseq = m->modseq;
+			assert_int_equal(imap_session_sync_msg(h->s, &meta), 0);
+		}
+	}
+	for (int k = 0; k < b->nvan; k++)
+		if (b->van[k].modseq > since)
+			assert_int_equal(imap_session_sync_vanished(h->s, b->van[k].uid), 0);
+	imap_session_sync_done(h->s, h->now, 0, b->hms);
+}
+
+static void h_pump(struct h *h);
+
+/* h_mutate - another session or a delivery changes the selected mailbox
+ * (G: steps); then the glue tells the engine. */
+static void h_mutate(struct h *h, const char *what)
+{
+	struct fs_mbox *b = &h->st.mb[h->sel >= 0 ? h->sel : 0];
+
+	if (!strcmp(what, "deliver")) {
+		fs_msg_add(b, b->uidnext, 0, NULL, 1767225600, 0, fs_body4, sizeof(fs_body4) - 1,
+			   false);
+	} else if (!strncmp(what, "seen ", 5)) {
+		uint32_t uid = (uint32_t)atoi(what + 5);
+
+		for (int k = 0; k < b->n; k++)
+			if (b->m[k].uid == uid) {
+				b->m[k].flags |= IMAP_FLAG_SEEN;
+				b->m[k].modseq = ++b->hms;
+			}
+	} else if (!strncmp(what, "expunge ", 8)) {
+		uint32_t uid = (uint32_t)atoi(what + 8);
+		int w = 0;
+
+		for (int k = 0; k < b->n; k++) {
+			if (b->m[k].uid == uid) {
+				b->van[b->nvan].uid = uid;
+				b->van[b->nvan++].modseq = ++b->hms;
+				continue;
+			}
+			b->m[w++] = b->m[k];
+		}
+		b->n = w;
+	} else {
+		fail_msg("bad mutation %s", what);
+	}
+	imap_session_mailbox_changed(h->s, h->now);
+	h_pump(h);
 }
 
 /* h_autocomplete - answer the pending request like the glue would. */
@@ -679,6 +761,9 @@ static bool h_autocomplete(struct h *h)
 		break;
 	case IMAP_REQ_APPEND:
 		h_append(h, r);
+		break;
+	case IMAP_REQ_SYNC:
+		h_sync(h, r);
 		break;
 	default:
 		fail_msg("unknown request %d", r->kind);
@@ -847,7 +932,8 @@ static enum imap_req_kind h_kind(const char *w)
 	} t[] = {{"AUTH", IMAP_REQ_AUTH},     {"TLS", IMAP_REQ_STARTTLS}, {"MAILBOX", IMAP_REQ_MAILBOX},
 		 {"LIST", IMAP_REQ_LIST},     {"STATUS", IMAP_REQ_STATUS}, {"SELECT", IMAP_REQ_SELECT},
 		 {"FETCH", IMAP_REQ_FETCH},   {"BODY", IMAP_REQ_BODY},    {"STORE", IMAP_REQ_STORE},
-		 {"EXPUNGE", IMAP_REQ_EXPUNGE}, {"COPY", IMAP_REQ_COPY}, {"APPEND", IMAP_REQ_APPEND}};
+		 {"EXPUNGE", IMAP_REQ_EXPUNGE}, {"COPY", IMAP_REQ_COPY}, {"APPEND", IMAP_REQ_APPEND},
+		 {"SYNC", IMAP_REQ_SYNC}};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		if (!strncmp(w, t[i].n, strlen(t[i].n)))
@@ -889,6 +975,8 @@ static void h_complete(struct h *h, const char *arg)
 		imap_session_copy_done(h->s, h->now, SL_ENOENT, 0, NULL, 0, 0);
 	} else if (k == IMAP_REQ_BODY) {
 		imap_session_body_done(h->s, h->now, SL_EIO);
+	} else if (k == IMAP_REQ_SYNC) {
+		imap_session_sync_done(h->s, h->now, SL_EIO, 0);
 	} else if (k == IMAP_REQ_APPEND) {
 		imap_session_append_done(h->s, h->now, !strcmp(res, "BIG") ? SL_ELIMIT : SL_EFULL, 0, 0);
 	}
@@ -967,6 +1055,9 @@ static void h_run(struct h *h, const char *const *script)
 			break;
 		case 'O':
 			h_option(h, a);
+			break;
+		case 'G':
+			h_mutate(h, a);
 			break;
 		case 'Q':
 			h_complete(h, a);
