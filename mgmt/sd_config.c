@@ -130,15 +130,49 @@ static const sl_conf_field_t sd_store_fields[] = {
 static const sl_conf_field_t sd_smtp_mx_fields[] = {
 	{"port", SL_CONF_UINT, OFF(smtp.mx.port), 0, 0, 65535, .help = "0 = off"},
 	{"allow_plaintext_auth", SL_CONF_BOOL, OFF(smtp.mx.allow_plaintext_auth)},
+	{"require_tls", SL_CONF_BOOL, OFF(smtp.mx.require_tls),
+	 .help = "MAIL and AUTH get 530 5.7.0 before STARTTLS"},
 	{NULL}};
 
 static const sl_conf_field_t sd_smtp_sub_fields[] = {
 	{"port", SL_CONF_UINT, OFF(smtp.submission.port), 0, 0, 65535, .help = "0 = off"},
 	{"allow_plaintext_auth", SL_CONF_BOOL, OFF(smtp.submission.allow_plaintext_auth)},
+	{"require_tls", SL_CONF_BOOL, OFF(smtp.submission.require_tls),
+	 .help = "MAIL and AUTH get 530 5.7.0 before STARTTLS"},
+	{NULL}};
+
+static const sl_conf_field_t sd_smtp_subs_fields[] = {
+	{"port", SL_CONF_UINT, OFF(smtp.submissions.port), 0, 0, 65535,
+	 .help = "implicit TLS (RFC 8314), 0 = off"},
 	{NULL}};
 
 static const sl_conf_section_t sd_smtp_mx_section = {"mx", sd_smtp_mx_fields};
 static const sl_conf_section_t sd_smtp_sub_section = {"submission", sd_smtp_sub_fields};
+static const sl_conf_section_t sd_smtp_subs_section = {"submissions", sd_smtp_subs_fields};
+
+static const char *const sd_tls_versions[] = {"1.2", "1.3", NULL};
+
+static const sl_conf_field_t sd_tls_fields[] = {
+	{"enabled", SL_CONF_BOOL, OFF(tls.enabled), .help = "TLS on the SMTP listeners"},
+	{"cert", SL_CONF_STRLIST, OFF(tls.cert),
+	 .help = "PEM chain file(s), leaf first; the first is the default (SNI picks)"},
+	{"key", SL_CONF_STRLIST, OFF(tls.key), .help = "PEM key file(s), one per cert"},
+	{"ca_file", SL_CONF_STRING, OFF(tls.ca_file), SZ(tls.ca_file),
+	 .help = "trust anchors for the chain check (default: system store)"},
+	{"selfsigned_dir", SL_CONF_STRING, OFF(tls.selfsigned_dir), SZ(tls.selfsigned_dir),
+	 .help = "where the first-start certificate is kept (default: store.path)"},
+	{"min_version", SL_CONF_ENUM, OFF(tls.min_version), .choices = sd_tls_versions},
+	{"ciphers", SL_CONF_STRING, OFF(tls.ciphers), SZ(tls.ciphers),
+	 .help = "wolfSSL cipher list (default: AEAD with ECDHE only)"},
+	{"handshake_timeout", SL_CONF_DURATION, OFF(tls.handshake_timeout), 0, 100 * MS, 300 * S},
+	{"handshakes_max", SL_CONF_UINT, OFF(tls.handshakes_max), 0, 1, 1000000},
+	{"handshakes_per_ip", SL_CONF_UINT, OFF(tls.handshakes_per_ip), 0, 1, 1000000},
+	{"tickets", SL_CONF_BOOL, OFF(tls.tickets), .help = "session resumption with tickets"},
+	{"ticket_rotation", SL_CONF_DURATION, OFF(tls.ticket_rotation), 0, 1 * S, 7 * 86400 * S},
+	{"session_lifetime", SL_CONF_DURATION, OFF(tls.session_lifetime), 0, 1 * S, 7 * 86400 * S},
+	{NULL}};
+
+static const sl_conf_section_t sd_tls_section = {"tls", sd_tls_fields};
 
 static const sl_conf_field_t sd_smtp_fields[] = {
 	{"hostname", SL_CONF_STRING, OFF(smtp.hostname), SZ(smtp.hostname),
@@ -166,6 +200,7 @@ static const sl_conf_field_t sd_smtp_fields[] = {
 	 .help = "threads verifying passwords (argon2id), off the workers"},
 	{"mx", SL_CONF_SECTION, 0, .section = &sd_smtp_mx_section},
 	{"submission", SL_CONF_SECTION, 0, .section = &sd_smtp_sub_section},
+	{"submissions", SL_CONF_SECTION, 0, .section = &sd_smtp_subs_section},
 	{NULL}};
 
 static const sl_conf_section_t sd_store_section = {"store", sd_store_fields};
@@ -186,6 +221,7 @@ static const sl_conf_field_t sd_root_fields[] = {
 	{"services", SL_CONF_SECTION, 0, .section = &sd_services_section},
 	{"store", SL_CONF_SECTION, 0, .section = &sd_store_section},
 	{"smtp", SL_CONF_SECTION, 0, .section = &sd_smtp_section},
+	{"tls", SL_CONF_SECTION, 0, .section = &sd_tls_section},
 	{"fault_injection", SL_CONF_SECTION, 0, .section = &sd_fault_section},
 	{NULL}};
 
@@ -262,6 +298,13 @@ void sd_config_default(sd_config_t *c)
 	c->smtp.auth_threads = 1;
 	c->smtp.auth_lockout_failures = 10;
 	c->smtp.auth_lockout_time = 15 * 60 * S;
+	c->tls.enabled = true;
+	c->tls.tickets = true;
+	c->tls.handshake_timeout = 10 * S;
+	c->tls.handshakes_max = 256;
+	c->tls.handshakes_per_ip = 8;
+	c->tls.ticket_rotation = 3600 * S;
+	c->tls.session_lifetime = 7200 * S;
 	c->fault_injection.direction = 2;
 	c->fault_injection.seed = 1;
 	c->fault_injection.reorder_depth = 3;
@@ -302,6 +345,17 @@ int sd_config_load(const char *path, sd_config_t *c, const char **error_r)
 			 path);
 		goto fail;
 	}
+	if (c->tls.cert.count != c->tls.key.count || c->tls.cert.count > NS_TLS_CERTS_MAX) {
+		snprintf(errbuf, sizeof(errbuf),
+			 "%s: tls.cert and tls.key must be lists of the same length (at most %u)",
+			 path, NS_TLS_CERTS_MAX);
+		goto fail;
+	}
+	if (c->tls.ticket_rotation > c->tls.session_lifetime) {
+		snprintf(errbuf, sizeof(errbuf),
+			 "%s: tls.ticket_rotation is longer than tls.session_lifetime", path);
+		goto fail;
+	}
 	if (sd_config_smtp_enabled(c)) {
 		if (c->store.path[0] == '\0') {
 			snprintf(errbuf, sizeof(errbuf),
@@ -311,6 +365,20 @@ int sd_config_load(const char *path, sd_config_t *c, const char **error_r)
 		if (c->smtp.mx.port != 0 && c->smtp.mx.port == c->smtp.submission.port) {
 			snprintf(errbuf, sizeof(errbuf),
 				 "%s: smtp.mx.port and smtp.submission.port are the same", path);
+			goto fail;
+		}
+		if (c->smtp.submissions.port != 0 &&
+		    (c->smtp.submissions.port == c->smtp.mx.port ||
+		     c->smtp.submissions.port == c->smtp.submission.port)) {
+			snprintf(errbuf, sizeof(errbuf),
+				 "%s: smtp.submissions.port is also used by mx or submission", path);
+			goto fail;
+		}
+		if (!c->tls.enabled &&
+		    (c->smtp.submissions.port != 0 || c->smtp.mx.require_tls ||
+		     c->smtp.submission.require_tls)) {
+			snprintf(errbuf, sizeof(errbuf),
+				 "%s: smtp.submissions and require_tls need tls.enabled", path);
 			goto fail;
 		}
 		/* The Received: header and the staging buffer live beside the
@@ -433,7 +501,44 @@ bool sd_config_store(const sd_config_t *c, st_store_opts_t *r)
 
 bool sd_config_smtp_enabled(const sd_config_t *c)
 {
-	return c->smtp.mx.port != 0 || c->smtp.submission.port != 0;
+	return c->smtp.mx.port != 0 || c->smtp.submission.port != 0 ||
+	       c->smtp.submissions.port != 0;
+}
+
+bool sd_config_tls_enabled(const sd_config_t *c)
+{
+	return c->tls.enabled && sd_config_smtp_enabled(c);
+}
+
+void sd_config_tls(const sd_config_t *c, ns_tls_config_params_t *r, ns_tls_cert_src_t *srcs)
+{
+	ns_tls_config_params_default(r);
+	memset(srcs, 0, NS_TLS_CERTS_MAX * sizeof(*srcs));
+	for (unsigned i = 0; i < c->tls.cert.count && i < NS_TLS_CERTS_MAX; i++) {
+		srcs[i].cert_file = c->tls.cert.items[i];
+		srcs[i].key_file = c->tls.key.items[i];
+	}
+	r->certs = srcs;
+	r->n_certs = c->tls.cert.count;
+	r->ca_file = c->tls.ca_file[0] ? c->tls.ca_file : NULL;
+	r->min_version = c->tls.min_version == 1 ? NS_TLS_1_3 : NS_TLS_1_2;
+	r->ciphers = c->tls.ciphers[0] ? c->tls.ciphers : NULL;
+	r->handshake_timeout_us = c->tls.handshake_timeout;
+	r->handshakes_max = c->tls.handshakes_max;
+	r->handshakes_per_ip = c->tls.handshakes_per_ip;
+	r->no_tickets = !c->tls.tickets;
+	r->ticket_rotate_s = (uint32_t)(c->tls.ticket_rotation / S);
+	r->session_lifetime_s = (uint32_t)(c->tls.session_lifetime / S);
+}
+
+void sd_config_tls_selfsigned(const sd_config_t *c, char *cert_r, char *key_r, size_t size)
+{
+	const char *dir = c->tls.selfsigned_dir[0] ? c->tls.selfsigned_dir
+			  : c->store.path[0]       ? c->store.path
+						   : "/var/lib/sluice";
+
+	snprintf(cert_r, size, "%s/selfsigned-cert.pem", dir);
+	snprintf(key_r, size, "%s/selfsigned-key.pem", dir);
 }
 
 void sd_config_smtp(const sd_config_t *c, struct smtp_config *r)

@@ -9,6 +9,8 @@
 
 #include "ns.h"
 #include "ns_diag.h"
+#include "ns_tls.h"
+#include "sl_conf.h"
 #include "sl_fault.h"
 #include "sl_port.h"
 #include "smtp/smtp_session.h"
@@ -79,8 +81,23 @@ typedef struct sd_config {
 		struct sd_smtp_listener {
 			uint32_t port;
 			bool allow_plaintext_auth;
-		} mx, submission;
+			bool require_tls;
+		} mx, submission, submissions; /* 25, 587, 465 (implicit TLS) */
 	} smtp;
+
+	/* TLS for the listeners (docs/tls.md). cert/key are parallel lists, the
+	 * first pair the default; none: a self-signed certificate. */
+	struct {
+		bool enabled;
+		sl_conf_strlist_t cert, key;
+		char ca_file[256];        /* "" = the system store */
+		char selfsigned_dir[256]; /* "" = store.path, else /var/lib/sluice */
+		int min_version;          /* 0: 1.2, 1: 1.3 */
+		char ciphers[512];        /* "" = the default AEAD list */
+		uint64_t handshake_timeout, ticket_rotation, session_lifetime; /* us */
+		uint32_t handshakes_max, handshakes_per_ip;
+		bool tickets;
+	} tls;
 
 	struct {
 		bool enabled;
@@ -112,5 +129,14 @@ bool sd_config_smtp_enabled(const sd_config_t *c);
  * allow_plaintext_auth and stats are set per listener). R->hostname
  * points into C. */
 void sd_config_smtp(const sd_config_t *c, struct smtp_config *r);
+/* sd_config_tls_enabled - TLS contexts are wanted (tls.enabled and SMTP). */
+bool sd_config_tls_enabled(const sd_config_t *c);
+/* sd_config_tls - TLS params from C; SRCS (NS_TLS_CERTS_MAX entries) gets
+ * the configured certificates, R->certs points at it (n_certs 0: none
+ * configured, use a self-signed one). Strings point into C. */
+void sd_config_tls(const sd_config_t *c, ns_tls_config_params_t *r, ns_tls_cert_src_t *srcs);
+/* sd_config_tls_selfsigned - where the first-start certificate lives:
+ * "<dir>/selfsigned-cert.pem" and "-key.pem". */
+void sd_config_tls_selfsigned(const sd_config_t *c, char *cert_r, char *key_r, size_t size);
 
 #endif

@@ -2,14 +2,17 @@
 #include "sd_dataplane.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
 #include "ns_diag.h"
+#include "ns_tls.h"
 #include "sl_err.h"
 #include "sl_log.h"
 #include "sl_time.h"
@@ -31,6 +34,10 @@ typedef struct sd_lane {
 	st_client_t *client;  /* this lane's store writes */
 	st_reader_t *reader;  /* this lane's store reads */
 	smtp_server_t *smtp;
+	ns_tls_ctx_t *tls;    /* this lane's TLS context (owned), or NULL */
+	ns_tls_config_t *install_cfg; /* tls install: the config to switch to */
+	int install_rc;
+	const char *install_err;
 	bool draining;
 	uint64_t drain_start;
 } sd_lane_t;
@@ -40,6 +47,7 @@ struct sd_dataplane {
 	unsigned n;
 	atomic_int stopping;  /* 0 running, 1 draining, 2 hard stop */
 	smtp_authpool_t *auth;
+	ns_tls_config_t *tls_cfg; /* shared by the lanes' contexts, or NULL */
 	sd_lane_t lane[SD_MAX_WORKERS];
 };
 
@@ -130,7 +138,13 @@ static int sd_lane_smtp(const sd_config_t *c, st_store_t *store, sd_dataplane_t 
 	}
 	if (!sd_config_smtp_enabled(c))
 		return 0;
+	if (dp->tls_cfg != NULL) {
+		rc = ns_tls_ctx_create(l->stack, dp->tls_cfg, &l->tls, error_r);
+		if (rc < 0)
+			return rc;
+	}
 	memset(&sp, 0, sizeof(sp));
+	sp.tls = l->tls;
 	sp.stack = l->stack;
 	sp.client = l->client;
 	sp.reader = l->reader;
@@ -139,11 +153,15 @@ static int sd_lane_smtp(const sd_config_t *c, st_store_t *store, sd_dataplane_t 
 	sd_config_smtp(c, &sp.engine);
 	if (c->smtp.mx.port != 0)
 		sp.listeners[sp.n_listeners++] = (smtp_listener_conf_t){
-			(uint16_t)c->smtp.mx.port, SMTP_ROLE_MX, c->smtp.mx.allow_plaintext_auth};
+			(uint16_t)c->smtp.mx.port, SMTP_ROLE_MX, c->smtp.mx.allow_plaintext_auth,
+			c->smtp.mx.require_tls};
 	if (c->smtp.submission.port != 0)
 		sp.listeners[sp.n_listeners++] = (smtp_listener_conf_t){
 			(uint16_t)c->smtp.submission.port, SMTP_ROLE_SUBMISSION,
-			c->smtp.submission.allow_plaintext_auth};
+			c->smtp.submission.allow_plaintext_auth, c->smtp.submission.require_tls};
+	if (c->smtp.submissions.port != 0)
+		sp.listeners[sp.n_listeners++] = (smtp_listener_conf_t){
+			(uint16_t)c->smtp.submissions.port, SMTP_ROLE_SUBMISSIONS, false, false};
 	sp.max_sessions = c->smtp.max_connections;
 	sp.max_per_ip = c->smtp.max_connections_per_ip;
 	sp.staging_max = c->smtp.staging_memory;
@@ -159,6 +177,58 @@ static int sd_lane_smtp(const sd_config_t *c, st_store_t *store, sd_dataplane_t 
 			*error_r = "too many fds to watch on a worker";
 			return SL_ELIMIT;
 		}
+	return 0;
+}
+
+static void sd_log_cert(const char *what, const ns_tls_cert_info_t *ci)
+{
+	char exp[32];
+	time_t t = (time_t)ci->not_after;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(exp, sizeof(exp), "%Y-%m-%d %H:%M:%SZ", &tm);
+	sl_log(SL_LOG_INFO, "tls", "%s: %s, %s, names %s, expires %s, SHA-256 %s", what,
+	       ci->subject, ci->key_type, ci->names, exp, ci->fingerprint);
+}
+
+/* sd_tls_build - the config every lane's context is made from: the
+ * configured certificates, or the first-start self-signed one. */
+static int sd_tls_build(const sd_config_t *c, ns_tls_config_t **cfg_r, const char **error_r)
+{
+	static char errbuf[700];
+	ns_tls_config_params_t p;
+	ns_tls_cert_src_t srcs[NS_TLS_CERTS_MAX];
+	ns_tls_cert_info_t ci;
+	char cert[300], key[300];
+	const char *host = c->smtp.hostname[0] ? c->smtp.hostname : c->hostname, *err = NULL;
+	int rc;
+
+	sd_config_tls(c, &p, srcs);
+	if (p.n_certs == 0) {
+		sd_config_tls_selfsigned(c, cert, key, sizeof(cert));
+		rc = ns_tls_selfsigned_ensure(cert, key, host, &ci, &err);
+		if (rc < 0) {
+			snprintf(errbuf, sizeof(errbuf), "tls: self-signed certificate %s: %s", cert,
+				 err ? err : sl_strerror(rc));
+			*error_r = errbuf;
+			return rc;
+		}
+		sl_log(SL_LOG_INFO, "tls", "%s the self-signed certificate %s (no tls.cert configured)",
+		       rc == 1 ? "generated" : "using", cert);
+		srcs[0].cert_file = cert;
+		srcs[0].key_file = key;
+		p.n_certs = 1;
+	}
+	rc = ns_tls_config_create(&p, cfg_r, &err);
+	if (rc < 0) {
+		snprintf(errbuf, sizeof(errbuf), "tls: %s", err ? err : sl_strerror(rc));
+		*error_r = errbuf;
+		return rc;
+	}
+	for (unsigned i = 0; i < ns_tls_config_n_certs(*cfg_r); i++)
+		if (ns_tls_config_cert_info(*cfg_r, i, &ci) == 0)
+			sd_log_cert(i == 0 ? "certificate (default)" : "certificate", &ci);
 	return 0;
 }
 
@@ -194,6 +264,11 @@ int sd_dataplane_create(const sd_config_t *c, st_store_t *store, sd_dataplane_t 
 		       "FAULT INJECTION IS ON (seed %u): packets will be dropped/mangled",
 		       c->fault_injection.seed);
 	dp->n = c->dataplane.workers;
+	if (store != NULL && sd_config_tls_enabled(c)) {
+		rc = sd_tls_build(c, &dp->tls_cfg, error_r);
+		if (rc < 0)
+			goto fail;
+	}
 	if (store != NULL && sd_config_smtp_enabled(c)) {
 		rc = smtp_authpool_create(store, c->smtp.auth_threads, dp->n, SD_AUTH_QUEUE, &dp->auth,
 					  error_r);
@@ -298,6 +373,8 @@ void sd_dataplane_destroy(sd_dataplane_t **dpp)
 			smtp_server_tick(l->smtp, sl_time_now_us());
 			smtp_server_destroy(&l->smtp);
 		}
+		/* Every stream is aborted: the context goes before its stack. */
+		ns_tls_ctx_destroy(&l->tls);
 		/* Waits for this lane's writes still in the store's hands. */
 		st_client_destroy(&l->client);
 		st_reader_destroy(&l->reader);
@@ -307,6 +384,7 @@ void sd_dataplane_destroy(sd_dataplane_t **dpp)
 		ns_stack_destroy(&dp->lane[i].stack);
 		sl_worker_destroy(&dp->lane[i].worker);
 	}
+	ns_tls_config_unref(&dp->tls_cfg);
 	sl_port_close(&dp->port);
 	free(dp);
 	*dpp = NULL;
@@ -317,3 +395,60 @@ sl_worker_t *sd_dataplane_worker(const sd_dataplane_t *dp, unsigned i) { return 
 ns_stack_t *sd_dataplane_stack(const sd_dataplane_t *dp, unsigned i) { return dp->lane[i].stack; }
 const sl_port_t *sd_dataplane_port(const sd_dataplane_t *dp) { return dp->port; }
 smtp_server_t *sd_dataplane_smtp(const sd_dataplane_t *dp, unsigned i) { return dp->lane[i].smtp; }
+const ns_tls_config_t *sd_dataplane_tls_config(const sd_dataplane_t *dp) { return dp->tls_cfg; }
+
+/* On lane L's worker: a context for the new config, the listeners switch
+ * to it, the old one is let go (its sessions finish on it). */
+static void sd_lane_tls_install(void *arg)
+{
+	sd_lane_t *l = arg;
+	ns_tls_ctx_t *ctx = NULL;
+
+	l->install_err = NULL;
+	l->install_rc = ns_tls_ctx_create(l->stack, l->install_cfg, &ctx, &l->install_err);
+	if (l->install_rc < 0)
+		return;
+	l->install_rc = smtp_server_set_tls(l->smtp, ctx);
+	if (l->install_rc < 0) {
+		l->install_err = "the SMTP server of this lane runs without TLS";
+		ns_tls_ctx_destroy(&ctx);
+		return;
+	}
+	ns_tls_ctx_destroy(&l->tls);
+	l->tls = ctx;
+}
+
+int sd_dataplane_tls_install(sd_dataplane_t *dp, ns_tls_config_t *cfg, const char **error_r)
+{
+	static char errbuf[300];
+	int rc;
+
+	if (dp->tls_cfg == NULL) {
+		*error_r = "TLS is not enabled (no SMTP, or tls.enabled = false)";
+		return SL_ESTATE;
+	}
+	for (unsigned i = 0; i < dp->n; i++) {
+		sd_lane_t *l = &dp->lane[i];
+
+		if (l->smtp == NULL)
+			continue;
+		l->install_cfg = cfg;
+		rc = sl_worker_call(l->worker, sd_lane_tls_install, l, 5 * SL_US_PER_S);
+		if (rc < 0) {
+			/* It may still run later: CFG must stay alive (leaked). */
+			ns_tls_config_ref(cfg);
+			snprintf(errbuf, sizeof(errbuf), "worker %u did not answer", i);
+			*error_r = errbuf;
+			return rc;
+		}
+		if (l->install_rc < 0) {
+			snprintf(errbuf, sizeof(errbuf), "worker %u: %s", i,
+				 l->install_err ? l->install_err : sl_strerror(l->install_rc));
+			*error_r = errbuf;
+			return l->install_rc;
+		}
+	}
+	ns_tls_config_unref(&dp->tls_cfg);
+	dp->tls_cfg = ns_tls_config_ref(cfg);
+	return 0;
+}

@@ -4,6 +4,7 @@
 #define SD_DATAPLANE_H
 
 #include "ns.h"
+#include "ns_tls.h"
 #include "sd_config.h"
 #include "sl_port.h"
 #include "sl_worker.h"
@@ -39,5 +40,15 @@ ns_stack_t *sd_dataplane_stack(const sd_dataplane_t *dp, unsigned i);
 const sl_port_t *sd_dataplane_port(const sd_dataplane_t *dp);
 /* The SMTP server of worker I, or NULL: touch it only from that worker. */
 smtp_server_t *sd_dataplane_smtp(const sd_dataplane_t *dp, unsigned i);
+
+/* sd_dataplane_tls_config - the TLS config the lanes use now, or NULL (no
+ * TLS). Control thread; valid until the next sd_dataplane_tls_install. */
+const ns_tls_config_t *sd_dataplane_tls_config(const sd_dataplane_t *dp);
+/* sd_dataplane_tls_install - control thread: every lane makes a context
+ * from CFG and its SMTP listeners switch to it (sl_worker_call); sessions
+ * already in TLS finish on the old one. Takes its own reference to CFG.
+ * 0, or SL_ESTATE (no TLS), SL_ETIMEDOUT, or a context error, with
+ * *error_r. A failure on a later lane leaves earlier lanes switched. */
+int sd_dataplane_tls_install(sd_dataplane_t *dp, ns_tls_config_t *cfg, const char **error_r);
 
 #endif

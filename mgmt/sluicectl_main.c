@@ -7,6 +7,7 @@
  * the first line read from stdin, so secrets never appear in argv or ps.
  * Exit status: 0 ok, 1 the daemon reported an error, 2 no daemon / usage. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,8 +74,16 @@ int main(int argc, char **argv)
 	if (i >= argc || strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
 		usage();
 	sl_buf_init(&req, 64 * 1024);
-	for (; i < argc; i++) {
-		if (sl_buf_append(&req, argv[i], strlen(argv[i]) + 1) < 0)
+	for (int first = i; i < argc; i++) {
+		const char *arg = argv[i];
+		char abs[PATH_MAX];
+
+		/* `tls install CERT KEY`: the daemon's working directory is not
+		 * ours, so file names go over as absolute paths. */
+		if (i >= first + 2 && strcmp(argv[first], "tls") == 0 &&
+		    strcmp(argv[first + 1], "install") == 0 && realpath(arg, abs) != NULL)
+			arg = abs;
+		if (sl_buf_append(&req, arg, strlen(arg) + 1) < 0)
 			goto too_long;
 		if (strcmp(argv[i], "--password-stdin") == 0) {
 			if (read_secret(secret, sizeof(secret)) < 0) {

@@ -22,6 +22,7 @@
 #include "ctl_net.h"
 #include "ctl_server.h"
 #include "ctl_store.h"
+#include "ctl_tls.h"
 #include "sd_config.h"
 #include "sd_dataplane.h"
 #include "sl_err.h"
@@ -52,7 +53,7 @@ int main(int argc, char **argv)
 	sd_dataplane_t *dp = NULL;
 	ctl_server_t *ctl = NULL;
 	ctl_net_ctx_t net_ctx;
-	static const ctl_cmd_t *const ctl_tables[] = {ctl_net_cmds, ctl_store_cmds, NULL};
+	static const ctl_cmd_t *const ctl_tables[] = {ctl_net_cmds, ctl_store_cmds, ctl_tls_cmds, NULL};
 	st_store_opts_t so;
 	st_store_t *store = NULL;
 	ctl_store_t *ctl_st = NULL;
@@ -148,8 +149,11 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	if (sd_config_smtp_enabled(&conf))
-		sl_log(SL_LOG_INFO, "sluiced", "smtp: mx port %u, submission port %u",
-		       conf.smtp.mx.port, conf.smtp.submission.port);
+		sl_log(SL_LOG_INFO, "sluiced",
+		       "smtp: mx port %u, submission port %u, submissions (implicit TLS) port %u, "
+		       "TLS %s",
+		       conf.smtp.mx.port, conf.smtp.submission.port, conf.smtp.submissions.port,
+		       sd_dataplane_tls_config(dp) != NULL ? "on" : "off");
 	sl_log(SL_LOG_INFO, "sluiced", "ready: control socket %s", conf.control_socket);
 	sd_dataplane_run(dp);
 	sl_log(SL_LOG_INFO, "sluiced", "shutting down");

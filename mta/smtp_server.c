@@ -21,6 +21,7 @@
 #include <strings.h>
 #include <sys/time.h>
 
+#include "ns_tls.h"
 #include "sl_err.h"
 #include "sl_log.h"
 #include "sl_time.h"
@@ -43,8 +44,9 @@ typedef struct smtp_delivery smtp_delivery_t;
 typedef struct smtp_listener {
 	smtp_server_t *srv;
 	struct smtp_config cfg;
+	ns_listener_t *nl;
 	uint16_t port;
-	bool listening;
+	bool implicit_tls;
 } smtp_listener_t;
 
 struct smtp_delivery {
@@ -69,7 +71,7 @@ struct smtp_delivery {
 struct smtp_conn {
 	smtp_server_t *srv;
 	smtp_listener_t *lst;
-	ns_conn_t *tc;
+	ns_stream_t *tc;
 	smtp_session_t *s;
 	struct smtp_hooks hooks;  /* ctx = this connection */
 	sl_timer_t timer;
@@ -81,6 +83,8 @@ struct smtp_conn {
 	bool req_started;         /* the outstanding request has been started */
 	bool retry_queued;        /* on the server's retry list */
 	bool shutdown_pending;    /* 421 once the request in progress is done */
+	bool tls_wait_flush;      /* STARTTLS: upgrade once the 220 is sent */
+	bool tls_handshake;       /* STARTTLS: upgraded, handshake running */
 	smtp_conn_t *prev, *next; /* all connections of the lane */
 	smtp_conn_t *retry_next;
 };
@@ -102,6 +106,7 @@ typedef struct smtp_ip_slot {
 
 struct smtp_server {
 	smtp_server_params_t p;
+	ns_tls_ctx_t *tls;
 	smtp_listener_t lst[SMTP_SERVER_LISTENERS_MAX];
 	unsigned n_lst;
 	sl_timer_wheel_t *wheel;
@@ -745,7 +750,15 @@ static void conn_start_request(smtp_conn_t *cn, const struct smtp_request *rq)
 	case SMTP_REQ_DELIVER:
 		conn_deliver_start(cn);
 		break;
-	case SMTP_REQ_STARTTLS: /* never offered until the TLS layer lands */
+	case SMTP_REQ_STARTTLS:
+		if (srv->tls != NULL) {
+			/* The 220 must be out first (conn_pump does it). */
+			cn->tls_wait_flush = true;
+			break;
+		}
+		cn->req_started = false; /* never offered without TLS */
+		smtp_session_tls_done(cn->s, srv->now, false);
+		break;
 	default:
 		cn->req_started = false;
 		smtp_session_tls_done(cn->s, srv->now, false);
@@ -787,11 +800,11 @@ static void conn_free(smtp_conn_t *cn, enum conn_end how)
 	srv->n_conns--;
 	srv->gs.sessions_current = srv->n_conns;
 	if (cn->tc != NULL) {
-		ns_conn_set_ctx(cn->tc, NULL);
+		ns_stream_set_ctx(cn->tc, NULL);
 		if (how == CONN_END_ABORT)
-			ns_conn_abort(cn->tc);
+			ns_stream_abort(cn->tc);
 		else if (how == CONN_END_CLOSE)
-			ns_conn_close(cn->tc);
+			ns_stream_close(cn->tc);
 	}
 	free(cn);
 }
@@ -825,7 +838,7 @@ static void conn_pump(smtp_conn_t *cn)
 		const struct smtp_request *rq;
 
 		if (out.len > 0) {
-			ssize_t n = ns_conn_send(cn->tc, out.ptr, out.len);
+			ssize_t n = ns_stream_send(cn->tc, out.ptr, out.len);
 
 			if (n < 0) {
 				conn_free(cn, CONN_END_ABORT);
@@ -835,6 +848,22 @@ static void conn_pump(smtp_conn_t *cn)
 				smtp_session_output_consume(cn->s, srv->now, (size_t)n);
 				progress = true;
 			}
+		}
+		if (cn->tls_wait_flush && smtp_session_output(cn->s).len == 0) {
+			/* The 220 is accepted by the stream: whatever the client
+			 * sent behind STARTTLS is discarded now (CVE-2011-0411). */
+			int rc = ns_stream_starttls(cn->tc, srv->tls);
+
+			cn->tls_wait_flush = false;
+			if (rc < 0) {
+				sl_log(SL_LOG_INFO, SMTP_LOG, "[%s]:%u: STARTTLS refused: %s",
+				       cn->ip_str, cn->port, sl_strerror(rc));
+				cn->req_started = false;
+				smtp_session_tls_done(cn->s, srv->now, false);
+				continue;
+			}
+			srv->stats.plaintext_discarded += (uint64_t)rc;
+			cn->tls_handshake = true;
 		}
 		rq = smtp_session_request(cn->s);
 		if (rq != NULL && !cn->req_started) {
@@ -853,7 +882,7 @@ static void conn_pump(smtp_conn_t *cn)
 		}
 		{
 			sl_slice_t iov[SMTP_PEEK_IOV];
-			unsigned k = ns_conn_peek(cn->tc, iov, SMTP_PEEK_IOV);
+			unsigned k = ns_stream_peek(cn->tc, iov, SMTP_PEEK_IOV);
 			size_t total = 0;
 
 			for (unsigned i = 0; i < k; i++) {
@@ -865,9 +894,9 @@ static void conn_pump(smtp_conn_t *cn)
 					break;
 			}
 			if (total > 0) {
-				ns_conn_consume(cn->tc, total);
+				ns_stream_consume(cn->tc, total);
 				progress = true;
-			} else if (k == 0 && ns_conn_eof(cn->tc) && rq == NULL) {
+			} else if (k == 0 && ns_stream_eof(cn->tc) && rq == NULL) {
 				/* The client is gone; whatever it left half-done is
 				 * aborted (and logged) with the session. */
 				conn_free(cn, CONN_END_CLOSE);
@@ -880,9 +909,9 @@ static void conn_pump(smtp_conn_t *cn)
 	conn_arm(cn);
 }
 
-/* ---- TCP callbacks ---- */
+/* ---- stream callbacks ---- */
 
-static int tcp_accepted(ns_conn_t *c, void *listen_ctx)
+static int tcp_accepted(ns_stream_t *c, void *listen_ctx)
 {
 	smtp_listener_t *lst = listen_ctx;
 	smtp_server_t *srv = lst->srv;
@@ -901,7 +930,7 @@ static int tcp_accepted(ns_conn_t *c, void *listen_ctx)
 	cn = calloc(1, sizeof(*cn));
 	if (cn == NULL)
 		return SL_ENOMEM;
-	ns_conn_get_info(c, &info);
+	ns_stream_get_info(c, &info);
 	cn->srv = srv;
 	cn->lst = lst;
 	cn->tc = c;
@@ -919,12 +948,15 @@ static int tcp_accepted(ns_conn_t *c, void *listen_ctx)
 	memset(&peer, 0, sizeof(peer));
 	peer.client_ip = cn->ip_str;
 	peer.conn_id = ++srv->conn_seq;
+	/* Implicit TLS: the session starts secured; its greeting waits in the
+	 * stream until the handshake is done. */
+	peer.tls_active = lst->implicit_tls;
 	rc = smtp_session_create(&lst->cfg, &cn->hooks, &peer, srv->now, &cn->s);
 	if (rc < 0) {
 		free(cn);
 		return rc;
 	}
-	ns_conn_set_ctx(c, cn);
+	ns_stream_set_ctx(c, cn);
 	cn->next = srv->conns;
 	if (srv->conns)
 		srv->conns->prev = cn;
@@ -942,14 +974,37 @@ static int tcp_accepted(ns_conn_t *c, void *listen_ctx)
 	return 0;
 }
 
-static void tcp_data(ns_conn_t *c, void *ctx)
+static void tcp_data(ns_stream_t *c, void *ctx)
 {
 	(void)c;
 	if (ctx != NULL)
 		conn_pump(ctx);
 }
 
-static void tcp_closed(ns_conn_t *c, void *ctx, int reason)
+/* The handshake is done: a STARTTLS session starts over (RFC 3207 §4.2),
+ * and both kinds learn what was negotiated for the Received: header. */
+static void tcp_secured(ns_stream_t *c, void *ctx)
+{
+	smtp_conn_t *cn = ctx;
+	ns_tls_info_t ti;
+
+	if (cn == NULL)
+		return;
+	if (cn->tls_handshake) {
+		cn->tls_handshake = false;
+		cn->req_started = false;
+		smtp_session_tls_done(cn->s, cn->srv->now, true);
+	}
+	if (ns_stream_tls_info(c, &ti) == 0) {
+		smtp_session_set_tls_info(cn->s, ti.version, ti.cipher);
+		sl_log(SL_LOG_DEBUG, SMTP_LOG, "[%s]:%u: %s %s%s%s%s", cn->ip_str, cn->port,
+		       ti.version, ti.cipher, ti.sni ? " sni=" : "", ti.sni ? ti.sni : "",
+		       ti.resumed ? " resumed" : "");
+	}
+	conn_pump(cn);
+}
+
+static void tcp_closed(ns_stream_t *c, void *ctx, int reason)
 {
 	smtp_conn_t *cn = ctx;
 
@@ -961,11 +1016,12 @@ static void tcp_closed(ns_conn_t *c, void *ctx, int reason)
 	conn_free(cn, CONN_END_GONE);
 }
 
-static const ns_conn_ops_t smtp_tcp_ops = {
+static const ns_stream_ops_t smtp_tcp_ops = {
 	.accepted = tcp_accepted,
 	.data = tcp_data,
 	.writable = tcp_data,
 	.closed = tcp_closed,
+	.secured = tcp_secured,
 };
 
 /* ---- the server ---- */
@@ -988,6 +1044,7 @@ int smtp_server_create(const smtp_server_params_t *p, smtp_server_t **srv_r,
 	if (srv == NULL)
 		return SL_ENOMEM;
 	srv->p = *p;
+	srv->tls = p->tls;
 	srv->now = p->now_us;
 	while (cap < 2 * p->max_sessions && cap < (1u << 30))
 		cap <<= 1;
@@ -1008,10 +1065,27 @@ int smtp_server_create(const smtp_server_params_t *p, smtp_server_t **srv_r,
 		l->cfg = p->engine;
 		l->cfg.role = p->listeners[i].role;
 		l->cfg.allow_plaintext_auth = p->listeners[i].allow_plaintext_auth;
-		l->cfg.starttls_available = false;
+		l->implicit_tls = l->cfg.role == SMTP_ROLE_SUBMISSIONS;
+		l->cfg.starttls_available = p->tls != NULL && !l->implicit_tls;
+		l->cfg.require_tls = p->listeners[i].require_tls && !l->implicit_tls;
 		l->cfg.stats = &srv->stats;
 		srv->n_lst++;
-		rc = ns_tcp_listen(p->stack, l->port, &smtp_tcp_ops, l);
+		if (l->implicit_tls && p->tls == NULL) {
+			snprintf(errbuf, sizeof(errbuf),
+				 "smtp: port %u is implicit TLS but TLS is not configured", l->port);
+			*error_r = errbuf;
+			smtp_server_destroy(&srv);
+			return SL_EINVAL;
+		}
+		if (l->cfg.require_tls && p->tls == NULL) {
+			snprintf(errbuf, sizeof(errbuf),
+				 "smtp: port %u requires TLS but TLS is not configured", l->port);
+			*error_r = errbuf;
+			smtp_server_destroy(&srv);
+			return SL_EINVAL;
+		}
+		rc = ns_stream_listen(p->stack, l->port, &smtp_tcp_ops, l,
+				      l->implicit_tls ? p->tls : NULL, &l->nl);
 		if (rc < 0) {
 			snprintf(errbuf, sizeof(errbuf), "smtp: cannot listen on port %u: %s",
 				 l->port, sl_strerror(rc));
@@ -1019,7 +1093,6 @@ int smtp_server_create(const smtp_server_params_t *p, smtp_server_t **srv_r,
 			smtp_server_destroy(&srv);
 			return rc;
 		}
-		l->listening = true;
 	}
 	*srv_r = srv;
 	return 0;
@@ -1028,10 +1101,22 @@ int smtp_server_create(const smtp_server_params_t *p, smtp_server_t **srv_r,
 static void srv_unlisten(smtp_server_t *srv)
 {
 	for (unsigned i = 0; i < srv->n_lst; i++)
-		if (srv->lst[i].listening) {
-			ns_tcp_unlisten(srv->p.stack, srv->lst[i].port);
-			srv->lst[i].listening = false;
+		ns_stream_unlisten(&srv->lst[i].nl);
+}
+
+int smtp_server_set_tls(smtp_server_t *srv, ns_tls_ctx_t *tls)
+{
+	if (tls == NULL || srv->tls == NULL)
+		return SL_EINVAL;
+	for (unsigned i = 0; i < srv->n_lst; i++)
+		if (srv->lst[i].implicit_tls && srv->lst[i].nl != NULL) {
+			int rc = ns_stream_listener_set_tls(srv->lst[i].nl, tls);
+
+			if (rc < 0)
+				return rc;
 		}
+	srv->tls = tls;
+	return 0;
 }
 
 void smtp_server_destroy(smtp_server_t **srvp)

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "ns.h"
+#include "ns_stream.h"
 #include "smtp/smtp_session.h"
 #include "smtp_authpool.h"
 #include "st.h"
@@ -32,10 +33,14 @@ typedef struct smtp_server smtp_server_t;
 
 #define SMTP_SERVER_LISTENERS_MAX 4
 
+/* A listener with role SMTP_ROLE_SUBMISSIONS is implicit TLS (RFC 8314,
+ * port 465) and needs params.tls; the others are plain, and offer STARTTLS
+ * when params.tls is set. */
 typedef struct smtp_listener_conf {
 	uint16_t port;
 	enum smtp_role role;
 	bool allow_plaintext_auth;
+	bool require_tls;        /* MAIL/AUTH get 530 5.7.0 before STARTTLS */
 } smtp_listener_conf_t;
 
 typedef struct smtp_server_params {
@@ -43,6 +48,8 @@ typedef struct smtp_server_params {
 	st_client_t *client;     /* the lane's store client; borrowed */
 	st_reader_t *reader;     /* the lane's reader; borrowed */
 	smtp_authpool_t *auth;   /* shared; NULL: AUTH answers 454 */
+	ns_tls_ctx_t *tls;       /* the lane's TLS context, borrowed (it must
+				    outlive the server); NULL: no TLS */
 	unsigned lane;           /* index for the auth pool and queue ids */
 	/* Engine settings shared by the listeners (hostname must outlive the
 	 * server); role, allow_plaintext_auth and stats are set per listener. */
@@ -69,6 +76,13 @@ int smtp_server_create(const smtp_server_params_t *p, smtp_server_t **srv_r,
  * Auth jobs must have been handed back first: stop the pool, then call
  * smtp_server_tick once. *SRV = NULL; NULL is a no-op. */
 void smtp_server_destroy(smtp_server_t **srv);
+
+/* smtp_server_set_tls - sessions accepted from now on (and STARTTLS from
+ * now on) use TLS, a new lane context after `tls install`; sessions
+ * already in TLS keep theirs. The caller destroys the old context after
+ * this returns. 0, or SL_EINVAL (TLS NULL, or the server was made without
+ * TLS: STARTTLS was never advertised). */
+int smtp_server_set_tls(smtp_server_t *srv, ns_tls_ctx_t *tls);
 
 /* smtp_server_tick - set the clock, fire session timers, run store
  * completions and auth results. Call every loop turn, after the stack's
