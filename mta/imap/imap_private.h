@@ -428,7 +428,6 @@ bool imap_job_pump(imap_session_t *s);
  * view (s->ranges). False (replied) on a bad sequence number. */
 bool imap_resolve_set(imap_session_t *s, const struct imap_range *set, uint32_t n, bool uid);
 uint32_t imap_view_msn(const imap_session_t *s, uint32_t uid);
-long imap_b64_decode(const uint8_t *in, size_t len, uint8_t *out, size_t out_max);
 
 /* imap_mailbox.c */
 bool imap_list_pump(imap_session_t *s);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sl_base64.h"
 #include "pop3_private.h"
 #include "sl_err.h"
 
@@ -35,58 +36,6 @@ void pop3_greeting(pop3_session_t *s)
 static bool pop3_auth_offered(const pop3_session_t *s)
 {
 	return s->tls || s->cfg->allow_plaintext_auth;
-}
-
-/* ---- base64 (RFC 4648) ---- */
-
-static int pop3_b64_val(uint8_t c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-long pop3_b64_decode(const uint8_t *in, size_t len, uint8_t *out, size_t out_max)
-{
-	size_t o = 0;
-
-	if (len % 4 != 0)
-		return -1;
-	for (size_t i = 0; i < len; i += 4) {
-		int v[4];
-		size_t pad = 0;
-
-		for (size_t k = 0; k < 4; k++) {
-			if (in[i + k] == '=') {
-				if (i + 4 != len || k < 2)
-					return -1;
-				v[k] = 0;
-				pad++;
-				continue;
-			}
-			if (pad > 0)
-				return -1;
-			v[k] = pop3_b64_val(in[i + k]);
-			if (v[k] < 0)
-				return -1;
-		}
-		if (o + 3 - pad > out_max)
-			return -1;
-		out[o++] = (uint8_t)((v[0] << 2) | (v[1] >> 4));
-		if (pad < 2)
-			out[o++] = (uint8_t)(((v[1] & 0x0f) << 4) | (v[2] >> 2));
-		if (pad < 1)
-			out[o++] = (uint8_t)(((v[2] & 0x03) << 6) | v[3]);
-	}
-	return (long)o;
 }
 
 /* ---- argument helpers ---- */
@@ -273,7 +222,7 @@ static void pop3_sasl_plain(pop3_session_t *s)
 
 static bool pop3_sasl_take(pop3_session_t *s, const uint8_t *p, size_t n)
 {
-	long k = pop3_b64_decode(p, n, s->cred, sizeof(s->cred));
+	long k = sl_base64_decode(p, n, s->cred, sizeof(s->cred));
 
 	if (k < 0) {
 		pop3_sasl_abandon(s, "-ERR Invalid base64 in SASL response");

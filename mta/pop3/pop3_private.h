@@ -127,9 +127,6 @@ void pop3_maildrop_drop(pop3_session_t *s);
 void pop3_greeting(pop3_session_t *s);
 void pop3_cmd_line(pop3_session_t *s, const uint8_t *line, size_t len);
 void pop3_sasl_line(pop3_session_t *s, const uint8_t *line, size_t len);
-/* pop3_b64_decode - RFC 4648 base64, padding required, no whitespace.
- * Decoded length, or -1 on bad input or if OUT_MAX is too small. */
-long pop3_b64_decode(const uint8_t *in, size_t len, uint8_t *out, size_t out_max);
 
 /* pop3_stream.c */
 void pop3_stream_start_list(pop3_session_t *s, enum pop3_stream_kind kind);

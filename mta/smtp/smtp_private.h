@@ -188,10 +188,6 @@ void smtp_bdat_chunk_done(smtp_session_t *s);
 void smtp_auth_start(smtp_session_t *s, sl_slice_t args);
 void smtp_auth_response(smtp_session_t *s, const uint8_t *line, size_t len);
 void smtp_auth_wipe(smtp_session_t *s);
-/* smtp_b64_decode - RFC 4648 base64 (padding required, no whitespace).
- * Returns decoded length, or -1 on bad input or if OUT_MAX is too small. */
-long smtp_b64_decode(const uint8_t *in, size_t len, uint8_t *out, size_t out_max);
-size_t smtp_b64_encode(const uint8_t *in, size_t len, char *out, size_t out_max);
 
 /* smtp_addr.c */
 struct smtp_path {

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sl_base64.h"
 #include "sl_err.h"
 #include "smtp/smtp_private.h"
 
@@ -215,21 +216,21 @@ static void test_base64(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-		long n = smtp_b64_decode((const uint8_t *)ok[i].enc, strlen(ok[i].enc), out, sizeof(out));
+		long n = sl_base64_decode((const uint8_t *)ok[i].enc, strlen(ok[i].enc), out, sizeof(out));
 
 		assert_int_equal(n, (long)ok[i].dec_len);
 		assert_memory_equal(out, ok[i].dec, ok[i].dec_len);
-		assert_int_equal(smtp_b64_encode((const uint8_t *)ok[i].dec, ok[i].dec_len, enc,
+		assert_int_equal(sl_base64_encode((const uint8_t *)ok[i].dec, ok[i].dec_len, enc,
 						 sizeof(enc)),
 				 strlen(ok[i].enc));
 		assert_string_equal(enc, ok[i].enc);
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		if (smtp_b64_decode((const uint8_t *)bad[i], strlen(bad[i]), out, sizeof(out)) >= 0)
+		if (sl_base64_decode((const uint8_t *)bad[i], strlen(bad[i]), out, sizeof(out)) >= 0)
 			fail_msg("base64 \"%s\" should be refused", bad[i]);
 	/* the output bound is respected */
-	assert_int_equal(smtp_b64_decode((const uint8_t *)"Zm9vYmFy", 8, out, 5), -1);
-	assert_int_equal(smtp_b64_encode((const uint8_t *)"foo", 3, enc, 4), 0);
+	assert_int_equal(sl_base64_decode((const uint8_t *)"Zm9vYmFy", 8, out, 5), -1);
+	assert_int_equal(sl_base64_encode((const uint8_t *)"foo", 3, enc, 4), 0);
 }
 
 int main(void)
