@@ -26,7 +26,8 @@ CC ?= gcc
 DEPS_PKGS := build-essential pkg-config clang libclang-rt-14-dev dpdk libdpdk-dev \
 	libcmocka-dev liblmdb-dev libargon2-dev libwolfssl-dev \
 	python3-pytest python3-scapy python3-matplotlib iperf3 time nftables iproute2 iputils-ping \
-	tcpdump procps psmisc netcat-openbsd swaks postfix
+	tcpdump procps psmisc netcat-openbsd swaks postfix openssl curl \
+	libnet-ssleay-perl libio-socket-ssl-perl
 
 DPDK_CFLAGS := $(shell pkg-config --cflags libdpdk 2>/dev/null)
 DPDK_LIBS := $(shell pkg-config --libs libdpdk 2>/dev/null)
