@@ -325,6 +325,38 @@ static const char *key_desc(const pcert_t *c, char *buf, size_t size, const char
 	return NULL;
 }
 
+/* wolfSSL 5.5.4's check_private_key does not compare ECDSA keys, so do it
+ * here: derive the public point from the private key and compare it with
+ * the certificate's (its SubjectPublicKeyInfo decoded), both exported as
+ * X9.63 points. 0, SL_EINVAL or SL_ENOMEM. */
+static int ecc_key_matches(const pcert_t *leaf, const sl_buf_t *key_pem)
+{
+	uint8_t der[DER_MAX], pub[256], cert_pub[256];
+	word32 idx = 0, cidx = 0, pub_len = sizeof(pub), cert_pub_len = sizeof(cert_pub);
+	ecc_key key, cert_key;
+	int dlen, rc = SL_EINVAL;
+
+	dlen = wc_KeyPemToDer(key_pem->data, (int)key_pem->len, der, sizeof(der), NULL);
+	if (dlen <= 0)
+		return SL_EINVAL;
+	if (wc_ecc_init(&key) != 0)
+		return SL_ENOMEM;
+	if (wc_ecc_init(&cert_key) != 0) {
+		wc_ecc_free(&key);
+		return SL_ENOMEM;
+	}
+	if (wc_EccPrivateKeyDecode(der, &idx, &key, (word32)dlen) == 0 &&
+	    wc_ecc_make_pub(&key, NULL) == 0 && wc_ecc_export_x963(&key, pub, &pub_len) == 0 &&
+	    wc_EccPublicKeyDecode(leaf->pubkey, &cidx, &cert_key, leaf->pubkey_len) == 0 &&
+	    wc_ecc_export_x963(&cert_key, cert_pub, &cert_pub_len) == 0 &&
+	    pub_len == cert_pub_len && memcmp(pub, cert_pub, pub_len) == 0)
+		rc = 0;
+	wc_ecc_free(&key);
+	wc_ecc_free(&cert_key);
+	explicit_bzero(der, sizeof(der));
+	return rc;
+}
+
 /* The key in KEY_PEM belongs to the certificate LEAF. */
 static int key_matches(const pcert_t *leaf, const sl_buf_t *key_pem, const char **error_r)
 {
@@ -340,6 +372,8 @@ static int key_matches(const pcert_t *leaf, const sl_buf_t *key_pem, const char 
 						   WOLFSSL_FILETYPE_PEM) != WOLFSSL_SUCCESS)
 		*error_r = "the private key does not parse, or does not match the certificate";
 	else if (wolfSSL_CTX_check_private_key(w) != WOLFSSL_SUCCESS)
+		*error_r = "the private key does not match the certificate";
+	else if (leaf->key_oid == ECDSAk && ecc_key_matches(leaf, key_pem) < 0)
 		*error_r = "the private key does not match the certificate";
 	else
 		rc = 0;

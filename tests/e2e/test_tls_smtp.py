@@ -319,8 +319,6 @@ def test_tls_install_refuses_mismatched_rsa_key(tls_appliance, tmp_path):
     sm.ctl_fails("tls", "install", cert, str(tmp_path / "r2.key"), expect="does not match")
 
 
-@pytest.mark.xfail(strict=True, reason="ns_tls_cert_check: wolfSSL 5.5.4's "
-                   "wolfSSL_CTX_check_private_key does not compare ECDSA keys")
 def test_tls_install_refuses_mismatched_ecdsa_key(tls_appliance, tmp_path):
     cert, _ = te.gen_cert("a.sluice.test", str(tmp_path / "a"))
     _, other = te.gen_cert("b.sluice.test", str(tmp_path / "b"))

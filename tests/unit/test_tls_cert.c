@@ -222,6 +222,28 @@ static void test_chain_rules(void **state)
 	pair_free(&other);
 }
 
+/* A key that is not the certificate's is refused, for both key types
+ * (wolfSSL 5.5.4's own check compares RSA keys only). */
+static void test_mismatched_key_refused(void **state)
+{
+	static const enum ns_tls_key_kind kinds[] = {NS_TLS_KEY_EC_P256, NS_TLS_KEY_RSA_2048};
+	ns_tls_cert_info_t info;
+	const char *err;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		pair_t a, b;
+
+		gen(&a, "a.example.net", kinds[i], false, NULL);
+		gen(&b, "b.example.net", kinds[i], false, NULL);
+		assert_int_equal(check(&a.cert, &a.key, NULL, &info, &err), 0);
+		assert_int_equal(check(&a.cert, &b.key, NULL, &info, &err), SL_EINVAL);
+		assert_non_null(strstr(err, "does not match"));
+		pair_free(&a);
+		pair_free(&b);
+	}
+}
+
 static void test_bad_inputs(void **state)
 {
 	static const char junk[] = "hello, I am not a certificate\n";
@@ -434,6 +456,7 @@ int main(void)
 		cmocka_unit_test(test_generate_ecdsa_and_rsa),
 		cmocka_unit_test(test_fingerprint_matches_openssl),
 		cmocka_unit_test(test_chain_rules),
+		cmocka_unit_test(test_mismatched_key_refused),
 		cmocka_unit_test(test_bad_inputs),
 		cmocka_unit_test(test_key_types_from_openssl),
 		cmocka_unit_test(test_selfsigned_first_start),
