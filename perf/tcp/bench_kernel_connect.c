@@ -50,6 +50,25 @@ static volatile int kc_server_ready;
 static int kc_listen_fd[KC_MAX_PORTS];
 static volatile int kc_server_tid;
 
+/* Busy and softirq jiffies of the whole box (/proc/stat, all CPUs): busy
+ * minus our two threads' run time minus softirq (the loopback traffic's
+ * own processing) is what other jobs took during the window. */
+static void kc_box_read(unsigned long long r[2])
+{
+	unsigned long long v[8] = {0};
+	FILE *f = fopen("/proc/stat", "r");
+
+	r[0] = r[1] = 0;
+	if (f == NULL)
+		return;
+	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+		   &v[4], &v[5], &v[6], &v[7]) == 8) {
+		r[0] = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+		r[1] = v[6];
+	}
+	fclose(f);
+}
+
 /* Run and run-queue wait time (ns) of thread TID: how much CPU the two
  * threads really got in the window (the same figures as bench_pair's). */
 static void kc_sched_read(int tid, uint64_t r[2])
@@ -249,6 +268,8 @@ int main(int argc, char **argv)
 	};
 	pthread_t srv;
 	uint64_t t0, t1, c0, c1, sc0[2], sc1[2], ss0[2], ss1[2];
+	unsigned long long bx0[2], bx1[2];
+	double others, tck = (double)sysconf(_SC_CLK_TCK), ncpu = (double)sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned pending;
 	int o, ep;
 
@@ -295,6 +316,7 @@ int main(int argc, char **argv)
 	ep = epoll_create1(0);
 	pending = kc_opt.concurrency;
 	kc_run_client(kc_now_us() + (uint64_t)(kc_opt.warmup * 1e6), ep, &pending);
+	kc_box_read(bx0);
 	kc_sched_read((int)syscall(SYS_gettid), sc0);
 	kc_sched_read(kc_server_tid, ss0);
 	t0 = kc_now_us();
@@ -302,8 +324,12 @@ int main(int argc, char **argv)
 	kc_run_client(t0 + (uint64_t)(kc_opt.seconds * 1e6), ep, &pending);
 	t1 = kc_now_us();
 	c1 = kc_completed;
+	kc_box_read(bx1);
 	kc_sched_read((int)syscall(SYS_gettid), sc1);
 	kc_sched_read(kc_server_tid, ss1);
+	others = ((double)(bx1[0] - bx0[0]) / tck - (double)(bx1[1] - bx0[1]) / tck -
+		  (double)(sc1[0] - sc0[0] + ss1[0] - ss0[0]) / 1e9) /
+		 (ncpu * (double)(t1 - t0) / 1e6) * 100;
 	__atomic_store_n(&kc_stop, 1, __ATOMIC_RELEASE);
 	pthread_join(srv, NULL);
 	if (c1 == c0) {
@@ -315,12 +341,13 @@ int main(int argc, char **argv)
 	       "\"conns_per_s\":%.1f,\"completed\":%" PRIu64 ",\"seconds\":%.3f,"
 	       "\"concurrency\":%u,\"ports\":%u,\"errors\":%" PRIu64 ",\"connect_fail\":%" PRIu64
 	       ",\"short_reads\":%" PRIu64 ",\"last_errno\":\"%s\","
-	       "\"thread_cpu_share\":[%.3f,%.3f],\"thread_wait_ms\":[%.1f,%.1f]}\n",
+	       "\"thread_cpu_share\":[%.3f,%.3f],\"thread_wait_ms\":[%.1f,%.1f],"
+	       "\"others_pct\":%.1f}\n",
 	       (double)(c1 - c0) * 1e6 / (double)(t1 - t0), c1 - c0, (double)(t1 - t0) / 1e6,
 	       kc_opt.concurrency, kc_opt.ports, kc_errors, kc_connect_fail, kc_short_reads,
 	       kc_last_errno ? strerror(kc_last_errno) : "",
 	       (double)(sc1[0] - sc0[0]) / 1e3 / (double)(t1 - t0),
 	       (double)(ss1[0] - ss0[0]) / 1e3 / (double)(t1 - t0), (double)(sc1[1] - sc0[1]) / 1e6,
-	       (double)(ss1[1] - ss0[1]) / 1e6);
+	       (double)(ss1[1] - ss0[1]) / 1e6, others < 0 ? 0 : others);
 	return 0;
 }

@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -389,8 +390,35 @@ static void bp_sched_read(int tid, bp_sched_t *r)
 
 static bp_sched_t bp_sched0[2], bp_sched1[2];
 
+/* The box as a whole (/proc/stat, all CPUs): busy and softirq jiffies.
+ * Busy minus what our two lcores ran minus softirq is what other jobs
+ * (and the hypervisor: steal) took during the window. */
+typedef struct bp_box {
+	unsigned long long busy, softirq;
+} bp_box_t;
+
+static bp_box_t bp_box0, bp_box1;
+
+static void bp_box_read(bp_box_t *r)
+{
+	unsigned long long v[8] = {0};
+	FILE *f = fopen("/proc/stat", "r");
+
+	r->busy = r->softirq = 0;
+	if (f == NULL)
+		return;
+	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+		   &v[4], &v[5], &v[6], &v[7]) == 8) {
+		/* user nice system idle iowait irq softirq steal */
+		r->busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+		r->softirq = v[6];
+	}
+	fclose(f);
+}
+
 static void bp_sched_snap(bp_sched_t *r)
 {
+	bp_box_read(r == bp_sched0 ? &bp_box0 : &bp_box1);
 	bp_sched_read(rte_sys_gettid(), &r[0]);
 	bp_sched_read(bp_server_tid, &r[1]);
 	r[0].busy_us = bp_client.busy_us;
@@ -399,6 +427,14 @@ static void bp_sched_snap(bp_sched_t *r)
 
 static void bp_sched_print(uint64_t window_us)
 {
+	double tck = (double)sysconf(_SC_CLK_TCK), ncpu = (double)sysconf(_SC_NPROCESSORS_ONLN);
+	double box_s = (double)(bp_box1.busy - bp_box0.busy) / tck;
+	double sirq_s = (double)(bp_box1.softirq - bp_box0.softirq) / tck;
+	double ours_s = (double)(bp_sched1[0].run_ns - bp_sched0[0].run_ns +
+				 bp_sched1[1].run_ns - bp_sched0[1].run_ns) / 1e9;
+	double others = (box_s - ours_s - sirq_s) / (ncpu * (double)window_us / 1e6) * 100;
+
+	printf(",\"others_pct\":%.1f", others < 0 ? 0 : others);
 	printf(",\"lcore_busy_share\":[%.3f,%.3f]",
 	       (double)(bp_sched1[0].busy_us - bp_sched0[0].busy_us) / (double)window_us,
 	       (double)(bp_sched1[1].busy_us - bp_sched0[1].busy_us) / (double)window_us);

@@ -23,9 +23,9 @@
 # QUIET_PCT (15) and QUIET_WAIT (60): before each measurement, wait up to
 # QUIET_WAIT s for the box to be less than QUIET_PCT % busy (other jobs);
 # the busy figure seen is recorded with every run as box_busy_pct.
-# RETRIES (2) and DISTURBED_PCT (10): an (a) run in which a thread of either
-# side waited for its CPU more than DISTURBED_PCT % of the time is repeated,
-# at most RETRIES times. APPLIANCE_WAIT (900): see appliance_up.
+# RETRIES (2) and DISTURBED_PCT (10): an (a) run during which other jobs
+# used more than DISTURBED_PCT % of the box's CPU is repeated, at most
+# RETRIES times. APPLIANCE_WAIT (900): see appliance_up.
 set -u
 cd "$(dirname "$0")/../.."
 
@@ -140,23 +140,23 @@ fresh_lo_ns() {
 # ---- (a) ----
 #
 # Each *_once function runs one measurement and sets J (its JSON line) or
-# ERR. measure() retries a disturbed run: one where a thread of either side
-# waited for a CPU (run-queue wait, from schedstat) for more than
-# DISTURBED_PCT % of the window, i.e. another job took its CPU. Up to
-# RETRIES extra attempts; the last attempt is recorded either way, with
-# "attempts" and "disturbed" in its JSON.
+# ERR. measure() retries a disturbed run: one during which other jobs used
+# more than DISTURBED_PCT % of the box's CPU (others_pct). Up to RETRIES
+# extra attempts; the last attempt is recorded either way, with "attempts"
+# and "disturbed" in its JSON.
 RETRIES=${RETRIES:-2}
 DISTURBED_PCT=${DISTURBED_PCT:-10}
 J="" ERR=""
 
-# disturbed JSON: true when a side waited too long for its CPU.
+# disturbed JSON: true when other jobs (or the hypervisor) used more than
+# DISTURBED_PCT % of the box's CPU during the measured window (others_pct:
+# all busy CPU minus the two sides' own threads minus softirq).
 disturbed() {
 	printf '%s\n' "$1" | $PY -c '
 import json, sys
 d = json.loads(sys.stdin.readline())
-w = d.get("lcore_wait_ms") or d.get("thread_wait_ms") or []
-win = float(d.get("seconds") or 1) * 1000
-sys.exit(0 if w and max(w) > win * float(sys.argv[1]) / 100 else 1)' "$DISTURBED_PCT"
+o = d.get("others_pct")
+sys.exit(0 if o is not None and o > float(sys.argv[1]) else 1)' "$DISTURBED_PCT"
 }
 
 measure() { # BENCH IMPL RUN FN [args]: run FN until undisturbed, record
@@ -188,47 +188,57 @@ pair_once() { # MODE [extra args]
 	[ -n "$J" ] || ERR=$(tail -n 3 "$TMP/err" | tr '\n' ' ')
 }
 
+# boxstat: "now_s busy_jiffies softirq_jiffies" of the whole box.
+boxstat() {
+	awk -v now="$(date +%s.%N)" '/^cpu / { print now, $2 + $3 + $4 + $7 + $8 + $9, $8; exit }' /proc/stat
+}
+
 # schedstat PID: "run_ns wait_ns" of a process's main thread (0 0 if gone).
 schedstat() { cat "/proc/$1/schedstat" 2>/dev/null | awk '{print $1, $2}' || echo "0 0"; }
 
 iperf_once() { # one stream over loopback, client on CPU_A, server on CPU_B
 	fresh_lo_ns || { ERR="netns"; return; }
 	ip netns exec "$NS_LO" iperf3 -s -1 -A "$CPU_B" >"$TMP/iperf_s" 2>&1 &
-	local spid=$! tpid cpid s0 c0 s1 c1
+	local spid=$! tpid cpid s0 c0 s1 c1 b0 b1
 	BG_PIDS+=("$spid")
 	sleep 0.5
 	# -O WARMUP: omit the slow-start seconds, as bench_pair's warm-up does.
 	ip netns exec "$NS_LO" timeout 120 iperf3 -c 127.0.0.1 -t "$SECS" -O "$WARMUP" \
 		-A "$CPU_A" -J >"$TMP/iperf.json" 2>"$TMP/err" &
 	tpid=$!
-	# Run-queue wait of both iperf3 processes over the measured seconds
-	# (after the omitted warm-up), sampled until the client exits; the
-	# client is timeout's child.
+	# Run and run-queue wait of both iperf3 processes and the box's busy
+	# and softirq jiffies, from after the omitted warm-up until the
+	# client's last sample before it exits (the client is timeout's child).
 	sleep "$WARMUP"
 	cpid=$(pgrep -n -P "$tpid")
 	cpid=${cpid:-$tpid}
-	s0=$(schedstat "$spid") c0=$(schedstat "$cpid")
-	s1=$s0 c1=$c0
+	s0=$(schedstat "$spid") c0=$(schedstat "$cpid") b0=$(boxstat)
+	s1=$s0 c1=$c0 b1=$b0
 	while kill -0 "$cpid" 2>/dev/null; do
-		local sn cn
-		sn=$(schedstat "$spid") cn=$(schedstat "$cpid")
-		[ "$sn" != "0 0" ] && s1=$sn
-		[ "$cn" != "0 0" ] && c1=$cn
+		local sn cn bn
+		bn=$(boxstat) sn=$(schedstat "$spid") cn=$(schedstat "$cpid")
+		[ "$sn" = "0 0" ] || [ "$cn" = "0 0" ] && break
+		s1=$sn c1=$cn b1=$bn
 		sleep 0.2
 	done
 	wait "$tpid" 2>/dev/null
 	wait "$spid" 2>/dev/null
 	BG_PIDS=("${BG_PIDS[@]/$spid/}")
-	J=$($PY - "$TMP/iperf.json" "$c0" "$c1" "$s0" "$s1" <<'EOF'
-import json, sys
+	J=$($PY - "$TMP/iperf.json" "$c0" "$c1" "$s0" "$s1" "$b0" "$b1" "$(getconf CLK_TCK)" <<'EOF'
+import json, os, sys
 try:
     e = json.load(open(sys.argv[1]))["end"]
     (cr0, cw0), (cr1, cw1), (sr0, sw0), (sr1, sw1) = (map(int, a.split()) for a in sys.argv[2:6])
+    (t0, busy0, sirq0), (t1, busy1, sirq1) = (map(float, a.split()) for a in sys.argv[6:8])
+    tck = float(sys.argv[8])
+    win = t1 - t0
+    others = ((busy1 - busy0 - sirq1 + sirq0) / tck - (cr1 - cr0 + sr1 - sr0) / 1e9) / (os.cpu_count() * win) * 100 if win > 0 else None
     print(json.dumps(dict(suite="tcp", gbps=round(e["sum_received"]["bits_per_second"] / 1e9, 3),
                           bytes=e["sum_received"]["bytes"], seconds=e["sum_received"]["seconds"],
                           retransmits=e["sum_sent"].get("retransmits"), mtu=65536,
                           cpu=e.get("cpu_utilization_percent"),
-                          thread_wait_ms=[round((cw1 - cw0) / 1e6, 1), round((sw1 - sw0) / 1e6, 1)])))
+                          thread_wait_ms=[round((cw1 - cw0) / 1e6, 1), round((sw1 - sw0) / 1e6, 1)],
+                          others_pct=None if others is None else round(max(others, 0), 1))))
 except Exception:
     pass
 EOF
