@@ -293,15 +293,42 @@ veth_up() {
 
 # The client runs on CPU_B: sluiced's worker and the kernel discard server
 # both sit on CPU_A.
-bulk_send_run() { # BENCH IMPL RUN NETNS ADDR
-	local bench=$1 impl=$2 run=$3 ns=$4 addr=$5 j
-	wait_quiet
-	ip netns exec "$ns" taskset -c "$CPU_B" timeout 60 "$BIN/bench_bulk_send" --addr "$addr" \
+bulk_send_once() { # NETNS ADDR: sets J or ERR
+	ip netns exec "$1" taskset -c "$CPU_B" timeout 60 "$BIN/bench_bulk_send" --addr "$2" \
 		--port 9 --seconds "$SECS" >"$TMP/out" 2>"$TMP/err"
 	local rc=$?
-	j=$(last_json "$TMP/out")
-	if [ -n "$j" ]; then record "$bench" "$impl" "$run" "$j"
-	else record "$bench" "$impl" "$run" "" "exit $rc: $(tail -n 2 "$TMP/err" | tr '\n' ' ')"; fi
+	J=$(last_json "$TMP/out")
+	[ -n "$J" ] || ERR="exit $rc: $(tail -n 2 "$TMP/err" | tr '\n' ' ')"
+}
+
+# appliance_ensure: our appliance is running, (re)started if another job
+# stopped it.
+appliance_ensure() {
+	appliance_mine && return 0
+	STARTED_APPLIANCE=0 MY_PID=""
+	appliance_up
+}
+
+# on_appliance BENCH RUN FN [args]: run FN against our appliance; a run
+# during which the appliance stopped being ours (the e2e suite restarts it)
+# is discarded and repeated, at most RETRIES times.
+on_appliance() {
+	local bench=$1 run=$2 fn=$3 a rc
+	shift 3
+	for a in $(seq 1 $((RETRIES + 1))); do
+		J="" ERR=""
+		appliance_ensure || { ERR="appliance busy with another job or did not start"; break; }
+		wait_quiet
+		"$fn" "$@"
+		rc=$?
+		if [ "$rc" != 2 ] && appliance_mine; then
+			break
+		fi
+		J="" ERR="appliance was stopped by another job"
+		log "$bench run $run: $ERR; again"
+	done
+	if [ -n "$J" ]; then record "$bench" sluice "$run" "$J"
+	else record "$bench" sluice "$run" "" "$ERR"; fi
 }
 
 # The appliance is shared with the e2e suite (tests/e2e), which stops any
@@ -338,22 +365,22 @@ appliance_up() {
 	MY_PID=$(cat /run/sluice/sluiced.pid 2>/dev/null)
 }
 
-idle_run() { # RUN: CPU of sluiced (all its threads) over IDLE_SECS with no traffic
-	local run=$1 pid=$MY_PID t0 t1 w0 w1 status tck
+# idle_once: CPU of sluiced (all its threads) over IDLE_SECS with no
+# traffic; sets J or ERR; returns 2 if the appliance stopped being ours.
+idle_once() {
+	local pid=$MY_PID t0 t1 w0 w1 status tck
 	tck=$(getconf CLK_TCK)
-	wait_quiet
 	sleep 1
-	appliance_mine || { record idle_cpu sluice "$run" "" "appliance was stopped by another job"; return; }
+	appliance_mine || return 2
 	t0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
 	w0=$(date +%s.%N)
 	sleep "$IDLE_SECS"
 	t1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
 	w1=$(date +%s.%N)
 	status=$(build/sluicectl status 2>&1)
-	appliance_mine || { record idle_cpu sluice "$run" "" "appliance was stopped by another job"; return; }
+	appliance_mine || return 2
 	printf '%s\n' "$status" >"$TMP/status"
-	local j
-	j=$($PY - "$t0" "$t1" "$w0" "$w1" "$tck" "$TMP/status" <<'EOF'
+	J=$($PY - "$t0" "$t1" "$w0" "$w1" "$tck" "$TMP/status" <<'EOF'
 import json, sys
 t0, t1, w0, w1, tck = (float(x) for x in sys.argv[1:6])
 status = open(sys.argv[6]).read()
@@ -362,41 +389,29 @@ print(json.dumps(dict(suite="tcp", cpu_pct=round((t1 - t0) / tck / (w1 - w0) * 1
                       worker_sleeping="sleeping" in status, status=status.strip())))
 EOF
 )
-	record idle_cpu sluice "$run" "$j"
+	[ -n "$J" ] || ERR="could not read sluiced's CPU time"
 }
 
 part_bc() {
 	local want_b=$1 want_c=$2 r
 	need_bin bench_bulk_send bench_discard_server || want_b=0
-	if ! appliance_up; then
-		for r in $(seq 1 "$RUNS"); do
-			[ "$want_b" = 1 ] && record tap_bulk sluice "$r" "" "appliance did not start"
-			[ "$want_c" = 1 ] && record idle_cpu sluice "$r" "" "appliance did not start"
-		done
-		want_c=0
-	fi
-	# (c) first, on the freshly started appliance, before any traffic.
+	# (c) first, on a freshly started appliance, before any traffic.
 	if [ "$want_c" = 1 ]; then
 		for r in $(seq 1 "$RUNS"); do
 			log "(c) run $r/$RUNS: idle CPU over ${IDLE_SECS}s"
-			idle_run "$r"
+			on_appliance idle_cpu "$r" idle_once
 		done
 	fi
 	if [ "$want_b" = 1 ]; then
-		veth_up || { log "veth setup failed"; }
+		veth_up || log "veth setup failed"
 		for r in $(seq 1 "$RUNS"); do
 			log "(b) run $r/$RUNS"
-			bulk_send_run veth_bulk linux "$r" "$NS_A" "$VETH_IP_B"
-			[ "$STARTED_APPLIANCE" = 1 ] || continue
-			if ! appliance_mine; then
-				record tap_bulk sluice "$r" "" "appliance was stopped by another job"
-				continue
-			fi
-			bulk_send_run tap_bulk sluice "$r" sluice "$APPLIANCE_IP"
-			if ! appliance_mine; then # the result is not of our appliance: drop it
-				sed -i '$ d' "$RAW"
-				record tap_bulk sluice "$r" "" "appliance was restarted by another job during the run"
-			fi
+			J="" ERR=""
+			wait_quiet
+			bulk_send_once "$NS_A" "$VETH_IP_B"
+			if [ -n "$J" ]; then record veth_bulk linux "$r" "$J"
+			else record veth_bulk linux "$r" "" "$ERR"; fi
+			on_appliance tap_bulk "$r" bulk_send_once sluice "$APPLIANCE_IP"
 		done
 		appliance_mine && build/sluicectl show stats >"$OUT/tcp_appliance_stats.txt" 2>&1
 	fi
