@@ -140,10 +140,10 @@ fresh_lo_ns() {
 # ---- (a) ----
 #
 # Each *_once function runs one measurement and sets J (its JSON line) or
-# ERR. measure() retries a disturbed run: one during which other jobs used
-# more than DISTURBED_PCT % of the box's CPU (others_pct). Up to RETRIES
-# extra attempts; the last attempt is recorded either way, with "attempts"
-# and "disturbed" in its JSON.
+# ERR. measure() retries a failed run, and a disturbed one: one during
+# which other jobs used more than DISTURBED_PCT % of the box's CPU
+# (others_pct). Up to RETRIES extra attempts; the last attempt is recorded
+# either way, with "attempts" and "disturbed" in its JSON.
 RETRIES=${RETRIES:-2}
 DISTURBED_PCT=${DISTURBED_PCT:-10}
 J="" ERR=""
@@ -160,18 +160,23 @@ sys.exit(0 if o is not None and o > float(sys.argv[1]) else 1)' "$DISTURBED_PCT"
 }
 
 measure() { # BENCH IMPL RUN FN [args]: run FN until undisturbed, record
-	local bench=$1 impl=$2 run=$3 fn=$4 a
+	local bench=$1 impl=$2 run=$3 fn=$4 a keep=""
 	shift 4
 	for a in $(seq 1 $((RETRIES + 1))); do
 		J="" ERR=""
 		wait_quiet
 		"$fn" "$@"
-		[ -n "$J" ] || break
+		if [ -z "$J" ]; then
+			J=$keep
+			[ "$a" -le "$RETRIES" ] && log "$bench/$impl run $run failed ($ERR), again"
+			continue
+		fi
 		if ! disturbed "$J"; then
 			J=$(printf '%s\n' "$J" | $PY -c 'import json,sys; d=json.loads(sys.stdin.readline()); d.update(attempts=int(sys.argv[1]), disturbed=False); print(json.dumps(d))' "$a")
 			break
 		fi
 		J=$(printf '%s\n' "$J" | $PY -c 'import json,sys; d=json.loads(sys.stdin.readline()); d.update(attempts=int(sys.argv[1]), disturbed=True); print(json.dumps(d))' "$a")
+		keep=$J
 		[ "$a" -le "$RETRIES" ] && log "$bench/$impl run $run: disturbed by other jobs, again"
 	done
 	if [ -n "$J" ]; then record "$bench" "$impl" "$run" "$J"
@@ -199,9 +204,13 @@ schedstat() { cat "/proc/$1/schedstat" 2>/dev/null | awk '{print $1, $2}' || ech
 iperf_once() { # one stream over loopback, client on CPU_A, server on CPU_B
 	fresh_lo_ns || { ERR="netns"; return; }
 	ip netns exec "$NS_LO" iperf3 -s -1 -A "$CPU_B" >"$TMP/iperf_s" 2>&1 &
-	local spid=$! tpid cpid s0 c0 s1 c1 b0 b1
+	local spid=$! tpid cpid s0 c0 s1 c1 b0 b1 i
 	BG_PIDS+=("$spid")
-	sleep 0.5
+	# On a busy box the server can take a while to listen.
+	for i in $(seq 1 50); do
+		ip netns exec "$NS_LO" ss -Hltn 'sport = :5201' 2>/dev/null | grep -q . && break
+		sleep 0.1
+	done
 	# -O WARMUP: omit the slow-start seconds, as bench_pair's warm-up does.
 	ip netns exec "$NS_LO" timeout 120 iperf3 -c 127.0.0.1 -t "$SECS" -O "$WARMUP" \
 		-A "$CPU_A" -J >"$TMP/iperf.json" 2>"$TMP/err" &
@@ -243,7 +252,7 @@ except Exception:
     pass
 EOF
 )
-	[ -n "$J" ] || ERR="iperf3: $(tail -n 2 "$TMP/err" | tr '\n' ' ')"
+	[ -n "$J" ] || ERR="iperf3: $($PY -c 'import json,sys; print(json.load(open(sys.argv[1])).get("error", ""))' "$TMP/iperf.json" 2>/dev/null) $(tail -n 2 "$TMP/err" | tr '\n' ' ')"
 	ip netns del "$NS_LO" 2>/dev/null
 }
 
