@@ -199,7 +199,11 @@ boxstat() {
 }
 
 # schedstat PID: "run_ns wait_ns" of a process's main thread (0 0 if gone).
-schedstat() { cat "/proc/$1/schedstat" 2>/dev/null | awk '{print $1, $2}' || echo "0 0"; }
+schedstat() {
+	local run wait rest
+	read -r run wait rest 2>/dev/null <"/proc/$1/schedstat" && [ -n "$wait" ] || { echo "0 0"; return; }
+	echo "$run $wait"
+}
 
 iperf_once() { # one stream over loopback, client on CPU_A, server on CPU_B
 	fresh_lo_ns || { ERR="netns"; return; }
@@ -233,7 +237,7 @@ iperf_once() { # one stream over loopback, client on CPU_A, server on CPU_B
 	wait "$tpid" 2>/dev/null
 	wait "$spid" 2>/dev/null
 	BG_PIDS=("${BG_PIDS[@]/$spid/}")
-	J=$($PY - "$TMP/iperf.json" "$c0" "$c1" "$s0" "$s1" "$b0" "$b1" "$(getconf CLK_TCK)" <<'EOF'
+	J=$($PY - "$TMP/iperf.json" "$c0" "$c1" "$s0" "$s1" "$b0" "$b1" "$(getconf CLK_TCK)" 2>"$TMP/pyerr" <<'EOF'
 import json, os, sys
 try:
     e = json.load(open(sys.argv[1]))["end"]
@@ -248,11 +252,11 @@ try:
                           cpu=e.get("cpu_utilization_percent"),
                           thread_wait_ms=[round((cw1 - cw0) / 1e6, 1), round((sw1 - sw0) / 1e6, 1)],
                           others_pct=None if others is None else round(max(others, 0), 1))))
-except Exception:
-    pass
+except Exception as ex:
+    print(f"cannot read iperf3's result: {ex!r}", file=sys.stderr)
 EOF
 )
-	[ -n "$J" ] || ERR="iperf3: $($PY -c 'import json,sys; print(json.load(open(sys.argv[1])).get("error", ""))' "$TMP/iperf.json" 2>/dev/null) $(tail -n 2 "$TMP/err" | tr '\n' ' ')"
+	[ -n "$J" ] || ERR="iperf3: $($PY -c 'import json,sys; print(json.load(open(sys.argv[1])).get("error", ""))' "$TMP/iperf.json" 2>/dev/null) $(tail -n 2 "$TMP/err" | tr '\n' ' ') $(cat "$TMP/pyerr")"
 	ip netns del "$NS_LO" 2>/dev/null
 }
 
