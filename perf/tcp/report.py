@@ -166,10 +166,14 @@ def write_md(env, runs, out):
         "",
     ]
     if len(env.get("all", [])) > 1:
+        # A later partial run (KEEP=1 PARTS=...) replaced those parts.
+        when = {}
+        for e in env["all"]:
+            for part in e.get("parts", "a b c").split():
+                when[part] = f"{e.get('date', '?')} on `{e.get('commit', '?')}`"
         lines[-1:-1] = ["Parts were run separately (each part's Sluice and reference runs are "
-                        "still side by side): " +
-                        "; ".join(f"parts {e.get('parts', 'a b c')} at {e.get('date', '?')} on "
-                                  f"`{e.get('commit', '?')}`" for e in env["all"]) + ".", ""]
+                        "still side by side, in the same invocation): " +
+                        "; ".join(f"({p}) {w}" for p, w in sorted(when.items())) + "."]
     lines += [
         "| metric | Sluice | reference | ratio | target | met? |",
         "|---|---:|---:|---:|---|---|",
@@ -200,7 +204,12 @@ def write_md(env, runs, out):
 
 
 def write_png(env, runs, out):
-    fig, axes = plt.subplots(1, len(ROWS), figsize=(4 * len(ROWS), 4.2))
+    ncols = 4
+    nrows = (len(ROWS) + ncols - 1) // ncols
+    fig, grid = plt.subplots(nrows, ncols, figsize=(4 * ncols, 4.2 * nrows), squeeze=False)
+    axes = [ax for r in grid for ax in r]
+    for ax in axes[len(ROWS):]:
+        ax.axis("off")
     conc = env.get("conc", "?")
     for ax, row in zip(axes, ROWS):
         key, label, sb, rb, field, unit, kind, tgt, ttext = row
