@@ -122,7 +122,7 @@ def evaluate(row, s, r):
 
 
 DETAIL_KEYS = ("mss", "mtu", "concurrency", "ports", "errors", "connect_fail", "retransmits",
-               "ring_drops", "server_accepts", "worker_sleeping", "confirmed", "box_busy_pct",
+               "ring_drops", "server_accepts", "worker_sleeping", "confirmed", "server_cpu_pct", "box_busy_pct",
                "srtt_us", "others_pct", "lcore_busy_share", "lcore_cpu_share", "lcore_wait_ms", "thread_cpu_share", "thread_wait_ms", "cpu",
                "gbps_per_cpu", "conns_per_cpu", "attempts", "disturbed")
 

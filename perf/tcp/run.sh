@@ -56,6 +56,7 @@ APPLIANCE_IP=198.18.0.2
 
 TMP=$(mktemp -d /tmp/sluiceperf.XXXXXX)
 BG_PIDS=()
+DISCARD_PID=""
 STARTED_APPLIANCE=0
 
 log() { echo "perf/tcp: $*" >&2; }
@@ -297,6 +298,7 @@ veth_up() {
 	ip netns exec "$NS_B" taskset -c "$CPU_A" "$BIN/bench_discard_server" --port 9 \
 		2>"$TMP/discard.log" &
 	BG_PIDS+=($!)
+	DISCARD_PID=$!
 	for _ in $(seq 1 50); do
 		ip netns exec "$NS_A" bash -c "exec 3<>/dev/tcp/$VETH_IP_B/9" 2>/dev/null && return 0
 		sleep 0.1
@@ -306,12 +308,26 @@ veth_up() {
 
 # The client runs on CPU_B: sluiced's worker and the kernel discard server
 # both sit on CPU_A.
-bulk_send_once() { # NETNS ADDR: sets J or ERR
+bulk_send_once() { # NETNS ADDR SERVER_PID|@appliance: sets J or ERR
+	local c0 c1 w0 w1 spid=$3
+	[ "$spid" = @appliance ] && spid=$MY_PID
+	c0=$(awk '{print $14 + $15}' "/proc/$spid/stat" 2>/dev/null)
+	w0=$(date +%s.%N)
 	ip netns exec "$1" taskset -c "$CPU_B" timeout 60 "$BIN/bench_bulk_send" --addr "$2" \
 		--port 9 --seconds "$SECS" >"$TMP/out" 2>"$TMP/err"
 	local rc=$?
+	c1=$(awk '{print $14 + $15}' "/proc/$spid/stat" 2>/dev/null)
+	w1=$(date +%s.%N)
 	J=$(last_json "$TMP/out")
-	[ -n "$J" ] || ERR="exit $rc: $(tail -n 2 "$TMP/err" | tr '\n' ' ')"
+	[ -n "$J" ] || { ERR="exit $rc: $(tail -n 2 "$TMP/err" | tr '\n' ' ')"; return; }
+	# The server's CPU (all its threads) while the client ran, % of one core.
+	J=$(printf '%s\n' "$J" | $PY -c '
+import json, sys
+d = json.loads(sys.stdin.readline())
+c0, c1, w0, w1, tck = sys.argv[1:6]
+if c0 and c1:
+    d["server_cpu_pct"] = round((float(c1) - float(c0)) / float(tck) / (float(w1) - float(w0)) * 100, 1)
+print(json.dumps(d))' "$c0" "$c1" "$w0" "$w1" "$(getconf CLK_TCK)")
 }
 
 # appliance_ensure: our appliance is running, (re)started if another job
@@ -421,10 +437,10 @@ part_bc() {
 			log "(b) run $r/$RUNS"
 			J="" ERR=""
 			wait_quiet
-			bulk_send_once "$NS_A" "$VETH_IP_B"
+			bulk_send_once "$NS_A" "$VETH_IP_B" "$DISCARD_PID"
 			if [ -n "$J" ]; then record veth_bulk linux "$r" "$J"
 			else record veth_bulk linux "$r" "" "$ERR"; fi
-			on_appliance tap_bulk "$r" bulk_send_once sluice "$APPLIANCE_IP"
+			on_appliance tap_bulk "$r" bulk_send_once sluice "$APPLIANCE_IP" @appliance
 		done
 		appliance_mine && build/sluicectl show stats >"$OUT/tcp_appliance_stats.txt" 2>&1
 	fi
