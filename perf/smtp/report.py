@@ -158,7 +158,8 @@ def write_md(env, runs, out):
             det = []
             for f in ("elapsed_s", "delivered", "server_cpu_s", "server_cpu_to_last_250_s",
                       "delivered_after_s", "client_cpu_s", "store_batch_avg", "store_batch_max",
-                      "threads_cpu_s", "warnings", "box_busy_pct", "loadavg", "others_running", "busy_procs"):
+                      "threads_cpu_s", "warnings", "io_stall_some_ms", "io_stall_full_ms", "log_gap_max_s",
+                      "box_busy_pct", "loadavg", "others_running", "busy_procs"):
                 if d.get(f) not in (None, ""):
                     det.append(f"{f}={d[f]}")
             lines.append(f"| {key[0]} | {key[1]} | {d.get('run')} | {d['msgs_per_s']:,.0f} | "

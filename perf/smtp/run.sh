@@ -36,7 +36,8 @@
 # CLIENT_CPU (1), PARENT (/var/tmp), QUIET_PCT (15), QUIET_WAIT (60),
 # EXCL_WAIT (1800): before each measurement wait that long at most while a
 # test run or another benchmark runs; APPLIANCE_WAIT (1800): for the shared
-# appliance namespace to be free. DRAIN_WAIT (600): Postfix delivery.
+# appliance namespace to be free. DRAIN_WAIT (600): Postfix delivery (given
+# up after 60 s without progress). CLIENT_TIMEOUT (900): smtp-source.
 # IMPLS ("sluice postfix"): which sides to run (one alone for diagnosis).
 set -u
 cd "$(dirname "$0")/../.."
@@ -53,6 +54,7 @@ EXCL_WAIT=${EXCL_WAIT:-1800}
 APPLIANCE_WAIT=${APPLIANCE_WAIT:-1800}
 DRAIN_WAIT=${DRAIN_WAIT:-600}
 IMPLS=${IMPLS:-sluice postfix}
+CLIENT_TIMEOUT=${CLIENT_TIMEOUT:-900}
 OUT=perf/results
 RAW=$OUT/smtp.jsonl
 STATS=$OUT/smtp.sluice-stats.txt
@@ -243,6 +245,12 @@ virtual_mailbox_base = $d/vmail
 virtual_mailbox_maps = static:demo/Maildir/
 virtual_uid_maps = static:65534
 virtual_gid_maps = static:65534
+# postlogd kills itself when one write to maillog_file takes more than 10 s
+# (the default); every Postfix process then blocks sending its next log
+# line to the dead postlogd's socket, the master included, and the instance
+# deadlocks. An fsync-heavy load on this VM's disk (ext4 with discard) has
+# stalled a write that long. A stall should slow Postfix, not wedge it.
+postlogd_watchdog_timeout = 600s
 EOF
 	# Debian chroots most services into the queue directory, which then
 	# needs copies of /etc files; the chroot costs nothing per message.
@@ -268,7 +276,7 @@ pfx_start() { # DIR
 
 pfx_stop() {
 	[ -n "$PFX_DIR" ] || return 0
-	ip netns exec "$NS_PFX" postfix -c "$PFX_DIR/etc" stop >/dev/null 2>&1
+	timeout 30 ip netns exec "$NS_PFX" postfix -c "$PFX_DIR/etc" stop >/dev/null 2>&1
 	for _ in $(seq 1 100); do
 		[ -z "$(cat "$CG/cgroup.procs" 2>/dev/null)" ] && break
 		sleep 0.1
@@ -296,6 +304,21 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---- measurement pieces ----
+
+# io_psi: total µs some / all tasks were stalled on I/O since boot
+# (/proc/pressure/io), "0 0" without PSI.
+io_psi() {
+	awk '$1 == "some" || $1 == "full" {sub("total=", "", $5); printf "%s ", $5}' /proc/pressure/io 2>/dev/null ||
+		echo "0 0"
+}
+
+# psi_kv BEFORE AFTER: the I/O stall during the measurement, in ms.
+psi_kv() {
+	set -- $1 $2
+	[ $# -ge 4 ] || return 0
+	echo "io_stall_some_ms=$((($3 - $1) / 1000))"
+	echo "io_stall_full_ms=$((($4 - $2) / 1000))"
+}
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null; } # utime+stime, all threads
 
@@ -333,7 +356,7 @@ run_client() {
 	local ns=$1 addr=$2 s=$3 t0 t1
 	t0=$(date +%s%N)
 	ip netns exec "$ns" taskset -c "$CLIENT_CPU" /usr/bin/time -f '%e %U %S' -o "$TMP/client.time" \
-		timeout 1800 smtp-source -s "$s" -m "$MSGS" -l "$SIZE" -f "$SENDER" -t "$RCPT" "$addr:25" \
+		timeout "$CLIENT_TIMEOUT" smtp-source -s "$s" -m "$MSGS" -l "$SIZE" -f "$SENDER" -t "$RCPT" "$addr:25" \
 		>"$TMP/client.out" 2>"$TMP/client.err"
 	RC=$?
 	t1=$(date +%s%N)
@@ -385,7 +408,7 @@ client_kv() { # append the client's figures to KV file $1
 }
 
 sluice_run() { # SESSIONS RUN
-	local s=$1 run=$2 kv=$TMP/kv pid c0 c1 th0 th1 st0 st1 hwm n tck store=$TMP/sluice-store
+	local s=$1 run=$2 kv=$TMP/kv pid c0 c1 th0 th1 st0 st1 hwm n tck store=$TMP/sluice-store io0 io1
 	: >"$kv"
 	wait_turn
 	rm -rf "$store"
@@ -402,9 +425,11 @@ sluice_run() { # SESSIONS RUN
 	st0=$(build/sluicectl store status 2>/dev/null | awk '$1 == "requests:" || $1 == "batches:" {printf "%s ", $2}')
 	th0=$(thread_ticks "$pid")
 	watch_start --pid "$pid"
+	io0=$(io_psi)
 	c0=$(ticks "$pid")
 	run_client sluice "$APPLIANCE_IP" "$s"
 	c1=$(ticks "$pid")
+	io1=$(io_psi)
 	th1=$(thread_ticks "$pid")
 	watch_stop
 	hwm=$(awk '$1 == "VmHWM:" {print $2}' "/proc/$pid/status" 2>/dev/null)
@@ -423,6 +448,7 @@ sluice_run() { # SESSIONS RUN
 		echo "cpu_basis=\"utime+stime of sluiced (/proc/PID/stat), start of load to last 250\""
 		echo "mem_peak_kib=${hwm:-0}"
 		echo "mem_basis=\"VmHWM of sluiced\""
+		psi_kv "$io0" "$io1"
 		echo "procwatch=$(cat "$TMP/mem.json" 2>/dev/null || echo null)"
 		echo "threads_cpu_s=$($PY -c '
 import json, sys
@@ -442,7 +468,7 @@ print(json.dumps({k: round((v - a.get(k, 0)) / t, 2) for k, v in b.items() if v 
 }
 
 postfix_run() { # SESSIONS RUN
-	local s=$1 run=$2 kv=$TMP/kv d=$TMP/postfix c0 c250 c1 t250 tdel n t q
+	local s=$1 run=$2 kv=$TMP/kv d=$TMP/postfix c0 c250 c1 tdel n t q io0 io1
 	: >"$kv"
 	wait_turn
 	rm -rf "$d"
@@ -454,21 +480,30 @@ postfix_run() { # SESSIONS RUN
 	fi
 	sleep 0.5
 	watch_start --cgroup "$CG"
+	io0=$(io_psi)
 	c0=$(cg_usage_ns)
 	run_client "$NS_PFC" "$PFX_IP" "$s"
 	c250=$(cg_usage_ns)
-	# Wait until the queue is empty and every message is in the Maildir.
+	# Wait until the queue is empty and every message is in the Maildir
+	# (given up after DRAIN_WAIT s, or 60 s without a new delivery).
+	local last=-1 still=0
 	t=0
-	while [ "$t" -lt "$((DRAIN_WAIT * 10))" ]; do
+	while [ "$t" -lt "$((DRAIN_WAIT * 10))" ] && [ "$still" -lt 600 ]; do
 		q=$(find "$d/spool/incoming" "$d/spool/active" "$d/spool/deferred" -type f 2>/dev/null | head -n 1)
 		if [ -z "$q" ]; then
 			n=$(find "$d/vmail/demo/Maildir/new" -type f 2>/dev/null | wc -l)
 			[ "$n" -ge "$MSGS" ] && break
 		fi
+		if [ $((t % 50)) = 0 ]; then
+			n=$(find "$d/vmail/demo/Maildir/new" -type f 2>/dev/null | wc -l)
+			[ "$n" = "$last" ] && still=$((still + 50)) || still=0
+			last=$n
+		fi
 		sleep 0.1
 		t=$((t + 1))
 	done
 	c1=$(cg_usage_ns)
+	io1=$(io_psi)
 	tdel=$(awk -v e="$ELAPSED" -v t="$t" 'BEGIN {printf "%.1f", e + t / 10}')
 	watch_stop
 	n=$(find "$d/vmail/demo/Maildir/new" -type f 2>/dev/null | wc -l)
@@ -483,6 +518,10 @@ postfix_run() { # SESSIONS RUN
 		echo "mem_basis=\"max over samples of the sum of VmHWM of the postfix processes alive\""
 		echo "procwatch=$(cat "$TMP/mem.json" 2>/dev/null || echo null)"
 		echo "warnings=$(grep -cE 'warning|fatal|panic|error' "$d/maillog" 2>/dev/null)"
+		psi_kv "$io0" "$io1"
+		# The longest silence in the log during the load: a stalled disk.
+		echo "log_gap_max_s=$(awk '/postfix\/smtpd/ {split($3, a, ":"); t = a[1] * 3600 + a[2] * 60 + a[3];
+			if (p != "" && t - p > g) g = t - p; p = t} END {print g + 0}' "$d/maillog" 2>/dev/null)"
 	} >>"$kv"
 	cp "$d/maillog" "$TMP/maillog.last" 2>/dev/null
 	record postfix "$s" "$run" "$kv"
