@@ -25,13 +25,15 @@ CC ?= gcc
 
 DEPS_PKGS := build-essential pkg-config clang libclang-rt-14-dev dpdk libdpdk-dev \
 	libcmocka-dev liblmdb-dev libargon2-dev libwolfssl-dev \
+	libhyperscan-dev libpcre2-dev libarchive-dev libmagic-dev clamav-testfiles \
+	isync fetchmail \
 	python3-pytest python3-scapy python3-matplotlib iperf3 time nftables iproute2 iputils-ping \
 	tcpdump procps psmisc netcat-openbsd swaks postfix openssl curl \
 	libnet-ssleay-perl libio-socket-ssl-perl
 
 DPDK_CFLAGS := $(shell pkg-config --cflags libdpdk 2>/dev/null)
 DPDK_LIBS := $(shell pkg-config --libs libdpdk 2>/dev/null)
-LIBS := $(DPDK_LIBS) -llmdb -largon2 -lwolfssl -lpthread -lm
+LIBS := $(DPDK_LIBS) -llmdb -largon2 -lwolfssl -lhs -lpcre2-8 -larchive -lmagic -lpthread -lm
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers
 CFLAGS_COMMON := -std=gnu11 -g $(OPT) $(WARN) $(DPDK_CFLAGS) -D_GNU_SOURCE -MMD -MP
@@ -149,5 +151,8 @@ fuzz: deps
 
 clean:
 	rm -rf build
+
+# Extra targets of one subsystem each (for example the filter corpus).
+-include $(sort $(wildcard mk/*.mk))
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
