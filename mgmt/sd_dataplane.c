@@ -40,13 +40,14 @@ typedef struct sd_lane {
 	const char *install_err;
 	bool draining;
 	uint64_t drain_start;
+	uint64_t fd_poll_last; /* last unconditional poll of the store/auth fds */
 } sd_lane_t;
 
 struct sd_dataplane {
 	sl_port_t *port;
 	unsigned n;
 	atomic_int stopping;  /* 0 running, 1 draining, 2 hard stop */
-	smtp_authpool_t *auth;
+	mta_authpool_t *auth;
 	ns_tls_config_t *tls_cfg; /* shared by the lanes' contexts, or NULL */
 	sd_lane_t lane[SD_MAX_WORKERS];
 };
@@ -73,6 +74,22 @@ static void sd_lane_drain(sd_lane_t *l, uint64_t now_us)
 		sl_worker_stop(l->worker);
 }
 
+/* sd_lane_completions - store commits and auth results for every server of
+ * the lane. The fast checks need no system call. An eventfd written after
+ * we drained (the writer posts, then signals) would stay readable and keep
+ * waking the worker, so the fds are also cleared once a millisecond. */
+static void sd_lane_completions(sd_lane_t *l, uint64_t now_us)
+{
+	bool sweep = now_us - l->fd_poll_last >= SL_US_PER_MS;
+
+	if (sweep)
+		l->fd_poll_last = now_us;
+	if (l->client != NULL && (sweep || st_client_pending(l->client)))
+		st_client_poll(l->client);
+	if (l->dp->auth != NULL && (sweep || mta_authpool_ready(l->dp->auth, l->index)))
+		mta_authpool_poll(l->dp->auth, l->index);
+}
+
 static void sd_lane_tick(void *ctx, uint64_t now_us)
 {
 	sd_lane_t *l = ctx;
@@ -80,6 +97,7 @@ static void sd_lane_tick(void *ctx, uint64_t now_us)
 	ns_stack_poll(l->stack, now_us);
 	if (l->smtp != NULL)
 		smtp_server_tick(l->smtp, now_us);
+	sd_lane_completions(l, now_us);
 	if (unlikely(atomic_load_explicit(&l->dp->stopping, memory_order_relaxed) != 0))
 		sd_lane_drain(l, now_us);
 }
@@ -123,8 +141,7 @@ static int sd_lane_smtp(const sd_config_t *c, st_store_t *store, sd_dataplane_t 
 			sd_lane_t *l, const char **error_r)
 {
 	smtp_server_params_t sp;
-	int fds[2], rc;
-	unsigned nfd;
+	int rc;
 
 	rc = st_client_create(store, c->store.lane_inflight, &l->client);
 	if (rc < 0) {
@@ -135,6 +152,11 @@ static int sd_lane_smtp(const sd_config_t *c, st_store_t *store, sd_dataplane_t 
 	if (rc < 0) {
 		*error_r = "cannot create the lane's store reader";
 		return rc;
+	}
+	if (sl_worker_watch_fd(l->worker, st_client_fd(l->client)) < 0 ||
+	    (dp->auth != NULL && sl_worker_watch_fd(l->worker, mta_authpool_fd(dp->auth, l->index)) < 0)) {
+		*error_r = "too many fds to watch on a worker";
+		return SL_ELIMIT;
 	}
 	if (!sd_config_smtp_enabled(c))
 		return 0;
@@ -168,16 +190,7 @@ static int sd_lane_smtp(const sd_config_t *c, st_store_t *store, sd_dataplane_t 
 	sp.auth_lockout_failures = c->smtp.auth_lockout_failures;
 	sp.auth_lockout_us = c->smtp.auth_lockout_time;
 	sp.now_us = sl_time_now_us();
-	rc = smtp_server_create(&sp, &l->smtp, error_r);
-	if (rc < 0)
-		return rc;
-	nfd = smtp_server_fds(l->smtp, fds);
-	for (unsigned i = 0; i < nfd; i++)
-		if (sl_worker_watch_fd(l->worker, fds[i]) < 0) {
-			*error_r = "too many fds to watch on a worker";
-			return SL_ELIMIT;
-		}
-	return 0;
+	return smtp_server_create(&sp, &l->smtp, error_r);
 }
 
 static void sd_log_cert(const char *what, const ns_tls_cert_info_t *ci)
@@ -270,7 +283,7 @@ int sd_dataplane_create(const sd_config_t *c, st_store_t *store, sd_dataplane_t 
 			goto fail;
 	}
 	if (store != NULL && sd_config_smtp_enabled(c)) {
-		rc = smtp_authpool_create(store, c->smtp.auth_threads, dp->n, SD_AUTH_QUEUE, &dp->auth,
+		rc = mta_authpool_create(store, c->smtp.auth_threads, dp->n, SD_AUTH_QUEUE, &dp->auth,
 					  error_r);
 		if (rc < 0)
 			goto fail;
@@ -365,12 +378,14 @@ void sd_dataplane_destroy(sd_dataplane_t **dpp)
 	if (dp == NULL)
 		return;
 	/* Auth jobs come back to their lanes, which then free them. */
-	smtp_authpool_stop(dp->auth);
+	mta_authpool_stop(dp->auth);
 	for (unsigned i = 0; i < SD_MAX_WORKERS; i++) {
 		sd_lane_t *l = &dp->lane[i];
 
 		if (l->smtp != NULL) {
 			smtp_server_tick(l->smtp, sl_time_now_us());
+			if (dp->auth != NULL)
+				mta_authpool_poll(dp->auth, i);
 			smtp_server_destroy(&l->smtp);
 		}
 		/* Every stream is aborted: the context goes before its stack. */
@@ -379,7 +394,7 @@ void sd_dataplane_destroy(sd_dataplane_t **dpp)
 		st_client_destroy(&l->client);
 		st_reader_destroy(&l->reader);
 	}
-	smtp_authpool_destroy(&dp->auth);
+	mta_authpool_destroy(&dp->auth);
 	for (unsigned i = 0; i < SD_MAX_WORKERS; i++) {
 		ns_stack_destroy(&dp->lane[i].stack);
 		sl_worker_destroy(&dp->lane[i].worker);

@@ -21,6 +21,7 @@
 #include <strings.h>
 #include <sys/time.h>
 
+#include "mta_iptable.h"
 #include "ns_tls.h"
 #include "sl_err.h"
 #include "sl_log.h"
@@ -79,7 +80,7 @@ struct smtp_conn {
 	uint16_t port;
 	char ip_str[INET_ADDRSTRLEN];
 	smtp_delivery_t *dl;      /* staging, waiting for a slot, or committing */
-	smtp_auth_job_t *auth;    /* at the auth pool */
+	mta_auth_job_t *auth;    /* at the auth pool */
 	bool req_started;         /* the outstanding request has been started */
 	bool retry_queued;        /* on the server's retry list */
 	bool shutdown_pending;    /* 421 once the request in progress is done */
@@ -88,21 +89,6 @@ struct smtp_conn {
 	smtp_conn_t *prev, *next; /* all connections of the lane */
 	smtp_conn_t *retry_next;
 };
-
-/* Failed AUTH per client address: direct-mapped, a colliding address
- * simply takes the slot over (an attacker who spreads over many addresses
- * gets few tries from each anyway). */
-#define SMTP_AUTHLK_SLOTS 4096
-typedef struct smtp_authlk {
-	uint32_t ip;
-	uint32_t failures;
-	uint64_t since;
-} smtp_authlk_t;
-
-typedef struct smtp_ip_slot {
-	uint32_t ip; /* 0 = empty */
-	uint32_t count;
-} smtp_ip_slot_t;
 
 struct smtp_server {
 	smtp_server_params_t p;
@@ -117,102 +103,16 @@ struct smtp_server {
 	unsigned n_conns;
 	smtp_delivery_t *inflight;
 	smtp_conn_t *retry_head, *retry_tail;
-	smtp_ip_slot_t *ipt;
-	uint32_t ipt_mask;
-	smtp_authlk_t *authlk;
+	mta_ipcount_t *ipt;        /* sessions per client address */
+	mta_authlock_t *authlk;    /* failed AUTH per client address */
 	uint64_t staged;
 	uint64_t conn_seq;
 	uint64_t qid_last;
-	uint64_t fd_poll_last;     /* last unconditional poll of the fds */
 	unsigned auth_inflight;
 	bool shutting_down;
 };
 
 static void conn_pump(smtp_conn_t *cn);
-
-/* ---- per-IP connection counts (open addressing, backward-shift delete) ---- */
-
-static uint32_t ip_hash(uint32_t ip)
-{
-	return (ip * 2654435761u) >> 7;
-}
-
-static uint32_t ip_acquire(smtp_server_t *srv, uint32_t ip)
-{
-	uint32_t i = ip_hash(ip) & srv->ipt_mask;
-
-	while (srv->ipt[i].ip != 0 && srv->ipt[i].ip != ip)
-		i = (i + 1) & srv->ipt_mask;
-	srv->ipt[i].ip = ip;
-	return ++srv->ipt[i].count;
-}
-
-static void ip_release(smtp_server_t *srv, uint32_t ip)
-{
-	uint32_t i = ip_hash(ip) & srv->ipt_mask, j;
-
-	while (srv->ipt[i].ip != ip) {
-		if (srv->ipt[i].ip == 0)
-			return;
-		i = (i + 1) & srv->ipt_mask;
-	}
-	if (--srv->ipt[i].count > 0)
-		return;
-	/* Knuth 6.4 algorithm R: pull later entries of the run back. */
-	srv->ipt[i].ip = 0;
-	j = i;
-	for (;;) {
-		uint32_t k;
-
-		j = (j + 1) & srv->ipt_mask;
-		if (srv->ipt[j].ip == 0)
-			return;
-		k = ip_hash(srv->ipt[j].ip) & srv->ipt_mask;
-		if ((i <= j) ? (i < k && k <= j) : (i < k || k <= j))
-			continue;
-		srv->ipt[i] = srv->ipt[j];
-		srv->ipt[j].ip = 0;
-		srv->ipt[j].count = 0;
-		i = j;
-	}
-}
-
-static smtp_authlk_t *authlk_slot(smtp_server_t *srv, uint32_t ip)
-{
-	return &srv->authlk[ip_hash(ip) & (SMTP_AUTHLK_SLOTS - 1)];
-}
-
-static bool authlk_locked(smtp_server_t *srv, uint32_t ip)
-{
-	smtp_authlk_t *l = authlk_slot(srv, ip);
-
-	if (srv->p.auth_lockout_failures == 0 || l->ip != ip)
-		return false;
-	if (srv->now - l->since >= srv->p.auth_lockout_us) {
-		l->ip = 0;
-		return false;
-	}
-	return l->failures >= srv->p.auth_lockout_failures;
-}
-
-static void authlk_record(smtp_server_t *srv, uint32_t ip, bool ok)
-{
-	smtp_authlk_t *l = authlk_slot(srv, ip);
-
-	if (srv->p.auth_lockout_failures == 0)
-		return;
-	if (ok) {
-		if (l->ip == ip)
-			l->ip = 0;
-		return;
-	}
-	if (l->ip != ip || srv->now - l->since >= srv->p.auth_lockout_us) {
-		l->ip = ip;
-		l->failures = 0;
-		l->since = srv->now;
-	}
-	l->failures++;
-}
 
 /* ---- deliveries ---- */
 
@@ -456,10 +356,12 @@ static enum smtp_rcpt_status rcpt_classify(smtp_server_t *srv, const struct smtp
 	return SMTP_RCPT_TEMPFAIL;
 }
 
+static void auth_result(mta_auth_job_t *job);
+
 static void conn_auth_start(smtp_conn_t *cn, const struct smtp_request *rq)
 {
 	smtp_server_t *srv = cn->srv;
-	smtp_auth_job_t *job;
+	mta_auth_job_t *job;
 	const sl_slice_t *az = &rq->u.auth.authzid, *ac = &rq->u.auth.authcid;
 	enum smtp_auth_status st = SMTP_AUTH_FAIL;
 
@@ -471,7 +373,7 @@ static void conn_auth_start(smtp_conn_t *cn, const struct smtp_request *rq)
 		st = SMTP_AUTH_TEMPFAIL;
 		goto now;
 	}
-	if (authlk_locked(srv, cn->ip)) {
+	if (mta_authlock_locked(srv->authlk, cn->ip, srv->now)) {
 		/* Too many failures from this address lately: no argon2 for it. */
 		srv->gs.auth_ip_locked++;
 		sl_log(SL_LOG_INFO, SMTP_LOG, "[%s]: AUTH refused, too many recent failures",
@@ -491,9 +393,11 @@ static void conn_auth_start(smtp_conn_t *cn, const struct smtp_request *rq)
 	}
 	memcpy(job->password, rq->u.auth.password.ptr, rq->u.auth.password.len);
 	job->password_len = rq->u.auth.password.len;
+	job->done = auth_result;
+	job->ctx = srv;
 	job->owner = cn;
 	job->lane = srv->p.lane;
-	if (smtp_authpool_submit(srv->p.auth, job) < 0) {
+	if (mta_authpool_submit(srv->p.auth, job) < 0) {
 		explicit_bzero(job, sizeof(*job));
 		free(job);
 		srv->gs.auth_queue_full++;
@@ -508,9 +412,9 @@ now:
 	smtp_session_auth_done(cn->s, srv->now, st, NULL);
 }
 
-static void auth_result(void *ctx, smtp_auth_job_t *job)
+static void auth_result(mta_auth_job_t *job)
 {
-	smtp_server_t *srv = ctx;
+	smtp_server_t *srv = job->ctx;
 	smtp_conn_t *cn = job->owner;
 	enum smtp_auth_status st;
 
@@ -524,7 +428,7 @@ static void auth_result(void *ctx, smtp_auth_job_t *job)
 		else
 			st = SMTP_AUTH_TEMPFAIL;
 		if (st != SMTP_AUTH_TEMPFAIL)
-			authlk_record(srv, cn->ip, st == SMTP_AUTH_OK);
+			mta_authlock_record(srv->authlk, cn->ip, st == SMTP_AUTH_OK, srv->now);
 		if (st == SMTP_AUTH_FAIL)
 			sl_log(SL_LOG_INFO, SMTP_LOG, "[%s]: AUTH failed for <%s>", cn->ip_str,
 			       job->user);
@@ -790,7 +694,7 @@ static void conn_free(smtp_conn_t *cn, enum conn_end how)
 			dl_free(cn->dl);
 		cn->dl = NULL;
 	}
-	ip_release(srv, cn->ip);
+	mta_ipcount_release(srv->ipt, cn->ip);
 	if (cn->prev)
 		cn->prev->next = cn->next;
 	else
@@ -963,7 +867,7 @@ static int tcp_accepted(ns_stream_t *c, void *listen_ctx)
 	srv->conns = cn;
 	srv->n_conns++;
 	srv->gs.sessions_current = srv->n_conns;
-	if (ip_acquire(srv, cn->ip) > srv->p.max_per_ip) {
+	if (mta_ipcount_acquire(srv->ipt, cn->ip) > srv->p.max_per_ip) {
 		srv->gs.rejected_ip_limit++;
 		sl_log(SL_LOG_INFO, SMTP_LOG, "[%s]: too many connections from this address",
 		       cn->ip_str);
@@ -1031,7 +935,6 @@ int smtp_server_create(const smtp_server_params_t *p, smtp_server_t **srv_r,
 {
 	static char errbuf[128];
 	smtp_server_t *srv;
-	uint32_t cap = 64;
 
 	*srv_r = NULL;
 	if (p->stack == NULL || p->client == NULL || p->reader == NULL || p->n_listeners == 0 ||
@@ -1046,11 +949,8 @@ int smtp_server_create(const smtp_server_params_t *p, smtp_server_t **srv_r,
 	srv->p = *p;
 	srv->tls = p->tls;
 	srv->now = p->now_us;
-	while (cap < 2 * p->max_sessions && cap < (1u << 30))
-		cap <<= 1;
-	srv->ipt = calloc(cap, sizeof(*srv->ipt));
-	srv->ipt_mask = cap - 1;
-	srv->authlk = calloc(SMTP_AUTHLK_SLOTS, sizeof(*srv->authlk));
+	srv->ipt = mta_ipcount_create(p->max_sessions);
+	srv->authlk = mta_authlock_create(p->auth_lockout_failures, p->auth_lockout_us);
 	srv->wheel = sl_timer_wheel_create(p->now_us, 0);
 	if (srv->ipt == NULL || srv->authlk == NULL || srv->wheel == NULL) {
 		smtp_server_destroy(&srv);
@@ -1137,29 +1037,16 @@ void smtp_server_destroy(smtp_server_t **srvp)
 		sl_log(SL_LOG_WARN, SMTP_LOG, "%u auth checks still out at shutdown",
 		       srv->auth_inflight);
 	sl_timer_wheel_destroy(&srv->wheel);
-	free(srv->ipt);
-	free(srv->authlk);
+	mta_ipcount_destroy(&srv->ipt);
+	mta_authlock_destroy(&srv->authlk);
 	free(srv);
 	*srvp = NULL;
 }
 
 void smtp_server_tick(smtp_server_t *srv, uint64_t now_us)
 {
-	bool sweep;
-
 	srv->now = now_us;
 	sl_timer_wheel_run(srv->wheel, now_us);
-	/* The fast checks need no system call. An eventfd written after we
-	 * drained (the writer posts, then signals) would stay readable and
-	 * keep waking the worker, so the fds are also cleared at least once
-	 * a millisecond. */
-	sweep = now_us - srv->fd_poll_last >= SL_US_PER_MS;
-	if (sweep)
-		srv->fd_poll_last = now_us;
-	if (sweep || st_client_pending(srv->p.client))
-		st_client_poll(srv->p.client);
-	if (srv->p.auth != NULL && (sweep || srv->auth_inflight > 0))
-		smtp_authpool_poll(srv->p.auth, srv->p.lane, auth_result, srv);
 	while (srv->retry_head != NULL) {
 		smtp_conn_t *cn = srv->retry_head;
 
@@ -1179,16 +1066,6 @@ uint64_t smtp_server_next_deadline(const smtp_server_t *srv)
 	if (srv->retry_head != NULL)
 		return srv->now; /* a slot may free up any moment: poll */
 	return sl_timer_wheel_next(srv->wheel);
-}
-
-unsigned smtp_server_fds(const smtp_server_t *srv, int fds_r[2])
-{
-	unsigned n = 0;
-
-	fds_r[n++] = st_client_fd(srv->p.client);
-	if (srv->p.auth != NULL)
-		fds_r[n++] = smtp_authpool_fd(srv->p.auth, srv->p.lane);
-	return n;
 }
 
 void smtp_server_shutdown(smtp_server_t *srv, uint64_t now_us)

@@ -15,8 +15,9 @@
  *
  * Threading: everything here runs on the lane's worker thread, except
  * smtp_server_get_stats, which must be called there too (sl_worker_call).
- * The lane calls smtp_server_tick() at the start of every loop turn and
- * puts smtp_server_fds() in the worker's sleep set. */
+ * The lane calls smtp_server_tick() at the start of every loop turn, after
+ * it has polled its store client and the auth pool (whose completions call
+ * back into the server). */
 #ifndef SMTP_SERVER_H
 #define SMTP_SERVER_H
 
@@ -26,7 +27,7 @@
 #include "ns.h"
 #include "ns_stream.h"
 #include "smtp/smtp_session.h"
-#include "smtp_authpool.h"
+#include "mta_authpool.h"
 #include "st.h"
 
 typedef struct smtp_server smtp_server_t;
@@ -47,7 +48,7 @@ typedef struct smtp_server_params {
 	ns_stack_t *stack;
 	st_client_t *client;     /* the lane's store client; borrowed */
 	st_reader_t *reader;     /* the lane's reader; borrowed */
-	smtp_authpool_t *auth;   /* shared; NULL: AUTH answers 454 */
+	mta_authpool_t *auth;   /* shared; NULL: AUTH answers 454 */
 	ns_tls_ctx_t *tls;       /* the lane's TLS context, borrowed (it must
 				    outlive the server); NULL: no TLS */
 	unsigned lane;           /* index for the auth pool and queue ids */
@@ -84,16 +85,12 @@ void smtp_server_destroy(smtp_server_t **srv);
  * TLS: STARTTLS was never advertised). */
 int smtp_server_set_tls(smtp_server_t *srv, ns_tls_ctx_t *tls);
 
-/* smtp_server_tick - set the clock, fire session timers, run store
- * completions and auth results. Call every loop turn, after the stack's
+/* smtp_server_tick - set the clock, fire session timers, retry deliveries
+ * that waited for a store slot. Call every loop turn, after the stack's
  * poll. */
 void smtp_server_tick(smtp_server_t *srv, uint64_t now_us);
 /* smtp_server_next_deadline - earliest session timer (SL_TIME_NEVER). */
 uint64_t smtp_server_next_deadline(const smtp_server_t *srv);
-/* smtp_server_fds - the fds whose readability means work for the tick
- * (store completions, auth results). Returns how many (<= 2). */
-unsigned smtp_server_fds(const smtp_server_t *srv, int fds_r[2]);
-
 /* smtp_server_shutdown - stop listening and end sessions with 421; a
  * session whose message is being committed gets its 250 first. */
 void smtp_server_shutdown(smtp_server_t *srv, uint64_t now_us);

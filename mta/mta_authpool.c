@@ -1,5 +1,5 @@
-/* smtp_authpool - argon2id verification threads for the SMTP workers. */
-#include "smtp_authpool.h"
+/* mta_authpool - argon2id verification threads for the SMTP workers. */
+#include "mta_authpool.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -23,7 +23,7 @@ typedef struct authpool_lane {
 	int efd;
 } authpool_lane_t;
 
-struct smtp_authpool {
+struct mta_authpool {
 	st_store_t *store;
 	struct rte_ring *requests; /* MP (workers), MC (verifiers) */
 	int wake_fd;               /* EFD_SEMAPHORE: one count per job (and per stop) */
@@ -36,7 +36,7 @@ struct smtp_authpool {
 	authpool_lane_t lane[AUTHPOOL_LANES_MAX];
 };
 
-static void authpool_post(smtp_authpool_t *p, smtp_auth_job_t *job)
+static void authpool_post(mta_authpool_t *p, mta_auth_job_t *job)
 {
 	authpool_lane_t *l = &p->lane[job->lane];
 	uint64_t one = 1;
@@ -48,18 +48,18 @@ static void authpool_post(smtp_authpool_t *p, smtp_auth_job_t *job)
 	while (rte_ring_mp_enqueue(l->results, job) != 0)
 		sched_yield();
 	if (write(l->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		sl_log(SL_LOG_WARN, "smtp-auth", "result eventfd: %s", strerror(errno));
+		sl_log(SL_LOG_WARN, "auth", "result eventfd: %s", strerror(errno));
 }
 
 static void *authpool_thread(void *arg)
 {
-	smtp_authpool_t *p = arg;
+	mta_authpool_t *p = arg;
 	st_reader_t *rd = NULL;
 	uint64_t v;
 
 	pthread_setname_np(pthread_self(), "sluice-auth");
 	if (st_reader_create(p->store, &rd) < 0)
-		sl_log(SL_LOG_ERR, "smtp-auth", "no store reader: AUTH will fail temporarily");
+		sl_log(SL_LOG_ERR, "auth", "no store reader: AUTH will fail temporarily");
 	for (;;) {
 		void *obj;
 
@@ -68,7 +68,7 @@ static void *authpool_thread(void *arg)
 		if (atomic_load(&p->stop))
 			break;
 		while (rte_ring_mc_dequeue(p->requests, &obj) == 0) {
-			smtp_auth_job_t *job = obj;
+			mta_auth_job_t *job = obj;
 
 			if (rd == NULL)
 				job->rc = SL_EIO;
@@ -83,10 +83,10 @@ static void *authpool_thread(void *arg)
 	return NULL;
 }
 
-int smtp_authpool_create(st_store_t *store, unsigned threads, unsigned n_lanes, unsigned queue,
-			 smtp_authpool_t **pool_r, const char **error_r)
+int mta_authpool_create(st_store_t *store, unsigned threads, unsigned n_lanes, unsigned queue,
+			 mta_authpool_t **pool_r, const char **error_r)
 {
-	smtp_authpool_t *p;
+	mta_authpool_t *p;
 	char name[RTE_RING_NAMESIZE];
 
 	*pool_r = NULL;
@@ -105,11 +105,11 @@ int smtp_authpool_create(st_store_t *store, unsigned threads, unsigned n_lanes, 
 	for (unsigned i = 0; i < AUTHPOOL_LANES_MAX; i++)
 		p->lane[i].efd = -1;
 	/* RING_F_EXACT_SZ: QUEUE usable slots, not QUEUE - 1. */
-	p->requests = rte_ring_create("smtp_auth_req", queue, SOCKET_ID_ANY, RING_F_EXACT_SZ);
+	p->requests = rte_ring_create("mta_auth_req", queue, SOCKET_ID_ANY, RING_F_EXACT_SZ);
 	if (p->requests == NULL)
 		goto nomem;
 	for (unsigned i = 0; i < n_lanes; i++) {
-		snprintf(name, sizeof(name), "smtp_auth_res%u", i);
+		snprintf(name, sizeof(name), "mta_auth_res%u", i);
 		p->lane[i].results = rte_ring_create(name, queue, SOCKET_ID_ANY,
 						     RING_F_EXACT_SZ | RING_F_SC_DEQ);
 		p->lane[i].efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -123,7 +123,7 @@ int smtp_authpool_create(st_store_t *store, unsigned threads, unsigned n_lanes, 
 	for (unsigned i = 0; i < threads; i++) {
 		if (pthread_create(&p->thread[i], NULL, authpool_thread, p) != 0) {
 			*error_r = "auth pool: cannot start a thread";
-			smtp_authpool_destroy(&p);
+			mta_authpool_destroy(&p);
 			return SL_EIO;
 		}
 		p->started[i] = true;
@@ -132,11 +132,11 @@ int smtp_authpool_create(st_store_t *store, unsigned threads, unsigned n_lanes, 
 	return 0;
 nomem:
 	*error_r = "auth pool: cannot create rings or eventfds";
-	smtp_authpool_destroy(&p);
+	mta_authpool_destroy(&p);
 	return SL_ENOMEM;
 }
 
-void smtp_authpool_stop(smtp_authpool_t *p)
+void mta_authpool_stop(mta_authpool_t *p)
 {
 	uint64_t n;
 	void *obj;
@@ -145,7 +145,7 @@ void smtp_authpool_stop(smtp_authpool_t *p)
 		return;
 	n = p->n_threads;
 	if (p->wake_fd >= 0 && write(p->wake_fd, &n, sizeof(n)) < 0)
-		sl_log(SL_LOG_WARN, "smtp-auth", "wake eventfd: %s", strerror(errno));
+		sl_log(SL_LOG_WARN, "auth", "wake eventfd: %s", strerror(errno));
 	for (unsigned i = 0; i < p->n_threads; i++)
 		if (p->started[i]) {
 			pthread_join(p->thread[i], NULL);
@@ -153,20 +153,20 @@ void smtp_authpool_stop(smtp_authpool_t *p)
 		}
 	/* Hand back what was never verified. */
 	while (p->requests != NULL && rte_ring_mc_dequeue(p->requests, &obj) == 0) {
-		smtp_auth_job_t *job = obj;
+		mta_auth_job_t *job = obj;
 
 		job->rc = SL_ESTATE;
 		authpool_post(p, job);
 	}
 }
 
-void smtp_authpool_destroy(smtp_authpool_t **pp)
+void mta_authpool_destroy(mta_authpool_t **pp)
 {
-	smtp_authpool_t *p = *pp;
+	mta_authpool_t *p = *pp;
 
 	if (p == NULL)
 		return;
-	smtp_authpool_stop(p);
+	mta_authpool_stop(p);
 	rte_ring_free(p->requests);
 	for (unsigned i = 0; i < AUTHPOOL_LANES_MAX; i++) {
 		rte_ring_free(p->lane[i].results);
@@ -179,7 +179,7 @@ void smtp_authpool_destroy(smtp_authpool_t **pp)
 	*pp = NULL;
 }
 
-int smtp_authpool_submit(smtp_authpool_t *p, smtp_auth_job_t *job)
+int mta_authpool_submit(mta_authpool_t *p, mta_auth_job_t *job)
 {
 	uint64_t one = 1;
 
@@ -194,17 +194,16 @@ int smtp_authpool_submit(smtp_authpool_t *p, smtp_auth_job_t *job)
 		return SL_EAGAIN;
 	}
 	if (write(p->wake_fd, &one, sizeof(one)) < 0)
-		sl_log(SL_LOG_WARN, "smtp-auth", "wake eventfd: %s", strerror(errno));
+		sl_log(SL_LOG_WARN, "auth", "wake eventfd: %s", strerror(errno));
 	return 0;
 }
 
-int smtp_authpool_fd(const smtp_authpool_t *p, unsigned lane)
+int mta_authpool_fd(const mta_authpool_t *p, unsigned lane)
 {
 	return p->lane[lane].efd;
 }
 
-unsigned smtp_authpool_poll(smtp_authpool_t *p, unsigned lane,
-			    void (*fn)(void *ctx, smtp_auth_job_t *job), void *ctx)
+unsigned mta_authpool_poll(mta_authpool_t *p, unsigned lane)
 {
 	authpool_lane_t *l = &p->lane[lane];
 	unsigned n = 0;
@@ -213,11 +212,18 @@ unsigned smtp_authpool_poll(smtp_authpool_t *p, unsigned lane,
 
 	/* Clear first: a result posted after this signals again. */
 	if (read(l->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		sl_log(SL_LOG_WARN, "smtp-auth", "result eventfd: %s", strerror(errno));
+		sl_log(SL_LOG_WARN, "auth", "result eventfd: %s", strerror(errno));
 	while (rte_ring_sc_dequeue(l->results, &obj) == 0) {
+		mta_auth_job_t *job = obj;
+
 		atomic_fetch_sub(&p->outstanding, 1);
-		fn(ctx, obj);
+		job->done(job);
 		n++;
 	}
 	return n;
+}
+
+bool mta_authpool_ready(const mta_authpool_t *p, unsigned lane)
+{
+	return rte_ring_count(p->lane[lane].results) > 0;
 }
