@@ -450,6 +450,46 @@ int st_subscription_list(st_reader_t *rd, uint64_t user_id,
 int st_mailbox_keywords(st_reader_t *rd, uint64_t mailbox_id,
 			int (*cb)(void *ctx, unsigned bit, const char *kw), void *ctx);
 
+/* --- Change notification (IMAP IDLE/NOOP across sessions and lcores) --- */
+
+/* st_mailbox_gen - the change generation of mailbox MAILBOX_ID: a counter
+ * the writer raises after each commit that changed the mailbox (a message
+ * delivered, appended, copied or moved in; flags or keywords changed;
+ * messages expunged or moved out; the mailbox created, renamed, deleted or
+ * its roles changed). Any thread, lock-free: one atomic load, no system
+ * call, no snapshot.
+ *
+ * The raise happens after the commit is durable and BEFORE any completion
+ * of that batch is posted, so (a) a submitter whose callback runs already
+ * sees the new value, and (b) a thread that loads a changed value and then
+ * reads (a new snapshot) sees the committed change.
+ *
+ * Use: a session loads the generation FIRST, then reads the mailbox state
+ * it reports (st_read / st_mailbox_get_by_id / st_changes_since) and keeps
+ * the value; on each tick (IDLE timer, NOOP, before a command's untagged
+ * updates) it compares st_mailbox_gen with the kept value and re-syncs only
+ * if it differs. Loading first means a commit between the load and the
+ * read costs at most one spurious re-sync, never a missed change.
+ *
+ * Only equality is meaningful: values are not MODSEQs, start at 0 at every
+ * st_store_open, and several mailboxes may share one counter (ids are
+ * mapped onto a fixed table of counters allocated with the store), so a
+ * change elsewhere can cause a spurious re-sync, never a missed one. A
+ * request that failed and was rolled back raises nothing; a flag change
+ * that changed no message raises nothing. */
+uint64_t st_mailbox_gen(st_store_t *s, uint64_t mailbox_id);
+
+/* st_user_gen - the same for the mailbox set of USER_ID: raised after each
+ * commit that created, renamed or deleted one of its mailboxes, changed
+ * roles or subscriptions, or deleted the user (for LIST/LSUB refresh and
+ * NOTIFY-style mailbox-list watching). Message changes do not raise it. */
+uint64_t st_user_gen(st_store_t *s, uint64_t user_id);
+
+/* st_client_store / st_reader_store - the store a client or reader belongs
+ * to, for sessions that hold only those handles. */
+st_store_t *st_client_store(const st_client_t *c);
+st_store_t *st_reader_store(const st_reader_t *rd);
+
 /* --- Messages ---------------------------------------------------------- */
 
 /* System flags (RFC 3501 §2.3.2); \Recent is per session, not stored. */

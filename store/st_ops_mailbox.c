@@ -95,6 +95,10 @@ int st_mbox_store(st_store_t *s, MDB_txn *txn, const st_mbox_t *m)
 	}
 	st_be64_put(kb, m->id);
 	v = st_val(buf, n);
+	/* Every change to a mailbox or its messages rewrites this record
+	 * (counters, UIDNEXT, HIGHESTMODSEQ, name), so this is the one place
+	 * that marks it changed for st_mailbox_gen. */
+	st_touch_mailbox(s, m->id);
 	return st_lmdb_err(mdb_put(txn, s->dbi[ST_DB_MBOX], &k, &v, 0));
 }
 
@@ -168,6 +172,7 @@ int st_mbox_create_rec(st_store_t *s, MDB_txn *txn, uint64_t user_id, const char
 	m.r.roles = roles;
 	m.r.attrs = attrs;
 	snprintf(m.name, sizeof(m.name), "%s", name);
+	st_touch_user(s, user_id);
 	rc = st_mbox_store(s, txn, &m);
 	if (rc < 0)
 		return rc;
@@ -277,6 +282,9 @@ static int mbox_remove(st_store_t *s, MDB_txn *txn, uint64_t user_id, const char
 	rc = st_mbox_purge(s, txn, id);
 	if (rc < 0)
 		return rc;
+	/* A session with it selected must notice that it is gone. */
+	st_touch_mailbox(s, id);
+	st_touch_user(s, user_id);
 	st_be64_put(idb, id);
 	k = st_val(idb, 8);
 	rc = st_lmdb_err(mdb_del(txn, s->dbi[ST_DB_MBOX], &k, NULL));
@@ -588,18 +596,29 @@ static int op_set_roles(st_store_t *s, MDB_txn *txn, st_req_t *r)
 
 int st_apply_mailbox(st_store_t *s, MDB_txn *txn, st_req_t *r)
 {
+	int rc;
+
 	switch (r->op) {
 	case ST_OP_MAILBOX_CREATE:
-		return op_create(s, txn, r);
+		rc = op_create(s, txn, r);
+		break;
 	case ST_OP_MAILBOX_RENAME:
-		return op_rename(s, txn, r);
+		rc = op_rename(s, txn, r);
+		break;
 	case ST_OP_MAILBOX_DELETE:
-		return op_delete(s, txn, r);
+		rc = op_delete(s, txn, r);
+		break;
 	case ST_OP_MAILBOX_SUBSCRIBE:
-		return op_subscribe(s, txn, r);
+		rc = op_subscribe(s, txn, r);
+		break;
 	case ST_OP_MAILBOX_SET_ROLE:
-		return op_set_roles(s, txn, r);
+		rc = op_set_roles(s, txn, r);
+		break;
 	default:
 		return SL_EINVAL;
 	}
+	/* Each of these changes the user's mailbox set (LIST/LSUB). */
+	if (rc == 0)
+		st_touch_user(s, r->id1);
+	return rc;
 }

@@ -48,6 +48,17 @@ enum st_db {
 #define ST_CHUNK_SIZE (16u * 4096u - 16u)
 
 #define ST_STR_CAP 256
+
+/* Change notification (st_writer.c): generation counters. Mailbox ids map
+ * to the first half of the array, user ids to the second, each by the low
+ * bits of the id: ids are allocated sequentially, so the first
+ * ST_GEN_HALF mailboxes (and users) never share a counter, and later ones
+ * share only with ids that differ by a multiple of ST_GEN_HALF. */
+#define ST_GEN_HALF 4096u
+#define ST_GEN_SLOTS (2u * ST_GEN_HALF)
+/* Counters one transaction may record individually; beyond, every counter
+ * is bumped (a spurious wake-up for all, never a missed one). */
+#define ST_TOUCH_MAX 1024u
 #define ST_RESOLVE_MAX 256 /* addresses visited by one alias expansion */
 
 /* --- Records (native endian; LMDB files are not portable anyway) ------- */
@@ -242,6 +253,14 @@ struct st_store {
 	_Atomic int dummy_ready;
 	char dummy_hash[ST_PWHASH_MAX];
 
+	/* change notification: bumped by the writer after a commit, before
+	   completions are posted; read lock-free by anyone */
+	_Atomic uint64_t gens[ST_GEN_SLOTS];
+	uint32_t touched[ST_TOUCH_MAX]; /* writer only: slots the open
+					   transaction changed */
+	unsigned n_touched;
+	bool touched_all;
+
 	/* stats */
 	_Atomic uint64_t st_requests, st_batches, st_batch_max, st_grows, st_retries,
 		st_singles;
@@ -370,6 +389,13 @@ typedef int st_migration_fn(st_store_t *s, MDB_txn *txn);
 void st_schema_set_migrations_for_test(st_migration_fn *const *steps, unsigned n_steps);
 
 /* Writer (st_writer.c). */
+/* st_touch_mailbox / st_touch_user - record, inside a write transaction on
+ * the writer thread, that the transaction changes mailbox ID (its messages,
+ * flags, counters, name or existence) or the mailbox set of user ID. The
+ * counters are bumped only once the transaction has committed; a rolled
+ * back request's touches are dropped. */
+void st_touch_mailbox(st_store_t *s, uint64_t id);
+void st_touch_user(st_store_t *s, uint64_t id);
 /* st_writer_hold_for_test - while ON, the writer leaves requests in the
  * ring, so a test can queue an exact batch; releasing lets it take them
  * all in one transaction (up to batch_max). */

@@ -128,6 +128,72 @@ static void maybe_grow(st_store_t *s, uint64_t batch_bytes)
 		(void)st_map_grow(s, need * 100 / s->opts.map_grow_pct + 1);
 }
 
+/* --- change notification ---------------------------------------------- */
+
+static void touch_slot(st_store_t *s, uint32_t slot)
+{
+	if (s->touched_all)
+		return;
+	/* Runs of requests on one mailbox (a batch of deliveries to one
+	 * INBOX) record it once. */
+	if (s->n_touched > 0 && s->touched[s->n_touched - 1] == slot)
+		return;
+	if (s->n_touched == ST_TOUCH_MAX) {
+		s->touched_all = true;
+		return;
+	}
+	s->touched[s->n_touched++] = slot;
+}
+
+void st_touch_mailbox(st_store_t *s, uint64_t id)
+{
+	touch_slot(s, (uint32_t)(id & (ST_GEN_HALF - 1)));
+}
+
+void st_touch_user(st_store_t *s, uint64_t id)
+{
+	touch_slot(s, ST_GEN_HALF + (uint32_t)(id & (ST_GEN_HALF - 1)));
+}
+
+/* After a commit returned: publish the changes. Release order: whoever
+ * loads a bumped counter (acquire) and then opens a read snapshot sees
+ * the committed transaction. */
+static void gens_publish(st_store_t *s)
+{
+	if (s->touched_all) {
+		for (unsigned i = 0; i < ST_GEN_SLOTS; i++)
+			atomic_fetch_add_explicit(&s->gens[i], 1, memory_order_release);
+	} else {
+		for (unsigned i = 0; i < s->n_touched; i++)
+			atomic_fetch_add_explicit(&s->gens[s->touched[i]], 1,
+						  memory_order_release);
+	}
+	s->n_touched = 0;
+	s->touched_all = false;
+}
+
+uint64_t st_mailbox_gen(st_store_t *s, uint64_t mailbox_id)
+{
+	return atomic_load_explicit(&s->gens[mailbox_id & (ST_GEN_HALF - 1)],
+				    memory_order_acquire);
+}
+
+uint64_t st_user_gen(st_store_t *s, uint64_t user_id)
+{
+	return atomic_load_explicit(&s->gens[ST_GEN_HALF + (user_id & (ST_GEN_HALF - 1))],
+				    memory_order_acquire);
+}
+
+st_store_t *st_client_store(const st_client_t *c)
+{
+	return c->s;
+}
+
+st_store_t *st_reader_store(const st_reader_t *rd)
+{
+	return rd->s;
+}
+
 /* --- applying a batch -------------------------------------------------- */
 
 static void req_reset(st_req_t *r)
@@ -155,11 +221,15 @@ static int apply_txn(st_store_t *s, st_req_t **batch, unsigned n, bool nested)
 	MDB_txn *txn = NULL, *child = NULL;
 	int rc;
 
+	/* Touches of an earlier attempt at this batch were never committed. */
+	s->n_touched = 0;
+	s->touched_all = false;
 	rc = mdb_txn_begin(s->env, NULL, 0, &txn);
 	if (rc != 0)
 		return st_lmdb_err(rc);
 	for (unsigned i = 0; i < n; i++) {
 		st_req_t *r = batch[i];
+		unsigned touched_mark = s->n_touched;
 
 		req_reset(r);
 		if (r->pre_err != 0)
@@ -187,6 +257,10 @@ static int apply_txn(st_store_t *s, st_req_t **batch, unsigned n, bool nested)
 			mdb_txn_abort(child);
 			child = NULL;
 		}
+		/* Rolled back alone: what it touched did not change
+		 * (touched_all stays: at worst a spurious wake-up). */
+		if (rc != 0)
+			s->n_touched = touched_mark;
 		if (rc == ST_RETRY_MAPFULL || rc == ST_RETRY_TXNFULL)
 			goto fail;
 		if (rc < 0) {
@@ -201,6 +275,8 @@ static int apply_txn(st_store_t *s, st_req_t **batch, unsigned n, bool nested)
 		rc = st_lmdb_err(rc);
 		goto fail;
 	}
+	/* Durable now; the completions are posted after this returns. */
+	gens_publish(s);
 	update_used(s);
 	return 0;
 fail:
