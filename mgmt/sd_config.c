@@ -153,7 +153,7 @@ static const sl_conf_section_t sd_smtp_subs_section = {"submissions", sd_smtp_su
 static const char *const sd_tls_versions[] = {"1.2", "1.3", NULL};
 
 static const sl_conf_field_t sd_tls_fields[] = {
-	{"enabled", SL_CONF_BOOL, OFF(tls.enabled), .help = "TLS on the SMTP listeners"},
+	{"enabled", SL_CONF_BOOL, OFF(tls.enabled), .help = "TLS on the mail listeners"},
 	{"cert", SL_CONF_STRLIST, OFF(tls.cert),
 	 .help = "PEM chain file(s), leaf first; the first is the default (SNI picks)"},
 	{"key", SL_CONF_STRLIST, OFF(tls.key), .help = "PEM key file(s), one per cert"},
@@ -221,6 +221,8 @@ static const sl_conf_field_t sd_root_fields[] = {
 	{"services", SL_CONF_SECTION, 0, .section = &sd_services_section},
 	{"store", SL_CONF_SECTION, 0, .section = &sd_store_section},
 	{"smtp", SL_CONF_SECTION, 0, .section = &sd_smtp_section},
+	{"pop3", SL_CONF_SECTION, 0, .section = &sd_pop3_section},
+	{"imap", SL_CONF_SECTION, 0, .section = &sd_imap_section},
 	{"tls", SL_CONF_SECTION, 0, .section = &sd_tls_section},
 	{"fault_injection", SL_CONF_SECTION, 0, .section = &sd_fault_section},
 	{NULL}};
@@ -298,6 +300,7 @@ void sd_config_default(sd_config_t *c)
 	c->smtp.auth_threads = 1;
 	c->smtp.auth_lockout_failures = 10;
 	c->smtp.auth_lockout_time = 15 * 60 * S;
+	sd_config_access_defaults(c);
 	c->tls.enabled = true;
 	c->tls.tickets = true;
 	c->tls.handshake_timeout = 10 * S;
@@ -362,18 +365,6 @@ int sd_config_load(const char *path, sd_config_t *c, const char **error_r)
 				 "%s: smtp needs a store: set store.path", path);
 			goto fail;
 		}
-		if (c->smtp.mx.port != 0 && c->smtp.mx.port == c->smtp.submission.port) {
-			snprintf(errbuf, sizeof(errbuf),
-				 "%s: smtp.mx.port and smtp.submission.port are the same", path);
-			goto fail;
-		}
-		if (c->smtp.submissions.port != 0 &&
-		    (c->smtp.submissions.port == c->smtp.mx.port ||
-		     c->smtp.submissions.port == c->smtp.submission.port)) {
-			snprintf(errbuf, sizeof(errbuf),
-				 "%s: smtp.submissions.port is also used by mx or submission", path);
-			goto fail;
-		}
 		if (!c->tls.enabled &&
 		    (c->smtp.submissions.port != 0 || c->smtp.mx.require_tls ||
 		     c->smtp.submission.require_tls)) {
@@ -395,6 +386,8 @@ int sd_config_load(const char *path, sd_config_t *c, const char **error_r)
 			goto fail;
 		}
 	}
+	if (sd_config_access_check(c, path, errbuf, sizeof(errbuf)) < 0)
+		goto fail;
 	return 0;
 fail:
 	*error_r = errbuf;
@@ -507,7 +500,7 @@ bool sd_config_smtp_enabled(const sd_config_t *c)
 
 bool sd_config_tls_enabled(const sd_config_t *c)
 {
-	return c->tls.enabled && sd_config_smtp_enabled(c);
+	return c->tls.enabled && sd_config_mail_enabled(c);
 }
 
 void sd_config_tls(const sd_config_t *c, ns_tls_config_params_t *r, ns_tls_cert_src_t *srcs)

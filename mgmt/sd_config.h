@@ -13,6 +13,8 @@
 #include "sl_conf.h"
 #include "sl_fault.h"
 #include "sl_port.h"
+#include "imap/imap_session.h"
+#include "pop3/pop3_session.h"
 #include "smtp/smtp_session.h"
 #include "st.h"
 
@@ -85,6 +87,19 @@ typedef struct sd_config {
 		} mx, submission, submissions; /* 25, 587, 465 (implicit TLS) */
 	} smtp;
 
+	/* POP3 and IMAP (sd_config_access.c); a listener with port 0 is off.
+	 * plain: 110/143, STLS/STARTTLS offered; tls: 995/993, implicit TLS. */
+	struct sd_access {
+		uint32_t max_connections, max_connections_per_ip;
+		uint32_t max_errors, max_auth_failures, auth_lockout_failures;
+		uint64_t timeout_auth, timeout, auth_lockout_time; /* us */
+		uint64_t appendlimit;        /* bytes; IMAP only */
+		struct sd_access_listener {
+			uint32_t port;
+			bool allow_plaintext_auth;
+		} plain, tls;
+	} pop3, imap;
+
 	/* TLS for the listeners (docs/tls.md). cert/key are parallel lists, the
 	 * first pair the default; none: a self-signed certificate. */
 	struct {
@@ -129,7 +144,23 @@ bool sd_config_smtp_enabled(const sd_config_t *c);
  * allow_plaintext_auth and stats are set per listener). R->hostname
  * points into C. */
 void sd_config_smtp(const sd_config_t *c, struct smtp_config *r);
-/* sd_config_tls_enabled - TLS contexts are wanted (tls.enabled and SMTP). */
+/* The pop3 and imap sections (sd_config_access.c). */
+extern const sl_conf_section_t sd_pop3_section, sd_imap_section;
+void sd_config_access_defaults(sd_config_t *c);
+/* sd_config_access_check - cross-field checks; 0, or SL_ECONFIG with the
+ * reason in ERRBUF. */
+int sd_config_access_check(const sd_config_t *c, const char *path, char *errbuf, size_t size);
+bool sd_config_pop3_enabled(const sd_config_t *c);
+bool sd_config_imap_enabled(const sd_config_t *c);
+/* sd_config_pop3 / sd_config_imap - the engine config shared by the
+ * listeners (stls/starttls_available, allow_plaintext_auth and stats are
+ * set per listener). R->hostname points into C. */
+void sd_config_pop3(const sd_config_t *c, struct pop3_config *r);
+void sd_config_imap(const sd_config_t *c, struct imap_config *r);
+/* sd_config_mail_enabled - any of SMTP, POP3, IMAP has a listener. */
+bool sd_config_mail_enabled(const sd_config_t *c);
+/* sd_config_tls_enabled - TLS contexts are wanted (tls.enabled and a mail
+ * listener). */
 bool sd_config_tls_enabled(const sd_config_t *c);
 /* sd_config_tls - TLS params from C; SRCS (NS_TLS_CERTS_MAX entries) gets
  * the configured certificates, R->certs points at it (n_certs 0: none

@@ -34,6 +34,7 @@ typedef struct sd_lane {
 	st_client_t *client;  /* this lane's store writes */
 	st_reader_t *reader;  /* this lane's store reads */
 	smtp_server_t *smtp;
+	pop3_server_t *pop3;
 	ns_tls_ctx_t *tls;    /* this lane's TLS context (owned), or NULL */
 	ns_tls_config_t *install_cfg; /* tls install: the config to switch to */
 	int install_rc;
@@ -67,9 +68,12 @@ static void sd_lane_drain(sd_lane_t *l, uint64_t now_us)
 		l->drain_start = now_us;
 		if (l->smtp != NULL)
 			smtp_server_shutdown(l->smtp, now_us);
+		if (l->pop3 != NULL)
+			pop3_server_shutdown(l->pop3, now_us);
 	}
 	if (now_us - l->drain_start >= SD_DRAIN_MAX_US ||
 	    ((l->smtp == NULL || smtp_server_busy(l->smtp) == 0) &&
+	     (l->pop3 == NULL || pop3_server_busy(l->pop3) == 0) &&
 	     now_us - l->drain_start >= SD_DRAIN_MIN_US))
 		sl_worker_stop(l->worker);
 }
@@ -97,6 +101,8 @@ static void sd_lane_tick(void *ctx, uint64_t now_us)
 	ns_stack_poll(l->stack, now_us);
 	if (l->smtp != NULL)
 		smtp_server_tick(l->smtp, now_us);
+	if (l->pop3 != NULL)
+		pop3_server_tick(l->pop3, now_us);
 	sd_lane_completions(l, now_us);
 	if (unlikely(atomic_load_explicit(&l->dp->stopping, memory_order_relaxed) != 0))
 		sd_lane_drain(l, now_us);
@@ -128,6 +134,11 @@ static uint64_t sd_lane_deadline(void *ctx)
 		if (e < d)
 			d = e;
 	}
+	if (l->pop3 != NULL) {
+		e = pop3_server_next_deadline(l->pop3);
+		if (e < d)
+			d = e;
+	}
 	if (l->draining) {
 		e = sl_time_now_us() + 10 * SL_US_PER_MS;
 		if (e < d)
@@ -136,35 +147,12 @@ static uint64_t sd_lane_deadline(void *ctx)
 	return d;
 }
 
-/* sd_lane_smtp - the lane's store handles and SMTP listeners. */
-static int sd_lane_smtp(const sd_config_t *c, st_store_t *store, sd_dataplane_t *dp,
-			sd_lane_t *l, const char **error_r)
+/* sd_lane_smtp - the lane's SMTP listeners. */
+static int sd_lane_smtp(const sd_config_t *c, sd_dataplane_t *dp, sd_lane_t *l,
+			const char **error_r)
 {
 	smtp_server_params_t sp;
-	int rc;
 
-	rc = st_client_create(store, c->store.lane_inflight, &l->client);
-	if (rc < 0) {
-		*error_r = "cannot create the lane's store client";
-		return rc;
-	}
-	rc = st_reader_create(store, &l->reader);
-	if (rc < 0) {
-		*error_r = "cannot create the lane's store reader";
-		return rc;
-	}
-	if (sl_worker_watch_fd(l->worker, st_client_fd(l->client)) < 0 ||
-	    (dp->auth != NULL && sl_worker_watch_fd(l->worker, mta_authpool_fd(dp->auth, l->index)) < 0)) {
-		*error_r = "too many fds to watch on a worker";
-		return SL_ELIMIT;
-	}
-	if (!sd_config_smtp_enabled(c))
-		return 0;
-	if (dp->tls_cfg != NULL) {
-		rc = ns_tls_ctx_create(l->stack, dp->tls_cfg, &l->tls, error_r);
-		if (rc < 0)
-			return rc;
-	}
 	memset(&sp, 0, sizeof(sp));
 	sp.tls = l->tls;
 	sp.stack = l->stack;
@@ -191,6 +179,73 @@ static int sd_lane_smtp(const sd_config_t *c, st_store_t *store, sd_dataplane_t 
 	sp.auth_lockout_us = c->smtp.auth_lockout_time;
 	sp.now_us = sl_time_now_us();
 	return smtp_server_create(&sp, &l->smtp, error_r);
+}
+
+/* sd_lane_pop3 - the lane's POP3 listeners (110 STLS, 995 implicit TLS). */
+static int sd_lane_pop3(const sd_config_t *c, sd_dataplane_t *dp, sd_lane_t *l,
+			const char **error_r)
+{
+	pop3_server_params_t pp;
+
+	memset(&pp, 0, sizeof(pp));
+	pp.stack = l->stack;
+	pp.client = l->client;
+	pp.reader = l->reader;
+	pp.auth = dp->auth;
+	pp.tls = l->tls;
+	pp.lane = l->index;
+	sd_config_pop3(c, &pp.engine);
+	if (c->pop3.plain.port != 0)
+		pp.listeners[pp.n_listeners++] = (pop3_listener_conf_t){
+			(uint16_t)c->pop3.plain.port, false, c->pop3.plain.allow_plaintext_auth};
+	if (c->pop3.tls.port != 0)
+		pp.listeners[pp.n_listeners++] = (pop3_listener_conf_t){
+			(uint16_t)c->pop3.tls.port, true, c->pop3.tls.allow_plaintext_auth};
+	pp.max_sessions = c->pop3.max_connections;
+	pp.max_per_ip = c->pop3.max_connections_per_ip;
+	pp.auth_lockout_failures = c->pop3.auth_lockout_failures;
+	pp.auth_lockout_us = c->pop3.auth_lockout_time;
+	pp.now_us = sl_time_now_us();
+	return pop3_server_create(&pp, &l->pop3, error_r);
+}
+
+/* sd_lane_mail - the lane's store handles, TLS context and mail servers. */
+static int sd_lane_mail(const sd_config_t *c, st_store_t *store, sd_dataplane_t *dp,
+			sd_lane_t *l, const char **error_r)
+{
+	int rc;
+
+	rc = st_client_create(store, c->store.lane_inflight, &l->client);
+	if (rc < 0) {
+		*error_r = "cannot create the lane's store client";
+		return rc;
+	}
+	rc = st_reader_create(store, &l->reader);
+	if (rc < 0) {
+		*error_r = "cannot create the lane's store reader";
+		return rc;
+	}
+	if (sl_worker_watch_fd(l->worker, st_client_fd(l->client)) < 0 ||
+	    (dp->auth != NULL && sl_worker_watch_fd(l->worker, mta_authpool_fd(dp->auth, l->index)) < 0)) {
+		*error_r = "too many fds to watch on a worker";
+		return SL_ELIMIT;
+	}
+	if (dp->tls_cfg != NULL) {
+		rc = ns_tls_ctx_create(l->stack, dp->tls_cfg, &l->tls, error_r);
+		if (rc < 0)
+			return rc;
+	}
+	if (sd_config_smtp_enabled(c)) {
+		rc = sd_lane_smtp(c, dp, l, error_r);
+		if (rc < 0)
+			return rc;
+	}
+	if (sd_config_pop3_enabled(c)) {
+		rc = sd_lane_pop3(c, dp, l, error_r);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
 }
 
 static void sd_log_cert(const char *what, const ns_tls_cert_info_t *ci)
@@ -282,7 +337,7 @@ int sd_dataplane_create(const sd_config_t *c, st_store_t *store, sd_dataplane_t 
 		if (rc < 0)
 			goto fail;
 	}
-	if (store != NULL && sd_config_smtp_enabled(c)) {
+	if (store != NULL && sd_config_mail_enabled(c)) {
 		rc = mta_authpool_create(store, c->smtp.auth_threads, dp->n, SD_AUTH_QUEUE, &dp->auth,
 					  error_r);
 		if (rc < 0)
@@ -331,7 +386,7 @@ int sd_dataplane_create(const sd_config_t *c, st_store_t *store, sd_dataplane_t 
 			goto fail;
 		}
 		if (store != NULL) {
-			rc = sd_lane_smtp(c, store, dp, l, error_r);
+			rc = sd_lane_mail(c, store, dp, l, error_r);
 			if (rc < 0)
 				goto fail;
 		}
@@ -382,12 +437,14 @@ void sd_dataplane_destroy(sd_dataplane_t **dpp)
 	for (unsigned i = 0; i < SD_MAX_WORKERS; i++) {
 		sd_lane_t *l = &dp->lane[i];
 
-		if (l->smtp != NULL) {
+		if (l->smtp != NULL)
 			smtp_server_tick(l->smtp, sl_time_now_us());
-			if (dp->auth != NULL)
-				mta_authpool_poll(dp->auth, i);
-			smtp_server_destroy(&l->smtp);
-		}
+		if (l->pop3 != NULL)
+			pop3_server_tick(l->pop3, sl_time_now_us());
+		if (dp->auth != NULL && i < dp->n)
+			mta_authpool_poll(dp->auth, i);
+		smtp_server_destroy(&l->smtp);
+		pop3_server_destroy(&l->pop3);
 		/* Every stream is aborted: the context goes before its stack. */
 		ns_tls_ctx_destroy(&l->tls);
 		/* Waits for this lane's writes still in the store's hands. */
@@ -410,6 +467,7 @@ sl_worker_t *sd_dataplane_worker(const sd_dataplane_t *dp, unsigned i) { return 
 ns_stack_t *sd_dataplane_stack(const sd_dataplane_t *dp, unsigned i) { return dp->lane[i].stack; }
 const sl_port_t *sd_dataplane_port(const sd_dataplane_t *dp) { return dp->port; }
 smtp_server_t *sd_dataplane_smtp(const sd_dataplane_t *dp, unsigned i) { return dp->lane[i].smtp; }
+pop3_server_t *sd_dataplane_pop3(const sd_dataplane_t *dp, unsigned i) { return dp->lane[i].pop3; }
 const ns_tls_config_t *sd_dataplane_tls_config(const sd_dataplane_t *dp) { return dp->tls_cfg; }
 
 /* On lane L's worker: a context for the new config, the listeners switch
@@ -423,9 +481,13 @@ static void sd_lane_tls_install(void *arg)
 	l->install_rc = ns_tls_ctx_create(l->stack, l->install_cfg, &ctx, &l->install_err);
 	if (l->install_rc < 0)
 		return;
-	l->install_rc = smtp_server_set_tls(l->smtp, ctx);
+	l->install_rc = 0;
+	if (l->smtp != NULL)
+		l->install_rc = smtp_server_set_tls(l->smtp, ctx);
+	if (l->install_rc == 0 && l->pop3 != NULL)
+		l->install_rc = pop3_server_set_tls(l->pop3, ctx);
 	if (l->install_rc < 0) {
-		l->install_err = "the SMTP server of this lane runs without TLS";
+		l->install_err = "a mail server of this lane runs without TLS";
 		ns_tls_ctx_destroy(&ctx);
 		return;
 	}
@@ -439,13 +501,13 @@ int sd_dataplane_tls_install(sd_dataplane_t *dp, ns_tls_config_t *cfg, const cha
 	int rc;
 
 	if (dp->tls_cfg == NULL) {
-		*error_r = "TLS is not enabled (no SMTP, or tls.enabled = false)";
+		*error_r = "TLS is not enabled (no mail listener, or tls.enabled = false)";
 		return SL_ESTATE;
 	}
 	for (unsigned i = 0; i < dp->n; i++) {
 		sd_lane_t *l = &dp->lane[i];
 
-		if (l->smtp == NULL)
+		if (l->tls == NULL)
 			continue;
 		l->install_cfg = cfg;
 		rc = sl_worker_call(l->worker, sd_lane_tls_install, l, 5 * SL_US_PER_S);

@@ -110,8 +110,8 @@ int main(int argc, char **argv)
 			st_store_close(&store);
 			return 1;
 		}
-	} else if (sd_config_smtp_enabled(&conf)) {
-		fprintf(stderr, "sluiced: smtp needs a store\n");
+	} else if (sd_config_mail_enabled(&conf)) {
+		fprintf(stderr, "sluiced: smtp, pop3 and imap need a store\n");
 		return 1;
 	}
 
@@ -154,6 +154,9 @@ int main(int argc, char **argv)
 		       "TLS %s",
 		       conf.smtp.mx.port, conf.smtp.submission.port, conf.smtp.submissions.port,
 		       sd_dataplane_tls_config(dp) != NULL ? "on" : "off");
+	if (sd_config_pop3_enabled(&conf))
+		sl_log(SL_LOG_INFO, "sluiced", "pop3: port %u (STLS), port %u (implicit TLS)",
+		       conf.pop3.plain.port, conf.pop3.tls.port);
 	sl_log(SL_LOG_INFO, "sluiced", "ready: control socket %s", conf.control_socket);
 	sd_dataplane_run(dp);
 	sl_log(SL_LOG_INFO, "sluiced", "shutting down");

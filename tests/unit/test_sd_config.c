@@ -129,12 +129,46 @@ static void test_smtp_hostname_overrides(void **state)
 	assert_string_equal(sc.hostname, "mx.b.example");
 }
 
+static void test_access_sections(void **state)
+{
+	static sd_config_t c;
+	struct pop3_config pc;
+	struct imap_config ic;
+	const char *e = NULL;
+
+	(void)state;
+	assert_int_equal(load("hostname = a.example;\nstore { path = /x; }\n"
+			      "pop3 { timeout = 2min; max_auth_failures = 5; plain { port = 110; } "
+			      "tls { port = 995; } }\n"
+			      "imap { appendlimit = 10m; plain { port = 143; allow_plaintext_auth = true; } }\n",
+			      &c, &e),
+			 0);
+	assert_true(sd_config_pop3_enabled(&c));
+	assert_true(sd_config_imap_enabled(&c));
+	assert_true(sd_config_mail_enabled(&c));
+	assert_true(sd_config_tls_enabled(&c));
+	assert_int_equal(c.pop3.tls.port, 995);
+	assert_false(c.pop3.plain.allow_plaintext_auth);
+	assert_true(c.imap.plain.allow_plaintext_auth);
+	assert_int_equal(c.imap.tls.port, 0);
+	sd_config_pop3(&c, &pc);
+	assert_string_equal(pc.hostname, "a.example");
+	assert_int_equal(pc.timeout_us, 120 * SL_US_PER_S);
+	assert_int_equal(pc.auth_failures_max, 5);
+	sd_config_imap(&c, &ic);
+	assert_int_equal(ic.appendlimit, 10 * 1024 * 1024);
+	/* Off by default. */
+	assert_int_equal(load("store { path = /x; }\n", &c, &e), 0);
+	assert_false(sd_config_pop3_enabled(&c));
+	assert_false(sd_config_imap_enabled(&c));
+}
+
 static const struct {
 	const char *text, *error; /* error: suffix after "<path>: " */
 } bad[] = {
 	{"smtp { mx { port = 25; } }\n", "smtp needs a store: set store.path"},
 	{"store { path = /x; }\nsmtp { mx { port = 25; } submission { port = 25; } }\n",
-	 "smtp.mx.port and smtp.submission.port are the same"},
+	 "smtp.mx.port and smtp.submission.port are both"},
 	{"store { path = /x; body_max = 16m; }\nsmtp { max_message_size = 16m; mx { port = 25; } }\n",
 	 "smtp.max_message_size must be at least 4k below store.body_max"},
 	{"store { path = /x; }\nsmtp { max_message_size = 30m; staging_memory = 20m; "
@@ -146,6 +180,19 @@ static const struct {
 	{"smtp { bare_eol = lax; }\n", "smtp.bare_eol: "},
 	{"smtp { mx { port = 70000; } }\n", "smtp.mx.port: '70000' is out of range [0, 65535]"},
 	{"smtp { pop3 { port = 110; } }\n", "unknown key 'pop3' in section 'smtp'"},
+	{"pop3 { plain { port = 110; } }\n", "pop3 and imap need a store: set store.path"},
+	{"store { path = /x; }\nsmtp { mx { port = 25; } }\nimap { plain { port = 25; } }\n",
+	 "smtp.mx.port and imap.plain.port are both 25"},
+	{"store { path = /x; }\npop3 { tls { port = 993; } }\nimap { tls { port = 993; } }\n",
+	 "pop3.tls.port and imap.tls.port are both 993"},
+	{"store { path = /x; }\ntls { enabled = false; }\nimap { tls { port = 993; } }\n",
+	 "pop3.tls and imap.tls (implicit TLS) need tls.enabled"},
+	{"store { path = /x; }\ntls { enabled = false; }\npop3 { plain { port = 110; } }\n",
+	 "without tls.enabled nobody could log in"},
+	{"store { path = /x; body_max = 1m; }\nimap { appendlimit = 2m; plain { port = 143; } }\n",
+	 "imap.appendlimit is larger than store.body_max"},
+	{"imap { timeout = 1s; }\n", "imap.timeout: '1s' is out of range"},
+	{"pop3 { plain { starttls = yes; } }\n", "unknown key 'starttls' in section 'pop3.plain'"},
 };
 
 static void test_bad_configs(void **state)
@@ -188,6 +235,7 @@ int main(void)
 		cmocka_unit_test(test_store_and_smtp_keys),
 		cmocka_unit_test(test_smtp_hostname_overrides),
 		cmocka_unit_test(test_bad_configs),
+		cmocka_unit_test(test_access_sections),
 		cmocka_unit_test(test_shipped_configs_load),
 	};
 
