@@ -165,7 +165,7 @@ static void imap_do_capability(imap_session_t *s)
  * elsewhere (RFC 9051 §6.1.2): a SYNC first if the glue said so. */
 static void imap_poll(imap_session_t *s)
 {
-	if (s->state == IMAP_STATE_SELECTED && s->sync_due) {
+	if (s->state == IMAP_STATE_SELECTED && (s->sync_due || s->cfg->sync_on_poll)) {
 		s->job = IMAP_JOB_SYNC;
 		imap_sync_issue(s);
 		return;
@@ -270,17 +270,20 @@ static void imap_do_login(imap_session_t *s)
 				     "non-secure connections");
 		return;
 	}
-	if (s->name.len == 0 || s->name2.len == 0 || s->name.len + s->name2.len > sizeof(s->cred) ||
+	if (s->name.len == 0 || s->name2.len == 0 || s->name.len + s->name2.len + 2 > sizeof(s->cred) ||
 	    memchr(s->name.ptr, 0, s->name.len) != NULL) {
 		imap_tagged(s, "NO", "[AUTHENTICATIONFAILED] Authentication failed");
 		return;
 	}
+	/* user NUL password NUL: every slice of a request ends in a NUL */
 	memcpy(s->cred, s->name.ptr, s->name.len);
-	memcpy(s->cred + s->name.len, s->name2.ptr, s->name2.len);
-	s->cred_len = s->name.len + s->name2.len;
+	s->cred[s->name.len] = 0;
+	memcpy(s->cred + s->name.len + 1, s->name2.ptr, s->name2.len);
+	s->cred[s->name.len + 1 + s->name2.len] = 0;
+	s->cred_len = s->name.len + s->name2.len + 2;
 	/* the arena copy of the password goes too */
 	explicit_bzero((void *)s->name2.ptr, s->name2.len);
-	imap_issue_auth(s, "LOGIN", 0, 0, 0, s->name.len, s->name.len, s->name2.len);
+	imap_issue_auth(s, "LOGIN", s->name.len, 0, 0, s->name.len, s->name.len + 1, s->name2.len);
 }
 
 /* RFC 4616 §2: [authzid] NUL authcid NUL passwd, in cred. */
@@ -298,13 +301,15 @@ static void imap_sasl_plain(imap_session_t *s)
 		imap_bad(s, "Malformed PLAIN response");
 		return;
 	}
+	s->cred[n] = 0; /* the password ends in a NUL like every request slice */
 	imap_issue_auth(s, "PLAIN", 0, (size_t)(z1 - p), (size_t)(z1 + 1 - p),
 			(size_t)(z2 - z1 - 1), (size_t)(z2 + 1 - p), (size_t)(p + n - z2 - 1));
 }
 
 static bool imap_sasl_take(imap_session_t *s, const uint8_t *p, size_t n)
 {
-	long k = sl_base64_decode(p, n, s->cred, sizeof(s->cred));
+	/* one byte kept for the NUL after the password */
+	long k = sl_base64_decode(p, n, s->cred, sizeof(s->cred) - 1);
 
 	if (k < 0) {
 		imap_cred_wipe(s);

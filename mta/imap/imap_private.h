@@ -346,6 +346,8 @@ struct imap_session {
 	uint32_t *sync_new;        /* new UIDs seen by the SYNC */
 	uint32_t n_sync_new;
 	uint32_t sync_new_cap;
+	uint32_t sync_recent_min;  /* new UIDs from here on are \Recent (the
+				    * glue claims the highest UIDs); 0 = none */
 
 	/* COPY/MOVE result for the tagged response */
 	char copyuid[256];

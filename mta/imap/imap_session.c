@@ -351,6 +351,11 @@ bool imap_session_closing(const imap_session_t *s)
 	return s->phase == IMAP_P_CLOSED;
 }
 
+bool imap_session_idling(const imap_session_t *s)
+{
+	return s->phase == IMAP_P_IDLE && s->state == IMAP_STATE_SELECTED;
+}
+
 void imap_request_issue(imap_session_t *s, enum imap_req_kind kind)
 {
 	s->req.kind = kind;

@@ -77,6 +77,13 @@ struct imap_config {
 	const char *hostname;      /* greeting, BYE; required */
 	bool starttls_available;   /* the glue can upgrade */
 	bool allow_plaintext_auth; /* LOGIN/AUTHENTICATE before TLS; else LOGINDISABLED */
+	/* NOOP and CHECK in the selected state always ask the glue for the
+	 * changes since the last known MODSEQ (IMAP_REQ_SYNC), not only after
+	 * imap_session_mailbox_changed: changes made by another lane or by an
+	 * SMTP delivery are then seen at the next NOOP without the glue having
+	 * to watch every selected mailbox. The cost is one st_changes_since per
+	 * NOOP. Default false. */
+	bool sync_on_poll;
 	/* Limits. Every one is hard: a command that passes one is refused
 	 * without being buffered. */
 	uint32_t line_max;            /* one line of a command (literals apart),
@@ -185,6 +192,9 @@ struct imap_msg_meta {
 	sl_slice_t envelope;          /* rendered ENVELOPE "(...)", or empty */
 	sl_slice_t body;              /* rendered BODY "(...)", or empty */
 	sl_slice_t bodystructure;     /* rendered BODYSTRUCTURE "(...)", or empty */
+	bool recent;                  /* SYNC only: a message new to the session
+				       * that it reports \Recent for (the glue
+				       * decides, as at SELECT) */
 };
 
 enum imap_req_kind {
@@ -443,6 +453,10 @@ int imap_session_timeout(imap_session_t *s, uint64_t now_us);
 /* imap_session_shutdown - "* BYE TEXT" and close (daemon stop). */
 void imap_session_shutdown(imap_session_t *s, uint64_t now_us, const char *text);
 bool imap_session_closing(const imap_session_t *s);
+/* imap_session_idling - the client is in IDLE with a mailbox selected: the
+ * glue should watch that mailbox and call imap_session_mailbox_changed
+ * promptly (RFC 2177). */
+bool imap_session_idling(const imap_session_t *s);
 
 /* Accessors. */
 enum imap_state imap_session_state(const imap_session_t *s);

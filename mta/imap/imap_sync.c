@@ -44,6 +44,7 @@ bool imap_sync_issue(imap_session_t *s)
 	s->view.n_gone = 0;
 	s->view.gone_out = 0;
 	s->n_sync_new = 0;
+	s->sync_recent_min = 0;
 	s->req.u.sync.since = s->view.highestmodseq;
 	s->req.u.sync.want = IMAP_WANT_KEYWORDS | IMAP_WANT_MODSEQ;
 	imap_request_issue(s, IMAP_REQ_SYNC);
@@ -96,6 +97,8 @@ int imap_session_sync_msg(imap_session_t *s, const struct imap_msg_meta *m)
 		s->sync_new_cap = cap;
 	}
 	s->sync_new[s->n_sync_new++] = m->uid;
+	if (m->recent && (s->sync_recent_min == 0 || m->uid < s->sync_recent_min))
+		s->sync_recent_min = m->uid;
 	return 0;
 }
 
@@ -204,13 +207,26 @@ bool imap_sync_announce(imap_session_t *s)
 			v->gone = NULL;
 			v->cap = cap;
 		}
+		bool new_recent = false;
+
 		for (uint32_t i = 0; i < s->n_sync_new && v->n < v->cap; i++) {
-			v->uids[v->n] = s->sync_new[i];
-			v->recent[v->n] = 0;
+			uint32_t uid = s->sync_new[i];
+
+			v->uids[v->n] = uid;
+			v->recent[v->n] = s->sync_recent_min != 0 && uid >= s->sync_recent_min;
+			new_recent |= v->recent[v->n] != 0;
 			v->n++;
 		}
 		s->n_sync_new = 0;
 		imap_reply(s, "* %" PRIu32 " EXISTS", v->n);
+		/* RFC 3501 §7.3.2: RECENT follows a change in the count; IMAP4rev2
+		 * has no \Recent */
+		if (new_recent && !(s->enabled & IMAP_EN_IMAP4REV2)) {
+			v->n_recent = 0;
+			for (uint32_t i = 0; i < v->n; i++)
+				v->n_recent += v->recent[i] != 0;
+			imap_reply(s, "* %" PRIu32 " RECENT", v->n_recent);
+		}
 	}
 	s->announcing = false;
 	if (s->job == IMAP_JOB_SYNC)
