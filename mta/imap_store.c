@@ -16,7 +16,7 @@
 #include "sl_time.h"
 
 #define IMAP_STORE_LOG "imap"
-#define IMAP_STORE_POLL_US (250 * SL_US_PER_MS)
+#define IMAP_STORE_POLL_US (50 * SL_US_PER_MS)
 /* \Recent table: mailbox id -> highest UID claimed. Cleared when full
  * (then every message is \Recent once more to the next session: rare and
  * harmless; RFC 9051 dropped \Recent). */
@@ -56,7 +56,7 @@ struct imap_store_sess {
 	uint64_t id;               /* serial, never 0 */
 	uint64_t user_id;
 	uint64_t sel_id;           /* mailbox of the last successful SELECT */
-	uint64_t sel_gen;          /* its HIGHESTMODSEQ as last told */
+	uint64_t sel_gen;          /* its st_mailbox_gen as last synced */
 	bool sel_readonly;         /* EXAMINE */
 	imap_store_op_t *op;       /* write in the store's hands */
 	bool retry_queued;
@@ -71,6 +71,7 @@ struct recent_slot {
 
 struct imap_store {
 	imap_store_params_t p;
+	st_store_t *store;
 	imap_store_stats_t stats;
 	uint64_t now;
 	uint64_t poll_last;
@@ -360,7 +361,10 @@ static void serve_select(imap_store_sess_t *ss, const struct imap_request *rq, u
 	}
 	ss->sel_id = sc->info.id;
 	ss->sel_readonly = rq->u.select.readonly;
-	ss->sel_gen = sc->info.highestmodseq;
+	/* The generation cannot be loaded before the snapshot (the id comes
+	 * from it): "unknown" makes the first IDLE poll run one SYNC (cheap
+	 * when nothing changed), which loads it properly. */
+	ss->sel_gen = UINT64_MAX;
 	imap_session_select_done(ss->s, now, 0, &m, sc->kw.sl, sc->kw.n);
 	free(sc);
 }
@@ -950,6 +954,7 @@ int imap_store_serve(imap_store_sess_t *ss, const struct imap_request *rq, uint6
 	}
 	case IMAP_REQ_SYNC: {
 		struct sync_ctx *yc = calloc(1, sizeof(*yc));
+		uint64_t gen;
 
 		st->stats.reads++;
 		if (yc == NULL) {
@@ -957,10 +962,13 @@ int imap_store_serve(imap_store_sess_t *ss, const struct imap_request *rq, uint6
 			return 0;
 		}
 		yc->ss = ss;
+		/* loaded before the read: a commit during it shows up as a
+		 * changed generation at the next poll, never as a lost change */
+		gen = st_mailbox_gen(st->store, ss->sel_id);
 		rc = st_read(st->p.reader, sync_fn, yc);
 		st->stats.read_errors += rc < 0;
-		if (rc == 0 && yc->hms > ss->sel_gen)
-			ss->sel_gen = yc->hms;
+		if (rc == 0)
+			ss->sel_gen = gen;
 		imap_session_sync_done(ss->s, now_us, rc < 0 ? rc : 0, yc->hms);
 		free(yc);
 		return 0;
@@ -993,6 +1001,7 @@ int imap_store_create(const imap_store_params_t *p, imap_store_t **st_r)
 	if (st == NULL)
 		return SL_ENOMEM;
 	st->p = *p;
+	st->store = st_reader_store(p->reader);
 	if (st->p.poll_us == 0)
 		st->p.poll_us = IMAP_STORE_POLL_US;
 	st->recent = calloc(RECENT_SLOTS, sizeof(*st->recent));
@@ -1112,15 +1121,15 @@ uint64_t imap_store_sess_user(const imap_store_sess_t *ss)
 }
 
 /* Sessions in IDLE learn of changes made elsewhere (other lanes, SMTP
- * delivery, the control thread) by a look at their mailbox's
- * HIGHESTMODSEQ, which every durable change raises. */
+ * delivery, the control thread) from their mailbox's change generation
+ * (st_mailbox_gen: one atomic load). */
 static void poll_idlers(imap_store_t *st)
 {
 	imap_store_sess_t *ss, *next;
 	unsigned idle = 0;
 
 	for (ss = st->sessions; ss != NULL; ss = next) {
-		st_mailbox_info_t mi;
+		uint64_t gen;
 
 		next = ss->next;
 		if (ss->sel_id == 0 || ss->op != NULL || !imap_session_idling(ss->s) ||
@@ -1128,11 +1137,9 @@ static void poll_idlers(imap_store_t *st)
 			continue;
 		idle++;
 		st->stats.gen_polls++;
-		if (st_mailbox_get_by_id(st->p.reader, ss->sel_id, &mi) < 0)
+		gen = st_mailbox_gen(st->store, ss->sel_id);
+		if (gen == ss->sel_gen)
 			continue;
-		if (mi.highestmodseq == ss->sel_gen)
-			continue;
-		ss->sel_gen = mi.highestmodseq;
 		st->stats.notifications++;
 		imap_session_mailbox_changed(ss->s, st->now);
 		st->p.wake(ss->owner);

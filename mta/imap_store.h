@@ -17,8 +17,9 @@
  * highest UID claimed, in memory, so after a restart the messages already
  * there are \Recent to the first session once more), and telling the
  * sessions that have a mailbox selected when it changes: at once after a
- * write of this lane, and by polling the mailbox's HIGHESTMODSEQ (which
- * every durable change raises) for the sessions in IDLE, so changes made
+ * write of this lane, and by polling the mailbox's change generation
+ * (st_mailbox_gen, raised by the store writer after every commit that
+ * changed it) for the sessions in IDLE, so changes made
  * by other lanes and by SMTP delivery reach an IDLE client within
  * poll_us. NOOP/CHECK see them through the engine's sync_on_poll.
  *
@@ -43,8 +44,8 @@ typedef struct imap_store_sess imap_store_sess_t;
 typedef struct imap_store_params {
 	st_reader_t *reader;  /* the lane's; borrowed */
 	st_client_t *client;  /* the lane's; borrowed */
-	uint64_t poll_us;     /* HIGHESTMODSEQ poll of IDLE sessions' mailboxes
-				 (0: 250 ms) */
+	uint64_t poll_us;     /* st_mailbox_gen poll of IDLE sessions' mailboxes
+				 (0: 50 ms) */
 	/* Called after a session's request completed asynchronously or its
 	 * mailbox changed: the owner pumps the session (output, next request).
 	 * Never called from inside imap_store_serve. */
