@@ -763,6 +763,67 @@ static void test_scanners_on_threads(void **state)
 	flt_rules_free(&r);
 }
 
+/* ---- the default rule set (conf/rules) -------------------------------- */
+
+static void test_default_rule_set(void **state)
+{
+	const char *paths[] = {"conf/rules"};
+	flt_rules_t *r;
+	flt_ruleset_t *set;
+	flt_ruleset_stats_t st;
+	flt_rscan_t *s;
+	const flt_rules_result_t *res;
+	const char *err;
+	size_t scored = 0;
+	int rc;
+
+	(void)state;
+	assert_int_equal(flt_rules_new(&r), 0);
+	rc = flt_rules_load(r, paths, 1, 0, &err);
+	if (rc != 0)
+		fail_msg("conf/rules: %s", err);
+	set = flt_rules_current(r);
+	flt_ruleset_stats(set, &st);
+	for (size_t i = 0; i < st.rules; i++) {
+		flt_rule_info_t info;
+
+		assert_int_equal(flt_ruleset_rule_at(set, i, &info), 0);
+		if (strncmp(info.name, "__", 2) == 0)
+			continue;
+		scored++;
+		if (info.describe[0] == '\0')
+			fail_msg("%s:%u: rule %s has no describe", info.file, info.line, info.name);
+	}
+	assert_true(scored >= 150);
+	assert_true(st.stream_dbs == 3 && st.block_dbs >= 10);
+	flt_ruleset_unref(&set);
+
+	assert_int_equal(flt_rscan_new(r, NULL, &s), 0);
+	tmsg_t spam = {
+		.headers = {"Subject: FREE Viagra!!!                     kxq93",
+			    "From: deals4u12345@hotmail.com", "X-Mailer: Group Mail 2.0",
+			    "Content-Type: text/html"},
+		.body = "Dear Friend,\nclick here to order now! 100% satisfaction guaranteed, risk free. "
+			"To be removed from our list reply with remove in the subject.",
+		.rawbody = "<html><body><font size=1 color=#ffffff>hash</font>v<!-- x -->iagra</body>",
+		.uris = {"http://192.168.0.1/remove.html"},
+	};
+	tmsg_t ham = {
+		.headers = {"Subject: Re: [dev] patch for the parser",
+			    "From: Alice Example <alice@example.org>", "In-Reply-To: <1@example.org>",
+			    "Message-Id: <2@example.org>", "Date: Mon, 2 Sep 2002 10:00:00 +0100",
+			    "To: dev@lists.example.org", "User-Agent: Mutt/1.4i"},
+		.body = "Bob wrote:\n> the parser breaks\n\nThe patch below fixes the bug in the "
+			"makefile.\n\n-- \nAlice",
+	};
+	res = scan_msg(s, &spam, 0);
+	assert_true(res->score >= 10);
+	res = scan_msg(s, &ham, 0);
+	assert_true(res->score < 0);
+	flt_rscan_free(&s);
+	flt_rules_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -782,6 +843,7 @@ int main(void)
 		cmocka_unit_test(test_limits_truncate_not_fail),
 		cmocka_unit_test(test_pcre_match_limit_counts_error),
 		cmocka_unit_test(test_scanners_on_threads),
+		cmocka_unit_test(test_default_rule_set),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
