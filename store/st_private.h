@@ -388,6 +388,11 @@ int st_mbox_kw_bits(st_mbox_t *m, const char *const *kws, unsigned n, uint64_t *
 typedef int st_migration_fn(st_store_t *s, MDB_txn *txn);
 void st_schema_set_migrations_for_test(st_migration_fn *const *steps, unsigned n_steps);
 
+/* st_sha256_accel_for_test - switch SHA-256 between the SHA-NI block
+ * function (ON) and the portable one; false (and nothing changes) when the
+ * CPU has no SHA extensions. Single-threaded tests only. */
+bool st_sha256_accel_for_test(bool on);
+
 /* Writer (st_writer.c). */
 /* st_touch_mailbox / st_touch_user - record, inside a write transaction on
  * the writer thread, that the transaction changes mailbox ID (its messages,
