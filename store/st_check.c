@@ -323,6 +323,8 @@ static int chk_chunks(struct chk *c, struct bl *bls, size_t n)
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		struct bl key, *b;
+		st_chunk_layout_t lay;
+		uint64_t coff, clen;
 		uint32_t idx;
 
 		c->rep->chunks++;
@@ -335,11 +337,11 @@ static int chk_chunks(struct chk *c, struct bl *bls, size_t n)
 		b = n > 0 ? bsearch(&key, bls, n, sizeof(*bls), bl_cmp) : NULL;
 		if (b == NULL)
 			problem(c, "chunk of a missing blob");
-		else if (idx >= b->n_chunks)
+		else if (st_chunk_layout(b->size, b->chunk_size, b->n_chunks, &lay) < 0)
+			problem(c, "chunk of a blob with a bad chunk count");
+		else if (!st_chunk_span(&lay, b->chunk_size, idx, &coff, &clen))
 			problem(c, "chunk index beyond the blob");
-		else if (v.mv_size != (idx + 1 == b->n_chunks
-					       ? b->size - (uint64_t)idx * b->chunk_size
-					       : b->chunk_size))
+		else if (v.mv_size != clen)
 			problem(c, "chunk of the wrong size");
 	}
 	mdb_cursor_close(cur);
@@ -412,9 +414,12 @@ static int check_all(st_reader_t *rd, void *ctx)
 		if (n != b.refcount)
 			problem(c, "blob refcount %llu, references %llu",
 				(unsigned long long)b.refcount, (unsigned long long)n);
-		if (b.size > 0 && (b.chunk_size == 0 ||
-				   b.n_chunks != (b.size + b.chunk_size - 1) / b.chunk_size))
-			problem(c, "blob chunk count does not match its size");
+		{
+			st_chunk_layout_t lay;
+
+			if (st_chunk_layout(b.size, b.chunk_size, b.n_chunks, &lay) < 0)
+				problem(c, "blob chunk count does not match its size");
+		}
 	}
 	mdb_cursor_close(cur);
 	if (rc != MDB_NOTFOUND) {

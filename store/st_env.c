@@ -1,6 +1,8 @@
 /* st_env - the LMDB environment: open/close, schema version and
  * migrations, error mapping, stats and online backup. */
 #include <errno.h>
+#include <limits.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,6 +211,7 @@ void st_store_opts_default(st_store_opts_t *o)
 	o->batch_max = 256;
 	o->batch_bytes_max = 64ull << 20;
 	o->body_max = 64ull << 20;
+	o->malloc_trim_threshold = 128ull << 20;
 	o->create_special_mailboxes = true;
 	o->argon2_t_cost = 2;
 	o->argon2_m_cost_kib = 19456;
@@ -255,6 +258,13 @@ int st_store_open(const st_store_opts_t *o, st_store_t **s_r, const char **error
 	rc = opts_check(o, error_r);
 	if (rc < 0)
 		return rc;
+	/* See malloc_trim_threshold in st.h: keep the writer's freed dirty
+	 * pages mapped between transactions. Process-wide, and only ever
+	 * raised by the store. */
+	if (o->malloc_trim_threshold > 0)
+		(void)mallopt(M_TRIM_THRESHOLD,
+			      (int)(o->malloc_trim_threshold > INT_MAX ? INT_MAX
+								       : o->malloc_trim_threshold));
 	if (mkdir(o->path, 0700) < 0 && errno != EEXIST) {
 		*error_r = "cannot create the store directory";
 		return SL_EIO;
@@ -395,6 +405,9 @@ void st_store_stats(st_store_t *s, st_store_stats_t *st)
 	st->retries = atomic_load(&s->st_retries);
 	st->singles = atomic_load(&s->st_singles);
 	st->schema_version = s->schema_version;
+	st->apply_ns = atomic_load(&s->st_apply_ns);
+	st->commit_ns = atomic_load(&s->st_commit_ns);
+	st->post_ns = atomic_load(&s->st_post_ns);
 }
 
 /* --- backup ------------------------------------------------------------ */

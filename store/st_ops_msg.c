@@ -42,6 +42,7 @@ int st_blob_put(st_store_t *s, MDB_txn *txn, const uint8_t *hash, sl_slice_t bod
 		uint64_t refs)
 {
 	st_blob_rec_t b;
+	st_chunk_layout_t lay;
 	uint8_t kb[12];
 	int rc = blob_get(s, txn, hash, &b);
 
@@ -59,18 +60,32 @@ int st_blob_put(st_store_t *s, MDB_txn *txn, const uint8_t *hash, sl_slice_t bod
 	b.refcount = refs;
 	b.size = body.len;
 	b.chunk_size = ST_CHUNK_SIZE;
-	b.n_chunks = (uint32_t)((body.len + ST_CHUNK_SIZE - 1) / ST_CHUNK_SIZE);
+	b.n_chunks = st_chunk_count_for(body.len);
+	rc = st_chunk_layout(b.size, b.chunk_size, b.n_chunks, &lay);
+	if (rc < 0)
+		return rc;
 	for (uint32_t i = 0; i < b.n_chunks; i++) {
-		size_t off = (size_t)i * ST_CHUNK_SIZE;
-		size_t n = body.len - off < ST_CHUNK_SIZE ? body.len - off : ST_CHUNK_SIZE;
-		MDB_val k, v = {n, NULL};
+		uint64_t off, n;
+		MDB_val k, v;
 
+		if (!st_chunk_span(&lay, b.chunk_size, i, &off, &n))
+			return SL_ECORRUPT;
 		st_chunk_key(kb, b.no, i);
 		k = st_val(kb, sizeof(kb));
-		rc = mdb_put(txn, s->dbi[ST_DB_CHUNK], &k, &v, MDB_RESERVE);
+		/* Blob numbers only grow, so every chunk key goes after the
+		 * last one: MDB_APPEND skips the search and splits a full
+		 * leaf at its end instead of its middle, so leaves of small
+		 * tails are packed full. Should the counter ever lag, a
+		 * plain put is just slower. */
+		v = (MDB_val){(size_t)n, NULL};
+		rc = mdb_put(txn, s->dbi[ST_DB_CHUNK], &k, &v, MDB_RESERVE | MDB_APPEND);
+		if (rc == MDB_KEYEXIST) {
+			v = (MDB_val){(size_t)n, NULL};
+			rc = mdb_put(txn, s->dbi[ST_DB_CHUNK], &k, &v, MDB_RESERVE);
+		}
 		if (rc != 0)
 			return st_lmdb_err(rc);
-		memcpy(v.mv_data, body.ptr + off, n);
+		memcpy(v.mv_data, body.ptr + off, (size_t)n);
 	}
 	return blob_set(s, txn, hash, &b);
 }

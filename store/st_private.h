@@ -266,6 +266,7 @@ struct st_store {
 		st_singles;
 	_Atomic uint64_t map_size;
 	_Atomic uint64_t map_used;
+	_Atomic uint64_t st_apply_ns, st_commit_ns, st_post_ns;
 };
 
 /* --- Encoding helpers -------------------------------------------------- */
@@ -357,6 +358,103 @@ int st_queue_decode(MDB_val v, st_queue_rec_t *h, const char **sender_r,
  * entries. */
 int st_quar_decode(MDB_val v, st_quar_rec_t *h, const char **verdict_r, const char **sender_r,
 		   const char **rcpts);
+/* --- Chunk layout ------------------------------------------------------
+ *
+ * A body of SIZE bytes is stored as FULL = SIZE / chunk_size chunks of
+ * chunk_size bytes, then the remainder R (if any). R fills whole overflow
+ * runs only when R + 16 is a multiple of the page size; otherwise its last
+ * overflow page is mostly empty (a 4096-byte body took two pages). So
+ * when R splits into A = the largest n*4096-16 <= R (n >= 1, fills n pages
+ * exactly) and a tail T = R - A of 1..ST_TAIL_INLINE_MAX bytes (small
+ * enough to sit inside a leaf page, packed with the tails of other blobs
+ * since chunk keys append), the remainder is stored as two chunks, A and
+ * T. A record says which layout it has by its chunk count (FULL + 1 for
+ * one remainder chunk, FULL + 2 for a split one), so blobs written before
+ * the split existed read the same; the count of a new blob comes from
+ * st_chunk_count_for(). */
+#define ST_TAIL_INLINE_MAX 2000u /* LMDB keeps a value this small (plus a
+				    12-byte key) in the leaf at 4 KiB pages */
+
+typedef struct st_chunk_layout {
+	uint64_t full;     /* chunks of chunk_size bytes */
+	uint64_t rem;      /* bytes after them */
+	uint64_t split;    /* 0, or length of the first of two remainder chunks */
+} st_chunk_layout_t;
+
+/* The overflow part A of a remainder R, or 0 if R is not split. */
+static inline uint64_t st_chunk_split_of(uint64_t r)
+{
+	uint64_t a;
+
+	if (r + 16 < 4096)
+		return 0;
+	a = (r + 16) / 4096 * 4096 - 16;
+	return r - a > 0 && r - a <= ST_TAIL_INLINE_MAX ? a : 0;
+}
+
+/* st_chunk_count_for - chunks of a new blob of SIZE bytes (chunk_size
+ * ST_CHUNK_SIZE). */
+static inline uint32_t st_chunk_count_for(uint64_t size)
+{
+	uint64_t r = size % ST_CHUNK_SIZE;
+
+	return (uint32_t)(size / ST_CHUNK_SIZE + (r > 0) + (st_chunk_split_of(r) > 0));
+}
+
+/* st_chunk_layout - decode the layout of a blob record. 0, or SL_ECORRUPT
+ * when its chunk count fits neither layout. */
+static inline int st_chunk_layout(uint64_t size, uint32_t chunk_size, uint32_t n_chunks,
+				  st_chunk_layout_t *l)
+{
+	uint64_t base;
+
+	l->full = l->rem = l->split = 0;
+	if (size == 0)
+		return n_chunks == 0 ? 0 : SL_ECORRUPT;
+	if (chunk_size == 0)
+		return SL_ECORRUPT;
+	l->full = size / chunk_size;
+	l->rem = size % chunk_size;
+	base = l->full + (l->rem > 0);
+	if (n_chunks == base)
+		return 0;
+	if (l->rem > 0 && n_chunks == base + 1 && (l->split = st_chunk_split_of(l->rem)) > 0)
+		return 0;
+	return SL_ECORRUPT;
+}
+
+/* st_chunk_span - where chunk IDX lies in the body. false if out of range. */
+static inline bool st_chunk_span(const st_chunk_layout_t *l, uint64_t chunk_size, uint64_t idx,
+				 uint64_t *off_r, uint64_t *len_r)
+{
+	uint64_t base = l->full * chunk_size;
+
+	if (idx < l->full) {
+		*off_r = idx * chunk_size;
+		*len_r = chunk_size;
+	} else if (idx == l->full && l->rem > 0) {
+		*off_r = base;
+		*len_r = l->split > 0 ? l->split : l->rem;
+	} else if (idx == l->full + 1 && l->split > 0) {
+		*off_r = base + l->split;
+		*len_r = l->rem - l->split;
+	} else {
+		return false;
+	}
+	return true;
+}
+
+/* st_chunk_index - the chunk holding byte OFF (< size). */
+static inline uint64_t st_chunk_index(const st_chunk_layout_t *l, uint64_t chunk_size,
+				      uint64_t off)
+{
+	uint64_t base = l->full * chunk_size;
+
+	if (off < base)
+		return off / chunk_size;
+	return l->full + (l->split > 0 && off - base >= l->split);
+}
+
 /* st_chunk_key - key of chunk I of blob number NO. */
 static inline void st_chunk_key(uint8_t k[12], uint64_t no, uint32_t i)
 {

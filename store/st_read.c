@@ -912,6 +912,7 @@ int st_body_read(st_reader_t *rd, const st_blob_id_t *id, uint64_t off, uint64_t
 		 int (*cb)(void *ctx, sl_slice_t part), void *ctx)
 {
 	st_blob_rec_t b;
+	st_chunk_layout_t lay;
 	uint8_t kb[12];
 	MDB_val k, v;
 	int rc;
@@ -920,21 +921,23 @@ int st_body_read(st_reader_t *rd, const st_blob_id_t *id, uint64_t off, uint64_t
 	rc = blob_rec(rd, txn, id, &b);
 	if (rc < 0)
 		goto out;
-	if (b.chunk_size == 0 && b.size > 0) {
-		rc = SL_ECORRUPT;
+	rc = st_chunk_layout(b.size, b.chunk_size, b.n_chunks, &lay);
+	if (rc < 0)
 		goto out;
-	}
 	if (off >= b.size)
 		goto out;
 	if (len > b.size - off)
 		len = b.size - off;
 	while (len > 0) {
-		uint32_t idx = (uint32_t)(off / b.chunk_size);
-		uint64_t in = off % b.chunk_size, want;
-		uint64_t clen = idx + 1 == b.n_chunks ? b.size - (uint64_t)idx * b.chunk_size
-						      : b.chunk_size;
+		uint64_t idx = st_chunk_index(&lay, b.chunk_size, off), coff, clen, in, want;
 
-		st_chunk_key(kb, b.no, idx);
+		if (!st_chunk_span(&lay, b.chunk_size, idx, &coff, &clen) || off < coff ||
+		    off - coff >= clen) {
+			rc = SL_ECORRUPT;
+			goto out;
+		}
+		in = off - coff;
+		st_chunk_key(kb, b.no, (uint32_t)idx);
 		k = st_val(kb, sizeof(kb));
 		rc = mdb_get(txn, DBI(rd, ST_DB_CHUNK), &k, &v);
 		if (rc != 0 || v.mv_size != clen) {

@@ -13,6 +13,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sl_log.h"
@@ -196,6 +197,14 @@ st_store_t *st_reader_store(const st_reader_t *rd)
 
 /* --- applying a batch -------------------------------------------------- */
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static void req_reset(st_req_t *r)
 {
 	enum st_op op = r->op;
@@ -219,6 +228,7 @@ static void req_reset(st_req_t *r)
 static int apply_txn(st_store_t *s, st_req_t **batch, unsigned n, bool nested)
 {
 	MDB_txn *txn = NULL, *child = NULL;
+	uint64_t t_begin = now_ns(), t_commit;
 	int rc;
 
 	/* Touches of an earlier attempt at this batch were never committed. */
@@ -269,8 +279,11 @@ static int apply_txn(st_store_t *s, st_req_t **batch, unsigned n, bool nested)
 				r->res.error = sl_strerror(rc);
 		}
 	}
+	t_commit = now_ns();
+	atomic_fetch_add_explicit(&s->st_apply_ns, t_commit - t_begin, memory_order_relaxed);
 	rc = mdb_txn_commit(txn);
 	txn = NULL;
+	atomic_fetch_add_explicit(&s->st_commit_ns, now_ns() - t_commit, memory_order_relaxed);
 	if (rc != 0) {
 		rc = st_lmdb_err(rc);
 		goto fail;
@@ -349,7 +362,7 @@ static void run_batch(st_store_t *s, st_req_t **batch, unsigned n)
 
 static void post_completions(st_store_t *s, st_req_t **batch, unsigned n)
 {
-	uint64_t one = 1;
+	uint64_t one = 1, t0 = now_ns();
 
 	atomic_fetch_add(&s->st_requests, n);
 	pthread_mutex_lock(&s->complete_lock);
@@ -377,6 +390,7 @@ static void post_completions(st_store_t *s, st_req_t **batch, unsigned n)
 			sl_log(SL_LOG_ERR, ST_LOG, "completion eventfd: %s", strerror(errno));
 	}
 	pthread_mutex_unlock(&s->complete_lock);
+	atomic_fetch_add_explicit(&s->st_post_ns, now_ns() - t0, memory_order_relaxed);
 }
 
 static void *writer_main(void *arg)

@@ -5,7 +5,7 @@
  *
  *   bench_store --mode sluice|lmdb --dir PARENT --size BYTES --submitters N
  *               [--inflight K] [--seconds S] [--warmup S] [--batch-max B]
- *               [--keep] [--no-race-workaround] [--hash store|random|seq]
+ *               [--keep] [--hash store|random|seq]
  *
  * Both modes create a fresh directory PARENT/bench_store.XXXXXX (PARENT must
  * be on the disk under test, not tmpfs), open an environment in it, start N
@@ -53,7 +53,6 @@
 #include "sl_err.h"
 #include "sl_log.h"
 #include "st.h"
-#include "st_private.h" /* complete_lock only: the race workaround below */
 
 #define BS_SEQ_LINE 32 /* "X-Bench-Seq: %016" PRIx64 "\r\n" padded */
 #define BS_LAT_BUCKETS 40
@@ -101,7 +100,6 @@ static void bs_fake_hash(uint8_t *h, uint64_t seq)
 		for (int i = 0; i < 8; i++)
 			h[i] = (uint8_t)(seq >> (56 - 8 * i));
 }
-static bool bs_race_workaround = true;
 
 /* --- helpers ------------------------------------------------------------ */
 
@@ -358,20 +356,7 @@ static void *bs_sluice_thread(void *arg)
 				exit(1);
 			}
 		}
-		if (st_client_wait(c, 100) > 0 && bs_race_workaround) {
-			/* store/st_writer.c post_completions() publishes a batch's
-			 * completions, then walks batch[i]->client again to write
-			 * the eventfds, under complete_lock. A request we have
-			 * consumed can be re-allocated (memset) by our next submit
-			 * while that second walk still reads it: the writer then
-			 * dereferences a NULL client and the process dies (seen
-			 * in 2 of 8 runs at 64 submitters). Waiting for the lock
-			 * once per wake-up, before submitting again, closes the
-			 * window until the store is fixed; --no-race-workaround
-			 * shows the crash. */
-			pthread_mutex_lock(&bs_store->complete_lock);
-			pthread_mutex_unlock(&bs_store->complete_lock);
-		}
+		st_client_wait(c, 100);
 	}
 	st_client_destroy(&c); /* waits for what is still in flight */
 	for (unsigned i = 0; i < k; i++)
@@ -519,7 +504,7 @@ static void bs_usage(void)
 {
 	fprintf(stderr, "usage: bench_store --mode sluice|lmdb --dir PARENT --size BYTES "
 			"--submitters N [--inflight K] [--seconds S] [--warmup S] "
-			"[--batch-max B] [--keep] [--no-race-workaround] [--hash store|random|seq]\n");
+			"[--batch-max B] [--keep] [--hash store|random|seq]\n");
 	exit(2);
 }
 
@@ -531,7 +516,7 @@ int main(int argc, char **argv)
 		{"inflight", required_argument, NULL, 'k'}, {"seconds", required_argument, NULL, 't'},
 		{"warmup", required_argument, NULL, 'w'},  {"batch-max", required_argument, NULL, 'b'},
 		{"keep", no_argument, NULL, 'K'},
-		{"no-race-workaround", no_argument, NULL, 'R'}, {"hash", required_argument, NULL, 'H'},
+		{"hash", required_argument, NULL, 'H'},
 		{NULL, 0, NULL, 0}};
 	char top[512], path[600];
 	pthread_t *th;
@@ -549,7 +534,6 @@ int main(int argc, char **argv)
 		case 'w': bs_opt.warmup = strtod(optarg, NULL); break;
 		case 'b': bs_opt.batch_max = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'K': bs_opt.keep = true; break;
-		case 'R': bs_race_workaround = false; break;
 		case 'H':
 			if (strcmp(optarg, "store") == 0)
 				bs_hash_mode = BS_HASH_STORE;
@@ -649,11 +633,15 @@ int main(int argc, char **argv)
 		printf(", \"batches\": %" PRIu64 ", \"batch_avg\": %.2f, \"batch_max\": %" PRIu64
 		       ", \"batch_max_cfg\": %u, \"commits_per_s\": %.1f, \"writer_cpu_share\": %.3f, "
 		       "\"map_grows\": %" PRIu64 ", \"singles\": %" PRIu64
-		       ", \"race_workaround\": %s, \"hash\": \"%s\"",
+		       ", \"apply_ms_per_batch\": %.3f, \"commit_ms_per_batch\": %.3f"
+		       ", \"post_ms_per_batch\": %.3f"
+		       ", \"hash\": \"%s\"",
 		       db, db ? (double)dr / (double)db : 0.0, s1.batch_max,
 		       bs_opt.batch_max ? bs_opt.batch_max : 256, secs > 0 ? (double)db / secs : 0,
 		       secs > 0 ? (double)(w1 - w0) / 1e9 / secs : 0.0, s1.map_grows, s1.singles,
-		       bs_race_workaround ? "true" : "false",
+		       db ? (double)(s1.apply_ns - s0.apply_ns) / 1e6 / (double)db : 0.0,
+		       db ? (double)(s1.commit_ns - s0.commit_ns) / 1e6 / (double)db : 0.0,
+		       db ? (double)(s1.post_ns - s0.post_ns) / 1e6 / (double)db : 0.0,
 		       bs_hash_mode == BS_HASH_STORE ? "store" : bs_hash_mode == BS_HASH_RANDOM ? "random" : "seq");
 	else
 		printf(", \"commits_per_s\": %.1f", rate);
