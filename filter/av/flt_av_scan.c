@@ -557,10 +557,24 @@ static int scan_archive(flt_av_scanner_t *sc, const char *name, sl_slice_t d, en
 	if (a == NULL)
 		return SL_ENOMEM;
 	sl_buf_init(&buf, 0);
-	archive_read_support_filter_all(a);
-	archive_read_support_format_all(a);
-	if (kind == AV_ARC_COMPRESSED)
-		archive_read_support_format_raw(a); /* a lone .gz: its content is one member */
+	if (kind == AV_ARC_COMPRESSED) {
+		/* A compressed stream is one member, whatever it holds: a .tar.gz
+		 * becomes a .tar member, and the tar is scanned one level down (as
+		 * ClamAV does). Letting libarchive guess the format inside instead
+		 * misreads runs of zeros as an empty tar, and text as mtree. */
+		archive_read_support_filter_all(a);
+		archive_read_support_format_raw(a);
+	} else {
+		/* the formats archive_kind() recognises, and no others */
+		archive_read_support_format_zip(a);
+		archive_read_support_format_7zip(a);
+		archive_read_support_format_rar(a);
+		archive_read_support_format_rar5(a);
+		archive_read_support_format_cab(a);
+		archive_read_support_format_ar(a);
+		archive_read_support_format_cpio(a);
+		archive_read_support_format_tar(a);
+	}
 	if (archive_read_open_memory(a, d.ptr, d.len) != ARCHIVE_OK) {
 		res->broken++;
 		goto out;
