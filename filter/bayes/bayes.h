@@ -49,8 +49,10 @@ typedef struct bayes_tok_opts {
 				     is skipped and counted (default 512 KiB) */
 	size_t max_header_value;  /* bytes of one header value read (default
 				     4096) */
-	unsigned max_bigrams;     /* body bigrams per message (default 2048;
-				     0: none) */
+	unsigned max_bigrams;     /* body bigrams per message: the first word
+				     pairs (default 64; 0: none) */
+	unsigned max_html;        /* HTML markup tokens per message: the first
+				     ones (default 16; 0: none) */
 	/* Debugging and tests: called with the text of each new (not yet seen
 	   in this message) token, before it is hashed. NULL: off. */
 	void (*trace)(void *ctx, sl_slice_t text);
@@ -110,6 +112,15 @@ int bayes_tok_body(bayes_tok_t *t, sl_slice_t chunk);
  * next bayes_tok_body starts a new part (no bigram across parts). A no-op
  * when no part is open. */
 void bayes_tok_body_end(bayes_tok_t *t);
+
+/* bayes_tok_html - the next CHUNK of one HTML part's decoded markup (the
+ * part's body before tags are stripped; its visible text goes to
+ * bayes_tok_body). Yields "<tag" for each start tag and "<tag attr" for each
+ * attribute name, lowercased (markup style separates bulk mail from
+ * people's mail), at most max_html per message; reads at most max_body
+ * bytes of markup. Chunks may split anywhere. 0, or SL_ESTATE after
+ * bayes_tok_finish. */
+int bayes_tok_html(bayes_tok_t *t, sl_slice_t chunk);
 
 /* bayes_tok_uri - one URL found in the message (any scheme; "www.x.y/..."
  * without a scheme too). Yields "u:<host>" and "u:<parent domain>" tokens

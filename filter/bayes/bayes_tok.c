@@ -51,8 +51,24 @@ typedef struct sink {
 	bool have_prev;
 } sink_t;
 
+/* HTML markup scanner: tag and attribute names, across chunks. */
+enum html_state { H_TEXT, H_TAGSTART, H_TAGNAME, H_ATTRSP, H_ATTRNAME, H_VALSTART,
+		  H_VALQ, H_VALU, H_SKIP };
+
+typedef struct html_scan {
+	enum html_state st;
+	uint8_t tag[16];
+	size_t tl;
+	uint8_t attr[24];
+	size_t al;
+	uint8_t quote;
+	unsigned emitted;
+	size_t bytes;
+} html_scan_t;
+
 struct bayes_tok {
 	bayes_tok_opts_t o;
+	html_scan_t html;
 	uint64_t *set;             /* open addressing; 0 = empty slot */
 	size_t set_mask;
 	uint64_t *ids;             /* unique ids in arrival order */
@@ -98,7 +114,8 @@ void bayes_tok_opts_default(bayes_tok_opts_t *o)
 	o->max_tokens = 16384;
 	o->max_body = 512u << 10;
 	o->max_header_value = 4096;
-	o->max_bigrams = 2048;
+	o->max_bigrams = 64;
+	o->max_html = 16;
 }
 
 uint64_t bayes_token_id(const uint64_t key[2], sl_slice_t text)
@@ -687,6 +704,120 @@ int bayes_tok_uri(bayes_tok_t *t, sl_slice_t uri)
 	return 0;
 }
 
+
+/* --- HTML markup ------------------------------------------------------- */
+
+static inline bool html_space(uint8_t c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f';
+}
+
+static void html_emit_tag(bayes_tok_t *t, html_scan_t *h)
+{
+	if (h->tl == 0 || h->emitted >= t->o.max_html)
+		return;
+	h->emitted++;
+	emit3(t, "<", 1, h->tag, h->tl, "", 0);
+}
+
+static void html_emit_attr(bayes_tok_t *t, html_scan_t *h)
+{
+	uint8_t ta[sizeof(h->tag) + 1];
+
+	if (h->tl == 0 || h->al == 0 || h->emitted >= t->o.max_html)
+		return;
+	h->emitted++;
+	memcpy(ta, h->tag, h->tl);
+	ta[h->tl] = ' ';
+	emit3(t, "<", 1, ta, h->tl + 1, h->attr, h->al);
+}
+
+int bayes_tok_html(bayes_tok_t *t, sl_slice_t chunk)
+{
+	html_scan_t *h = &t->html;
+	size_t room, take;
+
+	if (t->finished)
+		return SL_ESTATE;
+	room = t->o.max_body - h->bytes;
+	take = chunk.len < room ? chunk.len : room;
+	h->bytes += take;
+	for (size_t i = 0; i < take; i++) {
+		uint8_t c = chunk.ptr[i];
+
+		switch (h->st) {
+		case H_TEXT:
+			if (c == '<')
+				h->st = H_TAGSTART;
+			break;
+		case H_TAGSTART:
+			h->tl = 0;
+			if (ascii_alnum(c) || c == '!') {
+				h->tag[h->tl++] = ascii_fold(c);
+				h->st = H_TAGNAME;
+			} else {
+				h->st = c == '/' ? H_SKIP : c == '<' ? H_TAGSTART : H_TEXT;
+			}
+			break;
+		case H_TAGNAME:
+			if (ascii_alnum(c) || c == '-' || c == ':') {
+				if (h->tl < sizeof(h->tag))
+					h->tag[h->tl++] = ascii_fold(c);
+			} else {
+				html_emit_tag(t, h);
+				/* Comments and declarations have no attributes. */
+				h->st = c == '>' ? H_TEXT : h->tag[0] == '!' ? H_SKIP : H_ATTRSP;
+			}
+			break;
+		case H_ATTRSP:
+			if (c == '>') {
+				h->st = H_TEXT;
+			} else if (c == '=') {
+				h->st = H_VALSTART;
+			} else if (ascii_alnum(c)) {
+				h->al = 0;
+				h->attr[h->al++] = ascii_fold(c);
+				h->st = H_ATTRNAME;
+			}
+			break;
+		case H_ATTRNAME:
+			if (ascii_alnum(c) || c == '-' || c == '_' || c == ':') {
+				if (h->al < sizeof(h->attr))
+					h->attr[h->al++] = ascii_fold(c);
+				break;
+			}
+			html_emit_attr(t, h);
+			h->st = c == '>' ? H_TEXT : c == '=' ? H_VALSTART : H_ATTRSP;
+			break;
+		case H_VALSTART:
+			if (c == '"' || c == '\'') {
+				h->quote = c;
+				h->st = H_VALQ;
+			} else if (c == '>') {
+				h->st = H_TEXT;
+			} else if (!html_space(c)) {
+				h->st = H_VALU;
+			}
+			break;
+		case H_VALQ:
+			if (c == h->quote)
+				h->st = H_ATTRSP;
+			break;
+		case H_VALU:
+			if (c == '>')
+				h->st = H_TEXT;
+			else if (html_space(c))
+				h->st = H_ATTRSP;
+			break;
+		case H_SKIP:
+			if (c == '>')
+				h->st = H_TEXT;
+			break;
+		}
+	}
+	return 0;
+}
+
 /* --- Lifetime ---------------------------------------------------------- */
 
 int bayes_tok_create(const bayes_tok_opts_t *o, bayes_tok_t **t_r)
@@ -755,6 +886,7 @@ void bayes_tok_reset(bayes_tok_t *t)
 	ws_reset(&t->bws);
 	sink_break(&t->bsink);
 	t->in_part = false;
+	memset(&t->html, 0, sizeof(t->html));
 }
 
 static int cmp_u64(const void *a, const void *b)

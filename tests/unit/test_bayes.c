@@ -249,6 +249,58 @@ static void test_tok_bigrams(void **state)
 	free(c);
 }
 
+static void test_tok_html(void **state)
+{
+	static const char html[] =
+		"<HTML><body BGCOLOR=\"#fff\" text=black>Hi <font face='Arial' size=2>there"
+		"</font><!-- note --><img src=x alt=\"a>b\" width = 3><a\nhref=y>z</a></body>";
+	static const char *const want[] = {
+		"<html", "<body", "<body bgcolor", "<body text", "<font", "<font face",
+		"<font size", "<!--", "<img", "<img src", "<img alt", "<img width", "<a",
+		"<a href",
+	};
+	cap_t *c = malloc(sizeof(*c));
+	bayes_tok_t *t = tok_new(c), *u = tok_new(NULL);
+	size_t len = strlen(html);
+	bayes_tok_opts_t o;
+	bayes_msg_t a, b;
+
+	(void)state;
+	assert_int_equal(bayes_tok_html(t, sl_slice_make(html, len)), 0);
+	bayes_tok_finish(t, &a);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		assert_tok(c, want[i]);
+	assert_int_equal(c->n, sizeof(want) / sizeof(want[0])); /* nothing else */
+	assert_no_tok(c, "<img b"); /* '>' inside quotes ends no tag */
+	/* Split at every byte: the same. */
+	for (size_t cut = 0; cut <= len; cut++) {
+		bayes_tok_reset(u);
+		bayes_tok_html(u, sl_slice_make(html, cut));
+		bayes_tok_html(u, sl_slice_make(html + cut, len - cut));
+		bayes_tok_finish(u, &b);
+		assert_int_equal(a.n, b.n);
+		assert_memory_equal(a.ids, b.ids, a.n * sizeof(*a.ids));
+	}
+	assert_int_equal(bayes_tok_html(t, SL_SLICE_LIT("<p>")), SL_ESTATE);
+	bayes_tok_destroy(&t);
+	bayes_tok_destroy(&u);
+
+	/* max_html bounds them: the first ones are kept. */
+	bayes_tok_opts_default(&o);
+	o.max_html = 3;
+	o.trace = cap_trace;
+	o.trace_ctx = c;
+	c->n = 0;
+	assert_int_equal(bayes_tok_create(&o, &t), 0);
+	bayes_tok_html(t, sl_slice_make(html, len));
+	bayes_tok_finish(t, &a);
+	assert_int_equal(a.n, 3);
+	assert_tok(c, "<html");
+	assert_tok(c, "<body bgcolor");
+	bayes_tok_destroy(&t);
+	free(c);
+}
+
 /* Feeding TEXT whole and split at every byte gives the same message. */
 static void test_tok_chunk_splits(void **state)
 {
@@ -751,6 +803,7 @@ int main(void)
 		cmocka_unit_test(test_tok_bigrams),
 		cmocka_unit_test(test_tok_chunk_splits),
 		cmocka_unit_test(test_tok_uris),
+		cmocka_unit_test(test_tok_html),
 		cmocka_unit_test(test_tok_dedup_and_limits),
 		cmocka_unit_test(test_tok_reset_reuse),
 		cmocka_unit_test(test_siphash_vector),
