@@ -74,7 +74,7 @@ typedef struct bayes_tok_stats {
 	size_t body_bytes;        /* body text bytes read */
 	size_t body_skipped;      /* body text bytes past max_body */
 	size_t long_words;        /* words summarized as "sk:" tokens */
-	size_t bigrams;           /* bigrams emitted (counted before dedup) */
+	size_t bigrams;           /* body bigrams emitted (before dedup) */
 } bayes_tok_stats_t;
 
 typedef struct bayes_tok bayes_tok_t;
@@ -118,8 +118,8 @@ void bayes_tok_body_end(bayes_tok_t *t);
  * bayes_tok_body). Yields "<tag" for each start tag and "<tag attr" for each
  * attribute name, lowercased (markup style separates bulk mail from
  * people's mail), at most max_html per message; reads at most max_body
- * bytes of markup. Chunks may split anywhere. 0, or SL_ESTATE after
- * bayes_tok_finish. */
+ * bytes of markup. The markup of all HTML parts of a message is one stream:
+ * chunks may split anywhere. 0, or SL_ESTATE after bayes_tok_finish. */
 int bayes_tok_html(bayes_tok_t *t, sl_slice_t chunk);
 
 /* bayes_tok_uri - one URL found in the message (any scheme; "www.x.y/..."

@@ -435,13 +435,14 @@ static void sink_word(bayes_tok_t *t, sink_t *s, const uint8_t *w, size_t len)
 		}
 	}
 	if (s->body || (s->flags & HF_BIGRAM)) {
-		if (s->have_prev && t->st.bigrams < t->o.max_bigrams) {
+		/* max_bigrams bounds the body's; a Subject is short anyway. */
+		if (s->have_prev && (!s->body || t->st.bigrams < t->o.max_bigrams)) {
 			uint8_t buf[2 * BAYES_WORD_MAX + 1];
 
 			memcpy(buf, s->prev, s->prevlen);
 			buf[s->prevlen] = ' ';
 			memcpy(buf + s->prevlen + 1, w, len);
-			t->st.bigrams++;
+			t->st.bigrams += s->body;
 			emit3(t, s->body ? "b:" : "sb:", s->body ? 2 : 3, buf,
 			      s->prevlen + 1 + len, "", 0);
 		}

