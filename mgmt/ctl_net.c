@@ -112,6 +112,12 @@ typedef struct ctl_stats_call {
 	ns_stats_t stats;
 	struct smtp_stats smtp_stats;
 	smtp_server_stats_t smtp_glue;
+	pop3_server_t *pop3;
+	struct pop3_stats pop3_stats;
+	pop3_server_stats_t pop3_glue;
+	imap_server_t *imap;
+	struct imap_stats imap_stats;
+	imap_server_stats_t imap_glue;
 } ctl_stats_call_t;
 
 static void ctl_stats_on_worker(void *arg)
@@ -121,24 +127,84 @@ static void ctl_stats_on_worker(void *arg)
 	ns_stack_get_stats(k->stack, &k->stats);
 	if (k->smtp != NULL)
 		smtp_server_get_stats(k->smtp, &k->smtp_stats, &k->smtp_glue);
+	if (k->pop3 != NULL)
+		pop3_server_get_stats(k->pop3, &k->pop3_stats, &k->pop3_glue);
+	if (k->imap != NULL)
+		imap_server_get_stats(k->imap, &k->imap_stats, &k->imap_glue);
 }
+
+/* ctl_add_u64s - DST[i] += SRC[i] over a struct of uint64_t counters. */
+static void ctl_add_u64s(void *dst, const void *src, size_t size)
+{
+	uint64_t *d = dst;
+	const uint64_t *s = src;
+
+	for (size_t f = 0; f < size / sizeof(uint64_t); f++)
+		d[f] += s[f];
+}
+
+/* ctl_print_engine - "<proto>.<name> <value>" lines from an engine's
+ * *_stats_format output, aligned like the rest. */
+static void ctl_print_engine(sl_buf_t *out, int (*format)(const void *, sl_buf_t *),
+			     const void *st)
+{
+	sl_buf_t tmp;
+
+	sl_buf_init(&tmp, 64 * 1024);
+	format(st, &tmp);
+	for (size_t i = 0; i < tmp.len;) {
+		const char *line = (const char *)tmp.data + i;
+		size_t n = strcspn(line, "\n"), sp = strcspn(line, " ");
+
+		if (sp < n)
+			sl_buf_printf(out, "%-32.*s %.*s\n", (int)sp, line, (int)(n - sp - 1),
+				      line + sp + 1);
+		i += n + 1;
+	}
+	sl_buf_free(&tmp);
+}
+
+/* ctl_print_glue - "<proto>.<name> <value>" for a glue counter struct. */
+static void ctl_print_glue(sl_buf_t *out, const char *proto, const char *const *names,
+			   const void *st)
+{
+	const uint64_t *v = st;
+
+	for (size_t f = 0; names[f] != NULL; f++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "%s.%s", proto, names[f]);
+		sl_buf_printf(out, "%-32s %" PRIu64 "\n", name, v[f]);
+	}
+}
+
+static int ctl_smtp_format(const void *st, sl_buf_t *out) { return smtp_stats_format(st, out); }
+static int ctl_pop3_format(const void *st, sl_buf_t *out) { return pop3_stats_format(st, out); }
+static int ctl_imap_format(const void *st, sl_buf_t *out) { return imap_stats_format(st, out); }
 
 static int ctl_show_stats(void *ctx, int argc, char **argv, sl_buf_t *out, const char **error_r)
 {
 	ctl_net_ctx_t *c = ctx;
 	ns_stats_t total;
 	struct smtp_stats smtp_total;
-	smtp_server_stats_t glue_total;
+	smtp_server_stats_t smtp_glue;
+	struct pop3_stats pop3_total;
+	pop3_server_stats_t pop3_glue;
+	struct imap_stats imap_total;
+	imap_server_stats_t imap_glue;
 	const uint64_t *src;
-	uint64_t *dst;
-	bool have_smtp = false;
+	bool have_smtp = false, have_pop3 = false, have_imap = false;
 
 	(void)argv;
 	if (ctl_no_args(argc, error_r) < 0)
 		return SL_EINVAL;
 	memset(&total, 0, sizeof(total));
 	memset(&smtp_total, 0, sizeof(smtp_total));
-	memset(&glue_total, 0, sizeof(glue_total));
+	memset(&smtp_glue, 0, sizeof(smtp_glue));
+	memset(&pop3_total, 0, sizeof(pop3_total));
+	memset(&pop3_glue, 0, sizeof(pop3_glue));
+	memset(&imap_total, 0, sizeof(imap_total));
+	memset(&imap_glue, 0, sizeof(imap_glue));
 	for (unsigned i = 0; i < sd_dataplane_workers(c->dp); i++) {
 		/* heap: on timeout the worker may still write into it later */
 		ctl_stats_call_t *k = calloc(1, sizeof(*k));
@@ -146,22 +212,28 @@ static int ctl_show_stats(void *ctx, int argc, char **argv, sl_buf_t *out, const
 			return SL_ENOMEM;
 		k->stack = sd_dataplane_stack(c->dp, i);
 		k->smtp = sd_dataplane_smtp(c->dp, i);
+		k->pop3 = sd_dataplane_pop3(c->dp, i);
+		k->imap = sd_dataplane_imap(c->dp, i);
 		if (sl_worker_call(sd_dataplane_worker(c->dp, i), ctl_stats_on_worker, k,
 				   CTL_CALL_TIMEOUT_US) < 0) {
 			*error_r = "worker did not answer in time";
 			return SL_ETIMEDOUT;
 		}
-		src = (const uint64_t *)&k->stats;
-		dst = (uint64_t *)&total;
-		for (size_t f = 0; f < sizeof(total) / sizeof(uint64_t); f++)
-			dst[f] += src[f];
+		ctl_add_u64s(&total, &k->stats, sizeof(total));
 		if (k->smtp != NULL) {
 			have_smtp = true;
 			smtp_stats_add(&smtp_total, &k->smtp_stats);
-			src = (const uint64_t *)&k->smtp_glue;
-			dst = (uint64_t *)&glue_total;
-			for (size_t f = 0; f < sizeof(glue_total) / sizeof(uint64_t); f++)
-				dst[f] += src[f];
+			ctl_add_u64s(&smtp_glue, &k->smtp_glue, sizeof(smtp_glue));
+		}
+		if (k->pop3 != NULL) {
+			have_pop3 = true;
+			pop3_stats_add(&pop3_total, &k->pop3_stats);
+			ctl_add_u64s(&pop3_glue, &k->pop3_glue, sizeof(pop3_glue));
+		}
+		if (k->imap != NULL) {
+			have_imap = true;
+			imap_stats_add(&imap_total, &k->imap_stats);
+			ctl_add_u64s(&imap_glue, &k->imap_glue, sizeof(imap_glue));
 		}
 		free(k);
 	}
@@ -169,28 +241,16 @@ static int ctl_show_stats(void *ctx, int argc, char **argv, sl_buf_t *out, const
 	for (size_t f = 0; ns_stats_names[f] != NULL; f++)
 		sl_buf_printf(out, "%-32s %" PRIu64 "\n", ns_stats_names[f], src[f]);
 	if (have_smtp) {
-		/* smtp.<name> <value>, the engine's counters summed over lanes */
-		sl_buf_t tmp;
-
-		sl_buf_init(&tmp, 64 * 1024);
-		smtp_stats_format(&smtp_total, &tmp);
-		for (size_t i = 0; i < tmp.len;) {
-			const char *line = (const char *)tmp.data + i;
-			size_t n = strcspn(line, "\n"), sp = strcspn(line, " ");
-
-			if (sp < n)
-				sl_buf_printf(out, "%-32.*s %.*s\n", (int)sp, line, (int)(n - sp - 1),
-					      line + sp + 1);
-			i += n + 1;
-		}
-		sl_buf_free(&tmp);
-		src = (const uint64_t *)&glue_total;
-		for (size_t f = 0; smtp_server_stats_names[f] != NULL; f++) {
-			char name[64];
-
-			snprintf(name, sizeof(name), "smtp.%s", smtp_server_stats_names[f]);
-			sl_buf_printf(out, "%-32s %" PRIu64 "\n", name, src[f]);
-		}
+		ctl_print_engine(out, ctl_smtp_format, &smtp_total);
+		ctl_print_glue(out, "smtp", smtp_server_stats_names, &smtp_glue);
+	}
+	if (have_pop3) {
+		ctl_print_engine(out, ctl_pop3_format, &pop3_total);
+		ctl_print_glue(out, "pop3", pop3_server_stats_names, &pop3_glue);
+	}
+	if (have_imap) {
+		ctl_print_engine(out, ctl_imap_format, &imap_total);
+		ctl_print_glue(out, "imap", imap_server_stats_names, &imap_glue);
 	}
 	return 0;
 }

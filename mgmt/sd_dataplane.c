@@ -35,6 +35,7 @@ typedef struct sd_lane {
 	st_reader_t *reader;  /* this lane's store reads */
 	smtp_server_t *smtp;
 	pop3_server_t *pop3;
+	imap_server_t *imap;
 	ns_tls_ctx_t *tls;    /* this lane's TLS context (owned), or NULL */
 	ns_tls_config_t *install_cfg; /* tls install: the config to switch to */
 	int install_rc;
@@ -70,10 +71,13 @@ static void sd_lane_drain(sd_lane_t *l, uint64_t now_us)
 			smtp_server_shutdown(l->smtp, now_us);
 		if (l->pop3 != NULL)
 			pop3_server_shutdown(l->pop3, now_us);
+		if (l->imap != NULL)
+			imap_server_shutdown(l->imap, now_us);
 	}
 	if (now_us - l->drain_start >= SD_DRAIN_MAX_US ||
 	    ((l->smtp == NULL || smtp_server_busy(l->smtp) == 0) &&
 	     (l->pop3 == NULL || pop3_server_busy(l->pop3) == 0) &&
+	     (l->imap == NULL || imap_server_busy(l->imap) == 0) &&
 	     now_us - l->drain_start >= SD_DRAIN_MIN_US))
 		sl_worker_stop(l->worker);
 }
@@ -103,6 +107,8 @@ static void sd_lane_tick(void *ctx, uint64_t now_us)
 		smtp_server_tick(l->smtp, now_us);
 	if (l->pop3 != NULL)
 		pop3_server_tick(l->pop3, now_us);
+	if (l->imap != NULL)
+		imap_server_tick(l->imap, now_us);
 	sd_lane_completions(l, now_us);
 	if (unlikely(atomic_load_explicit(&l->dp->stopping, memory_order_relaxed) != 0))
 		sd_lane_drain(l, now_us);
@@ -136,6 +142,11 @@ static uint64_t sd_lane_deadline(void *ctx)
 	}
 	if (l->pop3 != NULL) {
 		e = pop3_server_next_deadline(l->pop3);
+		if (e < d)
+			d = e;
+	}
+	if (l->imap != NULL) {
+		e = imap_server_next_deadline(l->imap);
 		if (e < d)
 			d = e;
 	}
@@ -209,6 +220,34 @@ static int sd_lane_pop3(const sd_config_t *c, sd_dataplane_t *dp, sd_lane_t *l,
 	return pop3_server_create(&pp, &l->pop3, error_r);
 }
 
+/* sd_lane_imap - the lane's IMAP listeners (143 STARTTLS, 993 implicit TLS). */
+static int sd_lane_imap(const sd_config_t *c, sd_dataplane_t *dp, sd_lane_t *l,
+			const char **error_r)
+{
+	imap_server_params_t ip;
+
+	memset(&ip, 0, sizeof(ip));
+	ip.stack = l->stack;
+	ip.client = l->client;
+	ip.reader = l->reader;
+	ip.auth = dp->auth;
+	ip.tls = l->tls;
+	ip.lane = l->index;
+	sd_config_imap(c, &ip.engine);
+	if (c->imap.plain.port != 0)
+		ip.listeners[ip.n_listeners++] = (imap_listener_conf_t){
+			(uint16_t)c->imap.plain.port, false, c->imap.plain.allow_plaintext_auth};
+	if (c->imap.tls.port != 0)
+		ip.listeners[ip.n_listeners++] = (imap_listener_conf_t){
+			(uint16_t)c->imap.tls.port, true, c->imap.tls.allow_plaintext_auth};
+	ip.max_sessions = c->imap.max_connections;
+	ip.max_per_ip = c->imap.max_connections_per_ip;
+	ip.auth_lockout_failures = c->imap.auth_lockout_failures;
+	ip.auth_lockout_us = c->imap.auth_lockout_time;
+	ip.now_us = sl_time_now_us();
+	return imap_server_create(&ip, &l->imap, error_r);
+}
+
 /* sd_lane_mail - the lane's store handles, TLS context and mail servers. */
 static int sd_lane_mail(const sd_config_t *c, st_store_t *store, sd_dataplane_t *dp,
 			sd_lane_t *l, const char **error_r)
@@ -242,6 +281,11 @@ static int sd_lane_mail(const sd_config_t *c, st_store_t *store, sd_dataplane_t 
 	}
 	if (sd_config_pop3_enabled(c)) {
 		rc = sd_lane_pop3(c, dp, l, error_r);
+		if (rc < 0)
+			return rc;
+	}
+	if (sd_config_imap_enabled(c)) {
+		rc = sd_lane_imap(c, dp, l, error_r);
 		if (rc < 0)
 			return rc;
 	}
@@ -441,10 +485,13 @@ void sd_dataplane_destroy(sd_dataplane_t **dpp)
 			smtp_server_tick(l->smtp, sl_time_now_us());
 		if (l->pop3 != NULL)
 			pop3_server_tick(l->pop3, sl_time_now_us());
+		if (l->imap != NULL)
+			imap_server_tick(l->imap, sl_time_now_us());
 		if (dp->auth != NULL && i < dp->n)
 			mta_authpool_poll(dp->auth, i);
 		smtp_server_destroy(&l->smtp);
 		pop3_server_destroy(&l->pop3);
+		imap_server_destroy(&l->imap);
 		/* Every stream is aborted: the context goes before its stack. */
 		ns_tls_ctx_destroy(&l->tls);
 		/* Waits for this lane's writes still in the store's hands. */
@@ -468,6 +515,7 @@ ns_stack_t *sd_dataplane_stack(const sd_dataplane_t *dp, unsigned i) { return dp
 const sl_port_t *sd_dataplane_port(const sd_dataplane_t *dp) { return dp->port; }
 smtp_server_t *sd_dataplane_smtp(const sd_dataplane_t *dp, unsigned i) { return dp->lane[i].smtp; }
 pop3_server_t *sd_dataplane_pop3(const sd_dataplane_t *dp, unsigned i) { return dp->lane[i].pop3; }
+imap_server_t *sd_dataplane_imap(const sd_dataplane_t *dp, unsigned i) { return dp->lane[i].imap; }
 const ns_tls_config_t *sd_dataplane_tls_config(const sd_dataplane_t *dp) { return dp->tls_cfg; }
 
 /* On lane L's worker: a context for the new config, the listeners switch
@@ -486,6 +534,8 @@ static void sd_lane_tls_install(void *arg)
 		l->install_rc = smtp_server_set_tls(l->smtp, ctx);
 	if (l->install_rc == 0 && l->pop3 != NULL)
 		l->install_rc = pop3_server_set_tls(l->pop3, ctx);
+	if (l->install_rc == 0 && l->imap != NULL)
+		l->install_rc = imap_server_set_tls(l->imap, ctx);
 	if (l->install_rc < 0) {
 		l->install_err = "a mail server of this lane runs without TLS";
 		ns_tls_ctx_destroy(&ctx);

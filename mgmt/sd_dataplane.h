@@ -8,6 +8,7 @@
 #include "sd_config.h"
 #include "sl_port.h"
 #include "sl_worker.h"
+#include "imap_server.h"
 #include "pop3_server.h"
 #include "smtp_server.h"
 #include "st.h"
@@ -39,9 +40,11 @@ sl_worker_t *sd_dataplane_worker(const sd_dataplane_t *dp, unsigned i);
 /* The stack of worker I: touch it only from that worker (sl_worker_call). */
 ns_stack_t *sd_dataplane_stack(const sd_dataplane_t *dp, unsigned i);
 const sl_port_t *sd_dataplane_port(const sd_dataplane_t *dp);
-/* The SMTP server of worker I, or NULL: touch it only from that worker. */
+/* The SMTP/POP3/IMAP server of worker I, or NULL: touch it only from
+ * that worker. */
 smtp_server_t *sd_dataplane_smtp(const sd_dataplane_t *dp, unsigned i);
 pop3_server_t *sd_dataplane_pop3(const sd_dataplane_t *dp, unsigned i);
+imap_server_t *sd_dataplane_imap(const sd_dataplane_t *dp, unsigned i);
 
 /* sd_dataplane_tls_config - the TLS config the lanes use now, or NULL (no
  * TLS). Control thread; valid until the next sd_dataplane_tls_install. */

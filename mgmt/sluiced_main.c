@@ -157,6 +157,9 @@ int main(int argc, char **argv)
 	if (sd_config_pop3_enabled(&conf))
 		sl_log(SL_LOG_INFO, "sluiced", "pop3: port %u (STLS), port %u (implicit TLS)",
 		       conf.pop3.plain.port, conf.pop3.tls.port);
+	if (sd_config_imap_enabled(&conf))
+		sl_log(SL_LOG_INFO, "sluiced", "imap: port %u (STARTTLS), port %u (implicit TLS)",
+		       conf.imap.plain.port, conf.imap.tls.port);
 	sl_log(SL_LOG_INFO, "sluiced", "ready: control socket %s", conf.control_socket);
 	sd_dataplane_run(dp);
 	sl_log(SL_LOG_INFO, "sluiced", "shutting down");

@@ -93,7 +93,14 @@ launch() {
 	mkdir -p "$RUNDIR" /var/lib/sluice
 	"$SLUICED" --config "$CONF" --check-config >/dev/null || exit 1
 	setup_netns
-	ip netns exec "$NETNS" "$SLUICED" --config "$CONF" </dev/null >"$LOG" 2>&1 &
+	# The daemon must not keep descriptors it inherited (a caller's
+	# `flock LOCK scripts/appliance.sh start` would stay locked while it runs).
+	(
+		for fd in $(ls /proc/$BASHPID/fd); do
+			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+		done
+		exec ip netns exec "$NETNS" "$SLUICED" --config "$CONF" </dev/null >"$LOG" 2>&1
+	) &
 	echo $! >"$PIDFILE"
 	if ! configure_tap || ! wait_ready; then
 		echo "appliance: did not come up; log follows:" >&2
