@@ -1,0 +1,340 @@
+/* test_rules_filter - the scan pipeline (filter/filter.h): MIME events
+ * into the rules and Bayes, verdicts and thresholds, GTUBE through every
+ * encoding, chunking, MIME bombs, tagging headers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "filter.h"
+#include "sl_err.h"
+
+#define GTUBE "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+
+static const char *test_rules =
+	"header T_SUBJ_WIN Subject =~ /\\bwinner\\b/i\n"
+	"header T_SUBJ_RAW Subject:raw =~ /=\\?utf-8\\?b\\?/i\n"
+	"body   T_BODY_CLICK /click here now/i\n"
+	"rawbody T_RAW_FONT /<font[^>]+size=1/i\n"
+	"uri    T_URI_IP /^http:\\/\\/\\d+\\.\\d+\\.\\d+\\.\\d+/\n"
+	"full   T_FULL_XM /^X-Mailer: spamware/m\n"
+	"body   T_BODY_PART2 /second part text/\n"
+	"score  T_SUBJ_WIN 2\nscore T_SUBJ_RAW 0.5\nscore T_BODY_CLICK 3\nscore T_RAW_FONT 1\n"
+	"score  T_URI_IP 4\nscore T_FULL_XM 6\nscore T_BODY_PART2 0.25\n";
+
+typedef struct fx {
+	flt_rules_t *rules;
+	flt_filter_t *f;
+	flt_scan_t *s;
+} fx_t;
+
+static void fx_open(fx_t *x, const flt_config_t *cfg, const bayes_store_t *store)
+{
+	flt_rules_src_t src = {"t.cf", test_rules, strlen(test_rules)};
+	const char *err;
+
+	assert_int_equal(flt_rules_new(&x->rules), 0);
+	if (flt_rules_load_sources(x->rules, &src, 1, 0, &err) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(flt_filter_new(cfg, x->rules, &x->f), 0);
+	assert_int_equal(flt_scan_new(x->f, store, &x->s), 0);
+}
+
+static void fx_close(fx_t *x)
+{
+	flt_scan_free(&x->s);
+	flt_filter_free(&x->f);
+	flt_rules_free(&x->rules);
+	assert_null(x->s);
+	assert_null(x->f);
+}
+
+/* Scan MSG fed in CHUNK-byte pieces (0: whole). */
+static const flt_verdict_t *scan(fx_t *x, const char *msg, size_t chunk)
+{
+	const flt_verdict_t *v = NULL;
+	size_t len = strlen(msg);
+
+	assert_int_equal(flt_scan_begin(x->s), 0);
+	if (chunk == 0)
+		chunk = len ? len : 1;
+	for (size_t off = 0; off < len; off += chunk)
+		assert_int_equal(flt_scan_feed(x->s, msg + off, len - off < chunk ? len - off : chunk),
+				 0);
+	assert_int_equal(flt_scan_end(x->s, &v), 0);
+	return v;
+}
+
+static bool has_rule(const flt_verdict_t *v, const char *name)
+{
+	for (size_t i = 0; i < v->nhits; i++)
+		if (strcmp(v->hits[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+static const char *html_spam =
+	"From: a@example.test\r\n"
+	"To: b@example.test\r\n"
+	"Subject: =?utf-8?b?V2lubmVyIQ==?=\r\n"
+	"X-Mailer: spamware 1.0\r\n"
+	"MIME-Version: 1.0\r\n"
+	"Content-Type: multipart/alternative; boundary=\"BB\"\r\n"
+	"\r\n"
+	"--BB\r\n"
+	"Content-Type: text/html; charset=utf-8\r\n"
+	"Content-Transfer-Encoding: quoted-printable\r\n"
+	"\r\n"
+	"<html><body><font size=3D1>x</font><p>Click <b>here</b>\r\n"
+	"now: <a href=3D\"http://10.0.0.1/buy\">shop</a></p></body></html>\r\n"
+	"--BB\r\n"
+	"Content-Type: text/plain\r\n"
+	"\r\n"
+	"second part text\r\n"
+	"--BB--\r\n";
+
+static void test_every_event_reaches_the_rules(void **state)
+{
+	fx_t x;
+	const flt_verdict_t *v;
+
+	(void)state;
+	fx_open(&x, NULL, NULL);
+	for (size_t chunk = 0; chunk <= 13; chunk += 13) {
+		v = scan(&x, html_spam, chunk);
+		assert_true(has_rule(v, "T_SUBJ_WIN"));   /* decoded RFC 2047 */
+		assert_true(has_rule(v, "T_SUBJ_RAW"));   /* raw value */
+		assert_true(has_rule(v, "T_BODY_CLICK")); /* HTML rendered, QP decoded */
+		assert_true(has_rule(v, "T_RAW_FONT"));   /* HTML source, QP decoded */
+		assert_true(has_rule(v, "T_URI_IP"));     /* href */
+		assert_true(has_rule(v, "T_FULL_XM"));    /* raw message */
+		assert_true(has_rule(v, "T_BODY_PART2")); /* second text part */
+		assert_true(v->score == 2 + 0.5 + 3 + 1 + 4 + 6 + 0.25);
+		assert_int_equal(v->cls, FLT_SPAM);
+		assert_int_equal(v->action, FLT_REJECT); /* 16.75 >= 15 */
+	}
+	fx_close(&x);
+}
+
+static void test_thresholds_pick_the_action(void **state)
+{
+	static const struct {
+		const char *subject_extra; /* adds rules */
+		const char *body;
+		enum flt_class cls;
+		enum flt_action action;
+	} cases[] = {
+		{"hello", "nothing", FLT_HAM, FLT_ACCEPT},
+		{"winner", "nothing", FLT_HAM, FLT_ACCEPT},             /* 2 */
+		{"winner", "click here now", FLT_SPAM, FLT_TAG},         /* 5 */
+		{"winner", "click here now http://1.2.3.4/", FLT_SPAM, FLT_QUARANTINE}, /* 9 */
+	};
+	flt_config_t cfg;
+	fx_t x;
+	char msg[512];
+
+	(void)state;
+	flt_config_default(&cfg);
+	cfg.spam_score = 5;
+	cfg.quarantine_score = 8;
+	cfg.reject_score = 12;
+	fx_open(&x, &cfg, NULL);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const flt_verdict_t *v;
+
+		snprintf(msg, sizeof(msg), "Subject: %s\r\nFrom: a@b\r\n\r\n%s\r\n",
+			 cases[i].subject_extra, cases[i].body);
+		v = scan(&x, msg, 0);
+		if (v->cls != cases[i].cls || v->action != cases[i].action)
+			fail_msg("case %zu: %s/%s score %.2f rules %s", i, flt_class_str(v->cls),
+				 flt_action_str(v->action), v->score, v->rules);
+	}
+	/* Over the reject threshold. */
+	const flt_verdict_t *v = scan(&x, "Subject: winner\r\nX-Mailer: spamware\r\n\r\n"
+					  "click here now http://1.2.3.4/\r\n",
+				      0);
+	assert_int_equal(v->action, FLT_REJECT);
+	assert_string_equal(v->rules, "T_SUBJ_WIN,T_BODY_CLICK,T_URI_IP,T_FULL_XM");
+	fx_close(&x);
+
+	cfg.reject_score = 4; /* out of order */
+	assert_int_equal(flt_rules_new(&x.rules), 0);
+	assert_int_equal(flt_filter_new(&cfg, x.rules, &x.f), SL_EINVAL);
+	assert_null(x.f);
+	flt_rules_free(&x.rules);
+}
+
+static void test_gtube_in_every_encoding(void **state)
+{
+	static const char *msgs[] = {
+		"Subject: test\r\n\r\n" GTUBE "\r\n",
+		"Subject: test\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+		"WEpTKkM0SkRCUUFETjEuTlNCTjMqMklETkVOKkdUVUJFLVNUQU5EQVJELUFOVEktVUJFLVRFU1QtRU1B\r\n"
+		"SUwqQy4zNFg=\r\n",
+		"Subject: test\r\nContent-Type: text/html\r\n\r\n<p>XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-"
+		"STANDARD-ANTI-UBE-TEST-EMAIL*C.34X</p>\r\n",
+		"Subject: t\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n"
+		"Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+		"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-=\r\nEMAIL*C.34X\r\n--x--\r\n",
+	};
+	fx_t x;
+
+	(void)state;
+	fx_open(&x, NULL, NULL);
+	for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
+		for (size_t chunk = 0; chunk <= 7; chunk += 7) {
+			const flt_verdict_t *v = scan(&x, msgs[i], chunk);
+
+			if (!has_rule(v, "GTUBE") || v->action != FLT_REJECT || v->cls != FLT_SPAM)
+				fail_msg("message %zu chunk %zu: %s %.1f %s", i, chunk,
+					 flt_class_str(v->cls), v->score, v->rules);
+		}
+	}
+	fx_close(&x);
+}
+
+static void test_mime_bomb_is_policy(void **state)
+{
+	sl_buf_t m;
+	fx_t x;
+	const flt_verdict_t *v;
+
+	(void)state;
+	sl_buf_init(&m, 1 << 20);
+	assert_int_equal(sl_buf_printf(&m, "Subject: deep\r\n"), 0);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(sl_buf_printf(&m,
+					       "Content-Type: multipart/mixed; boundary=b%d\r\n\r\n"
+					       "--b%d\r\n",
+					       i, i),
+				 0);
+	assert_int_equal(sl_buf_printf(&m, "Content-Type: text/plain\r\n\r\nhi\r\n"), 0);
+	fx_open(&x, NULL, NULL);
+	v = scan(&x, (const char *)m.data, 0);
+	assert_int_equal(v->cls, FLT_POLICY);
+	assert_int_equal(v->action, FLT_REJECT);
+	assert_string_equal(v->virus, "Heuristics.Limits.Exceeded");
+	assert_true(v->anomalies & MSG_ANOM_DEPTH_LIMIT);
+	/* and the next message is clean again */
+	v = scan(&x, "Subject: hi\r\n\r\nhello\r\n", 0);
+	assert_int_equal(v->cls, FLT_HAM);
+	assert_string_equal(v->virus, "");
+	fx_close(&x);
+	sl_buf_free(&m);
+}
+
+static void test_size_limit_truncates(void **state)
+{
+	flt_config_t cfg;
+	fx_t x;
+	const flt_verdict_t *v;
+	char msg[8192];
+
+	(void)state;
+	flt_config_default(&cfg);
+	cfg.max_message = 2048;
+	memset(msg, 'a', sizeof(msg));
+	memcpy(msg, "Subject: x\r\n\r\n", 14);
+	memcpy(msg + 6000, " click here now ", 16);
+	msg[sizeof(msg) - 1] = '\0';
+	fx_open(&x, &cfg, NULL);
+	v = scan(&x, msg, 1000);
+	assert_true(v->truncated);
+	assert_int_equal(v->size, 2048);
+	assert_false(has_rule(v, "T_BODY_CLICK"));
+	fx_close(&x);
+}
+
+static void test_state_and_headers(void **state)
+{
+	fx_t x;
+	const flt_verdict_t *v;
+	sl_buf_t out;
+
+	(void)state;
+	fx_open(&x, NULL, NULL);
+	assert_int_equal(flt_scan_feed(x.s, "x", 1), SL_ESTATE);
+	assert_int_equal(flt_scan_end(x.s, &v), SL_ESTATE);
+	assert_int_equal(flt_scan_learn(x.s, BAYES_SPAM, NULL, NULL), SL_ESTATE); /* no store */
+	v = scan(&x, "Subject: winner\r\n\r\nclick here now\r\n", 0);
+	sl_buf_init(&out, 4096);
+	assert_int_equal(flt_verdict_headers(x.f, v, &out), 0);
+	assert_string_equal((const char *)out.data,
+			    "X-Spam-Status: Yes, score=5.0 required=5.0\r\n"
+			    "X-Spam-Score: 5.0 (T_SUBJ_WIN,T_BODY_CLICK)\r\n"
+			    "X-Virus-Scanned: Sluice\r\n");
+	sl_buf_free(&out);
+	assert_string_equal(flt_action_str(FLT_QUARANTINE), "quarantine");
+	assert_string_equal(flt_class_str(FLT_POLICY), "policy");
+	fx_close(&x);
+}
+
+static void learn_cb(void *ctx, int err)
+{
+	*(int *)ctx = err == 0 ? 1 : err;
+}
+
+static void test_bayes_learns_and_scores(void **state)
+{
+	bayes_mem_t *mem;
+	bayes_store_t st;
+	flt_config_t cfg;
+	fx_t x;
+	const flt_verdict_t *v;
+	char msg[512];
+
+	(void)state;
+	assert_int_equal(bayes_mem_create(100000, &mem), 0);
+	st = bayes_mem_store(mem);
+	flt_config_default(&cfg);
+	cfg.bayes_opts.min_spam = 5;
+	cfg.bayes_opts.min_ham = 5;
+	fx_open(&x, &cfg, &st);
+	v = scan(&x, "Subject: hi\r\n\r\nhello\r\n", 0);
+	assert_false(v->bayes_opinion); /* nothing learned yet */
+	for (int i = 0; i < 10; i++) {
+		int done = 0;
+
+		snprintf(msg, sizeof(msg),
+			 "Subject: cheap pills\r\n\r\nbuy cheap pills pharmacy discount code%c\r\n", 'a' + i);
+		scan(&x, msg, 0);
+		assert_int_equal(flt_scan_learn(x.s, BAYES_SPAM, learn_cb, &done), 0);
+		assert_int_equal(done, 1);
+		snprintf(msg, sizeof(msg),
+			 "Subject: meeting notes\r\n\r\nthe agenda for the project meeting item%c\r\n", 'a' + i);
+		scan(&x, msg, 0);
+		assert_int_equal(flt_scan_learn(x.s, BAYES_HAM, learn_cb, &done), 0);
+		/* learning the same message twice is a no-op */
+		assert_int_equal(flt_scan_learn(x.s, BAYES_HAM, learn_cb, &done), 1);
+	}
+	v = scan(&x, "Subject: cheap pills\r\n\r\nbuy cheap pharmacy pills now\r\n", 0);
+	assert_true(v->bayes_opinion);
+	assert_true(v->bayes_prob > 0.9);
+	assert_non_null(strstr(v->rules, "BAYES_9"));
+	assert_true(v->score > v->rules_score);
+	v = scan(&x, "Subject: project meeting\r\n\r\nthe agenda for the meeting\r\n", 0);
+	assert_true(v->bayes_prob < 0.1);
+	assert_non_null(strstr(v->rules, "BAYES_0"));
+	assert_true(v->score < 0);
+	fx_close(&x);
+	bayes_mem_destroy(&mem);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_every_event_reaches_the_rules),
+		cmocka_unit_test(test_thresholds_pick_the_action),
+		cmocka_unit_test(test_gtube_in_every_encoding),
+		cmocka_unit_test(test_mime_bomb_is_policy),
+		cmocka_unit_test(test_size_limit_truncates),
+		cmocka_unit_test(test_state_and_headers),
+		cmocka_unit_test(test_bayes_learns_and_scores),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
