@@ -353,3 +353,20 @@ def test_curl_imap_and_imaps(user):
     assert got.returncode == 0 and got.stdout == msg, got.stderr
     got = curl("-k", "--ssl-reqd", "-u", cred, f"{base}/INBOX;UID=1")
     assert got.returncode == 0 and got.stdout == msg, got.stderr
+
+
+def test_imap_stats(user):
+    """`sluicectl show stats` counts IMAP sessions and what they did."""
+    addr, pw = user
+    before = ie.imap_stats()
+
+    def run():
+        c = ie.connect(addr, pw)
+        c.select("INBOX")
+        c.append("INBOX", None, None, MSG2)
+        c.logout()
+    ie.netns(run)
+    after = ie.imap_stats()
+    assert after.get("imap.sessions", 0) >= before.get("imap.sessions", 0) + 1, (before, after)
+    assert after.get("imap.selects", 0) >= before.get("imap.selects", 0) + 1
+    assert after.get("imap.auth_success", 0) >= before.get("imap.auth_success", 0) + 1
