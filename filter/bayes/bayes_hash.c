@@ -34,12 +34,13 @@ uint64_t bayes_siphash24(const uint64_t k[2], const void *data, size_t n)
 	uint64_t v1 = 0x646f72616e646f6dull ^ k[1];
 	uint64_t v2 = 0x6c7967656e657261ull ^ k[0];
 	uint64_t v3 = 0x7465646279746573ull ^ k[1];
-	uint64_t b = (uint64_t)n << 56, m;
+	uint64_t b = (uint64_t)n << 56;
 	size_t left = n & 7;
 	const uint8_t *end = p + (n - left);
 
 	for (; p != end; p += 8) {
-		m = load_le64(p);
+		uint64_t m = load_le64(p);
+
 		v3 ^= m;
 		SIPROUND;
 		SIPROUND;

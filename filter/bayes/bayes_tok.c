@@ -72,6 +72,7 @@ struct bayes_tok {
 	uint64_t *set;             /* open addressing; 0 = empty slot */
 	size_t set_mask;
 	uint64_t *ids;             /* unique ids in arrival order */
+	uint64_t *tmp;             /* radix sort scratch, max_tokens */
 	size_t n;
 	bool finished;
 	bayes_msg_t msg;
@@ -844,9 +845,11 @@ int bayes_tok_create(const bayes_tok_opts_t *o, bayes_tok_t **t_r)
 		cap <<= 1;
 	t->set = calloc(cap, sizeof(*t->set));
 	t->ids = calloc(t->o.max_tokens, sizeof(*t->ids));
-	if (t->set == NULL || t->ids == NULL) {
+	t->tmp = calloc(t->o.max_tokens, sizeof(*t->tmp));
+	if (t->set == NULL || t->ids == NULL || t->tmp == NULL) {
 		free(t->set);
 		free(t->ids);
+		free(t->tmp);
 		free(t);
 		return SL_ENOMEM;
 	}
@@ -864,6 +867,7 @@ void bayes_tok_destroy(bayes_tok_t **tp)
 		return;
 	free(t->set);
 	free(t->ids);
+	free(t->tmp);
 	free(t);
 	*tp = NULL;
 }
@@ -890,11 +894,33 @@ void bayes_tok_reset(bayes_tok_t *t)
 	memset(&t->html, 0, sizeof(t->html));
 }
 
-static int cmp_u64(const void *a, const void *b)
+/* LSD radix sort of N ids, one byte per pass (a pass where every id has the
+ * same byte is skipped): no comparison callback, linear in N. */
+static void sort_ids(uint64_t *a, uint64_t *tmp, size_t n)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	uint64_t *src = a, *dst = tmp, *sw;
 
-	return x < y ? -1 : x > y;
+	for (unsigned shift = 0; shift < 64; shift += 8) {
+		size_t count[256] = {0}, pos = 0;
+
+		for (size_t i = 0; i < n; i++)
+			count[(src[i] >> shift) & 0xff]++;
+		if (n == 0 || count[(src[0] >> shift) & 0xff] == n)
+			continue;
+		for (unsigned d = 0; d < 256; d++) {
+			size_t c = count[d];
+
+			count[d] = pos;
+			pos += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			dst[count[(src[i] >> shift) & 0xff]++] = src[i];
+		sw = src;
+		src = dst;
+		dst = sw;
+	}
+	if (src != a)
+		memcpy(a, src, n * sizeof(*a));
 }
 
 void bayes_tok_finish(bayes_tok_t *t, bayes_msg_t *m_r)
@@ -907,7 +933,7 @@ void bayes_tok_finish(bayes_tok_t *t, bayes_msg_t *m_r)
 		uint64_t h1, h2;
 
 		bayes_tok_body_end(t);
-		qsort(t->ids, t->n, sizeof(*t->ids), cmp_u64);
+		sort_ids(t->ids, t->tmp, t->n);
 #if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 		for (size_t i = 0; i < t->n; i++)
 			t->ids[i] = __builtin_bswap64(t->ids[i]);
