@@ -56,9 +56,13 @@ typedef struct item {
 
 /* Headers of every part (message headers and MIME part headers), the
  * readable text of text parts (HTML already stripped), and every URL. */
+static bool root_headers_only; /* --root-headers: as a check of that choice */
+static bool no_markup;         /* --no-html */
+
 static int on_header(void *ctx, const msg_part_t *part, const msg_header_t *h)
 {
-	(void)part;
+	if (root_headers_only && part->index != 0)
+		return 0;
 	return bayes_tok_header(ctx, h->name, h->value);
 }
 
@@ -71,7 +75,7 @@ static int on_text(void *ctx, const msg_part_t *part, sl_slice_t utf8)
 /* The decoded markup of HTML text parts, for the markup tokens. */
 static int on_body(void *ctx, const msg_part_t *part, sl_slice_t data)
 {
-	if (!part->is_text || !sl_slice_eq_nocase(part->subtype, "html"))
+	if (no_markup || !part->is_text || !sl_slice_eq_nocase(part->subtype, "html"))
 		return 0;
 	return bayes_tok_html(ctx, data);
 }
@@ -360,7 +364,11 @@ int main(int argc, char **argv)
 	bayes_tok_opts_default(&to);
 	bayes_opts_default(&bo);
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--lmdb") == 0 && i + 1 < argc)
+		if (strcmp(argv[i], "--root-headers") == 0)
+			root_headers_only = true;
+		else if (strcmp(argv[i], "--no-html") == 0)
+			no_markup = true;
+		else if (strcmp(argv[i], "--lmdb") == 0 && i + 1 < argc)
 			lmdb = argv[++i];
 		else if (strcmp(argv[i], "--html") == 0 && i + 1 < argc)
 			to.max_html = (unsigned)atoi(argv[++i]);
@@ -380,7 +388,7 @@ int main(int argc, char **argv)
 			root = argv[i];
 		else {
 			fprintf(stderr, "usage: eval_bayes [--folds K] [--seed N] [--out FILE.md] "
-					"[--lmdb DIR] [--bigrams N] [--html N] [--clues N] [--min-dev X] CORPUS_DIR\n");
+					"[--lmdb DIR] [--root-headers] [--no-html] [--bigrams N] [--html N] [--clues N] [--min-dev X] CORPUS_DIR\n");
 			return 2;
 		}
 	}
@@ -545,8 +553,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	fprintf(o, "# Bayes: %u-fold cross-validation on the training groups\n\n", folds);
-	fprintf(o, "Options: bigrams %u, html %u, max_clues %u, min_dev %g, s %g, x %g.\n\n",
-		to.max_bigrams, to.max_html, bo.max_clues, bo.min_dev, bo.s, bo.x);
+	fprintf(o, "Options: bigrams %u, html %u%s, headers of %s, max_clues %u, min_dev %g, "
+		   "s %g, x %g.\n\n",
+		to.max_bigrams, to.max_html, no_markup ? " (not fed)" : "",
+		root_headers_only ? "the message only" : "every part", bo.max_clues, bo.min_dev, bo.s, bo.x);
 	fprintf(o, "Messages: easy-ham-1 %zu, hard-ham-1 %zu, spam-1 %zu (seed %llu). "
 		   "Every message through the MIME parser and the tokenizer; each fold "
 		   "trains a fresh in-memory store on the other folds.\n\n",
