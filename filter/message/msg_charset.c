@@ -221,7 +221,11 @@ int msg_charset_to_utf8(sl_slice_t charset, sl_slice_t in, sl_buf_t *out, uint32
 
 	switch (msg_charset_canon(charset, name)) {
 	case MSG_CS_UTF8:
-		return sl_buf_append(out, in.ptr, in.len);
+		if (msg_utf8_valid(in.ptr, in.len))
+			return sl_buf_append(out, in.ptr, in.len);
+		/* invalid UTF-8: let iconv replace the bad bytes with U+FFFD */
+		strcpy(name, "UTF-8");
+		break;
 	case MSG_CS_UNKNOWN:
 		if (anom_r)
 			*anom_r |= MSG_ANOM_CHARSET_UNKNOWN;

@@ -242,7 +242,7 @@ static bool name_is(const uint8_t *nm, uint8_t n, const char *lit)
 	return strlen(lit) == n && memcmp(nm, lit, n) == 0;
 }
 
-static int attr_done(msg_html_t *h, msg_url_fn url_fn, void *ctx)
+static int attr_done(msg_html_t *h, msg_text_fn fn, msg_url_fn url_fn, void *ctx)
 {
 	int rc = 0;
 
@@ -271,8 +271,13 @@ static int attr_done(msg_html_t *h, msg_url_fn url_fn, void *ctx)
 		while (o > s && h->attr[o - 1] <= ' ')
 			o--;
 		size_t uoff, ulen;
-		if (url_fn && o > s && msg_url_in_token(h->attr + s, o - s, &uoff, &ulen))
-			rc = url_fn(ctx, h->attr + s + uoff, o - s - uoff);
+		if (url_fn && o > s && msg_url_in_token(h->attr + s, o - s, &uoff, &ulen)) {
+			/* the text so far goes out first, so the order of URL events
+			 * does not depend on how the input was split */
+			rc = out_flush(h, fn, ctx);
+			if (rc >= 0)
+				rc = url_fn(ctx, h->attr + s + uoff, o - s - uoff);
+		}
 	}
 	h->url_attr = false;
 	h->nattr = 0;
@@ -456,7 +461,7 @@ int msg_html_feed(msg_html_t *h, const uint8_t *p, size_t n, msg_text_fn fn, msg
 			break;
 		case H_ATTRVAL_Q:
 			if (c == h->quote) {
-				rc = attr_done(h, url_fn, ctx);
+				rc = attr_done(h, fn, url_fn, ctx);
 				h->state = H_ATTRS;
 			} else if (h->url_attr && h->nattr < h->max_attr) {
 				h->attr[h->nattr++] = c;
@@ -464,10 +469,10 @@ int msg_html_feed(msg_html_t *h, const uint8_t *p, size_t n, msg_text_fn fn, msg
 			break;
 		case H_ATTRVAL_UQ:
 			if (ws) {
-				rc = attr_done(h, url_fn, ctx);
+				rc = attr_done(h, fn, url_fn, ctx);
 				h->state = H_ATTRS;
 			} else if (c == '>') {
-				rc = attr_done(h, url_fn, ctx);
+				rc = attr_done(h, fn, url_fn, ctx);
 				if (rc >= 0)
 					rc = tag_done(h, fn, ctx);
 			} else if (h->url_attr && h->nattr < h->max_attr) {
@@ -513,7 +518,7 @@ int msg_html_flush(msg_html_t *h, msg_text_fn fn, msg_url_fn url_fn, void *ctx)
 	if (h->state == H_ENT)
 		rc = ent_done(h, false, fn, ctx);
 	if (rc >= 0 && (h->state == H_ATTRVAL_Q || h->state == H_ATTRVAL_UQ))
-		rc = attr_done(h, url_fn, ctx);
+		rc = attr_done(h, fn, url_fn, ctx);
 	if (rc >= 0)
 		rc = out_flush(h, fn, ctx);
 	h->state = H_TEXT;

@@ -1044,6 +1044,11 @@ static int st_hdr(msg_parser_t *p, const uint8_t *d, size_t n, size_t *ip)
 	}
 	if (!p->hdr_trunc) {
 		if (sl_buf_append(&p->hdr, d + i, seg) < 0) {
+			/* keep exactly the first max_header_bytes, however the input
+			 * was split */
+			size_t room = p->hdr.max - p->hdr.len;
+			if (room)
+				sl_buf_append(&p->hdr, d + i, room);
 			p->hdr_trunc = true;
 			flag(p, f, MSG_ANOM_HEADER_LIMIT);
 		}
