@@ -29,6 +29,23 @@ size_t msg_b64_decode(msg_b64_t *s, const uint8_t *in, size_t len, uint8_t *out,
 	unsigned nbits = s->nbits;
 
 	for (size_t i = 0; i < len; i++) {
+		/* fast path: whole quanta of alphabet bytes (most of a body line) */
+		if (nbits == 0 && !s->pad) {
+			while (i + 4 <= len) {
+				uint32_t a = b64_tab[in[i]], b = b64_tab[in[i + 1]], c = b64_tab[in[i + 2]],
+					 d = b64_tab[in[i + 3]];
+				if ((a | b | c | d) >= 64)
+					break;
+				uint32_t q = a << 18 | b << 12 | c << 6 | d;
+				out[o] = (uint8_t)(q >> 16);
+				out[o + 1] = (uint8_t)(q >> 8);
+				out[o + 2] = (uint8_t)q;
+				o += 3;
+				i += 4;
+			}
+			if (i >= len)
+				break;
+		}
 		uint8_t v = b64_tab[in[i]];
 
 		if (v < 64) {

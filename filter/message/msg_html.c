@@ -108,11 +108,13 @@ int msg_url_in_token(const uint8_t *t, size_t n, size_t *off_r, size_t *len_r)
 				break;
 			}
 		}
-		if ((i == 0 || !is_alnum(t[i - 1])) && i + 7 < n && strncasecmp((const char *)t + i, "mailto:", 7) == 0) {
+		if ((t[i] | 0x20) == 'm' && (i == 0 || !is_alnum(t[i - 1])) && i + 7 < n &&
+		    strncasecmp((const char *)t + i, "mailto:", 7) == 0) {
 			best = i;
 			break;
 		}
-		if ((i == 0 || (!is_alnum(t[i - 1]) && t[i - 1] != '.' && t[i - 1] != '/' && t[i - 1] != '@')) &&
+		if ((t[i] | 0x20) == 'w' &&
+		    (i == 0 || (!is_alnum(t[i - 1]) && t[i - 1] != '.' && t[i - 1] != '/' && t[i - 1] != '@')) &&
 		    i + 5 < n && strncasecmp((const char *)t + i, "www.", 4) == 0 && is_alnum(t[i + 4])) {
 			best = i;
 			break;
@@ -239,7 +241,8 @@ static int out_space(msg_html_t *h, uint8_t c, msg_text_fn fn, void *ctx)
 
 static bool name_is(const uint8_t *nm, uint8_t n, const char *lit)
 {
-	return strlen(lit) == n && memcmp(nm, lit, n) == 0;
+	/* strncmp stops at LIT's end; then LIT must end exactly at N */
+	return strncmp(lit, (const char *)nm, n) == 0 && lit[n] == 0;
 }
 
 static int attr_done(msg_html_t *h, msg_text_fn fn, msg_url_fn url_fn, void *ctx)
