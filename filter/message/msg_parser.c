@@ -781,6 +781,20 @@ static int hdr_complete(msg_parser_t *p, uint64_t body_off, uint64_t body_lfs)
 	if (a)
 		flag(p, f, a);
 
+	/* a lowercased copy of the charset (the parameter keeps its case for
+	 * BODYSTRUCTURE); copied out first, as the append may move strs */
+	soff_t o_cs = {0};
+	for (uint32_t k = 0; have_ct && k < ct.nparams; k++) {
+		const msg_param_off_t *q = &f->poff[k];
+		uint8_t tmp[MSG_CHARSET_NAME_MAX + 8];
+		if (q->name_len == 7 && memcmp(f->strs.data + q->name_off, "charset", 7) == 0 &&
+		    q->val_len <= sizeof(tmp)) {
+			memcpy(tmp, f->strs.data + q->val_off, q->val_len);
+			put_str(f, &o_cs, tmp, q->val_len, true);
+			break;
+		}
+	}
+
 	/* the strings are complete: slices from here on stay valid */
 	if (have_ct) {
 		pt->type = sl_of(f, &o_type);
@@ -799,18 +813,13 @@ static int hdr_complete(msg_parser_t *p, uint64_t body_off, uint64_t body_lfs)
 	}
 	for (uint32_t k = 0; k < pt->nparams; k++) {
 		if (slice_is(pt->params[k].name, "charset"))
-			pt->charset = pt->params[k].value;
+			continue;
 		else if (slice_is(pt->params[k].name, "boundary"))
 			pt->boundary = pt->params[k].value;
 		else if (slice_is(pt->params[k].name, "name") && !pt->filename.len)
 			pt->filename = pt->params[k].value;
 	}
-	if (pt->charset.len) {
-		/* lowercase in place: it is our copy */
-		uint8_t *c = (uint8_t *)(uintptr_t)pt->charset.ptr;
-		for (size_t k = 0; k < pt->charset.len; k++)
-			c[k] = msg_lower(c[k]);
-	}
+	pt->charset = sl_of(f, &o_cs);
 	if (have_cd) {
 		pt->disp_type = sl_of(f, &o_disp);
 		for (uint32_t k = 0; k < cd.nparams; k++) {
