@@ -115,6 +115,8 @@ static int st_sig_get(void *ctx, const uint8_t sig[BAYES_SIG_LEN], enum bayes_cl
 	*class_r = BAYES_NONE;
 	if (rc == SL_ENOENT) {
 		rc = 0;
+	} else if (rc == SL_ELIMIT) {
+		rc = SL_ECORRUPT; /* a value longer than any class byte */
 	} else if (rc == 0) {
 		if (v.len == 1 && (v.data[0] == BAYES_SPAM || v.data[0] == BAYES_HAM))
 			*class_r = (enum bayes_class)v.data[0];

@@ -632,6 +632,8 @@ int bayes_tok_uri(bayes_tok_t *t, sl_slice_t uri)
 
 	if (t->finished)
 		return SL_ESTATE;
+	if (uri.len == 0)
+		return 0;
 	while (p < e && (*p == ' ' || *p == '\t' || *p == '<' || *p == '"' || *p == '\''))
 		p++;
 	if (starts_nocase(p, (size_t)(e - p), "mailto:")) {

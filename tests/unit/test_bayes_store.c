@@ -244,6 +244,18 @@ static void test_corrupt_and_busy(void **state)
 
 		assert_int_equal(st.ops->sig_get(st.ctx, full, &cls), SL_ECORRUPT);
 	}
+	/* A signature value far too long for a class byte. */
+	{
+		uint8_t full[BAYES_SIG_LEN] = {9};
+		static const char big[100] = "not a class";
+
+		memcpy(skey + 8, full, BAYES_SIG_LEN);
+		op = (st_kv_op_t){.kind = ST_KV_PUT, .key = sl_slice_make(skey, 24),
+				  .value = sl_slice_make(big, sizeof(big))};
+		res = UT_SYNC(f->u, st_kv_write(f->u->c, ST_NS_FILTER, &op, 1, st_admin_done, w));
+		assert_int_equal(res.err, 0);
+		assert_int_equal(st.ops->sig_get(st.ctx, full, &cls), SL_ECORRUPT);
+	}
 	/* Bad updates are refused before anything is submitted. */
 	{
 		bayes_update_t u = {.ids = &id, .n_ids = 1, .dspam = 2, .sig = sig};
