@@ -1,4 +1,5 @@
 /* bayes_store - the Bayes store ops over st_kv_* (see bayes_store.h). */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,16 +40,17 @@ static void be64_put(uint8_t *p, uint64_t v)
 		p[i] = (uint8_t)v;
 }
 
-/* A packed counter: spam << 32 | ham, each half in 0..BAYES_COUNT_MAX. */
-static int unpack(int64_t v, bayes_counts_t *c)
+/* A packed counter holds spam * 2^32 + ham, each half a signed 32-bit
+ * count: the low half is read as int32 and the high half is what remains.
+ * A half below 0 (a token expired, then the message that had it unlearned)
+ * reads as 0. */
+static void unpack(int64_t v, bayes_counts_t *c)
 {
-	uint64_t u = (uint64_t)v;
+	int64_t ham = (int32_t)(uint32_t)((uint64_t)v & 0xffffffffu);
+	int64_t spam = (v - ham) / ((int64_t)1 << 32);
 
-	if (v < 0 || (u >> 32) > BAYES_COUNT_MAX || (u & 0xffffffffu) > BAYES_COUNT_MAX)
-		return SL_ECORRUPT;
-	c->spam = (uint32_t)(u >> 32);
-	c->ham = (uint32_t)(u & 0xffffffffu);
-	return 0;
+	c->spam = spam > 0 ? (uint32_t)spam : 0;
+	c->ham = ham > 0 ? (uint32_t)ham : 0;
 }
 
 /* --- read -------------------------------------------------------------- */
@@ -71,14 +73,13 @@ static int read_fn(st_reader_t *rd, void *arg)
 	for (size_t i = 0; i < r->n; i++) {
 		be64_put(key + KEY_TOK_LEN, r->ids[i]);
 		rc = st_kv_counter(rd, ST_NS_FILTER, sl_slice_make(key, sizeof(key)), &v);
-		if (rc == 0)
-			rc = unpack(v, &r->counts[i]);
 		if (rc != 0)
 			return rc;
+		unpack(v, &r->counts[i]);
 	}
 	rc = st_kv_counter(rd, ST_NS_FILTER, SL_SLICE_LIT(KEY_TOTALS), &v);
 	if (rc == 0)
-		rc = unpack(v, r->totals);
+		unpack(v, r->totals);
 	return rc;
 }
 
@@ -224,6 +225,119 @@ static const bayes_store_ops_t st_ops = {
 	.sig_get = st_sig_get,
 	.apply = st_apply,
 };
+
+/* --- expiry ---------------------------------------------------------- */
+
+#define EXPIRE_HIST 16     /* messages per token tracked one by one */
+#define EXPIRE_BATCH 4096  /* deletions per transaction */
+
+typedef struct expire_scan {
+	uint64_t hist[EXPIRE_HIST + 1]; /* tokens by messages (last: more) */
+	uint64_t total;
+	uint32_t threshold;        /* second pass: collect n <= threshold */
+	uint8_t (*keys)[KEY_TOK_LEN + 8];
+	size_t n_keys, cap_keys;
+	int err;
+} expire_scan_t;
+
+static uint32_t token_msgs(sl_slice_t value)
+{
+	bayes_counts_t c;
+	int64_t v;
+
+	if (value.len != sizeof(v))
+		return UINT32_MAX; /* not a counter: never expired by count */
+	memcpy(&v, value.ptr, sizeof(v));
+	unpack(v, &c);
+	return c.spam + c.ham;
+}
+
+static int expire_count(void *ctx, sl_slice_t key, sl_slice_t value)
+{
+	expire_scan_t *x = ctx;
+	uint32_t n = token_msgs(value);
+
+	(void)key;
+	x->hist[n < EXPIRE_HIST ? n : EXPIRE_HIST]++;
+	x->total++;
+	return 0;
+}
+
+static int expire_collect(void *ctx, sl_slice_t key, sl_slice_t value)
+{
+	expire_scan_t *x = ctx;
+
+	if (key.len != sizeof(*x->keys) || token_msgs(value) > x->threshold)
+		return 0;
+	if (x->n_keys == x->cap_keys)
+		return 1; /* the plan's count is reached */
+	memcpy(x->keys[x->n_keys++], key.ptr, key.len);
+	return 0;
+}
+
+int bayes_st_expire(bayes_st_t *b, uint64_t max_tokens, bayes_st_expiry_t *r_r)
+{
+	expire_scan_t x;
+	uint64_t keep, drop = 0;
+	st_kv_op_t *ops = NULL;
+	int rc;
+
+	memset(&x, 0, sizeof(x));
+	memset(r_r, 0, sizeof(*r_r));
+	if (max_tokens == 0)
+		return SL_EINVAL;
+	if (b->inflight > 0)
+		return SL_EBUSY;
+	rc = st_kv_scan(b->rd, ST_NS_FILTER, SL_SLICE_LIT(KEY_TOK), expire_count, &x);
+	if (rc != 0)
+		return rc;
+	r_r->before = r_r->after = x.total;
+	if (x.total <= max_tokens)
+		return 0;
+	/* Keep 90 % of the maximum, so expiry does not run again at once:
+	   drop the rarest tokens first (seen in 1 message, then 2, ...). */
+	keep = max_tokens - max_tokens / 10;
+	for (x.threshold = 0; x.threshold < EXPIRE_HIST; x.threshold++) {
+		drop += x.hist[x.threshold];
+		if (x.total - drop <= keep)
+			break;
+	}
+	if (x.threshold == EXPIRE_HIST)
+		x.threshold = EXPIRE_HIST - 1; /* frequent tokens are never dropped */
+	r_r->threshold = x.threshold;
+	if (drop == 0)
+		return 0;
+	x.cap_keys = (size_t)drop;
+	x.keys = malloc(x.cap_keys * sizeof(*x.keys));
+	ops = malloc((x.cap_keys < EXPIRE_BATCH ? x.cap_keys : EXPIRE_BATCH) * sizeof(*ops));
+	if (x.keys == NULL || ops == NULL) {
+		rc = SL_ENOMEM;
+		goto out;
+	}
+	rc = st_kv_scan(b->rd, ST_NS_FILTER, SL_SLICE_LIT(KEY_TOK), expire_collect, &x);
+	if (rc < 0)
+		goto out;
+	rc = 0;
+	/* Delete outside the scan: a read snapshot must not wait for a write. */
+	for (size_t i = 0; i < x.n_keys && rc == 0; i += EXPIRE_BATCH) {
+		size_t n = x.n_keys - i < EXPIRE_BATCH ? x.n_keys - i : EXPIRE_BATCH;
+		st_admin_wait_t w = {0};
+
+		for (size_t k = 0; k < n; k++)
+			ops[k] = (st_kv_op_t){.kind = ST_KV_DEL,
+					      .key = sl_slice_make(x.keys[i + k],
+								   sizeof(*x.keys))};
+		rc = st_kv_write(b->c, ST_NS_FILTER, ops, (unsigned)n, st_admin_done, &w);
+		if (rc == 0)
+			rc = st_admin_wait_for(b->c, &w);
+		if (rc == 0)
+			r_r->after -= n;
+	}
+out:
+	free(ops);
+	free(x.keys);
+	return rc;
+}
 
 /* --- lifetime ---------------------------------------------------------- */
 

@@ -225,13 +225,33 @@ static void test_corrupt_and_busy(void **state)
 	bayes_msg_t m;
 	done_t d = {0};
 
-	/* A counter with a negative half is corrupt, not a huge count. */
+	/* A token value that is no counter is corrupt. */
 	for (int i = 0; i < 8; i++)
 		key[8 + i] = (uint8_t)(id >> (56 - 8 * i));
-	op = (st_kv_op_t){.kind = ST_KV_ADD, .key = sl_slice_make(key, 16), .delta = neg};
+	op = (st_kv_op_t){.kind = ST_KV_PUT, .key = sl_slice_make(key, 16),
+			  .value = SL_SLICE_LIT("abc")};
 	res = UT_SYNC(f->u, st_kv_write(f->u->c, ST_NS_FILTER, &op, 1, st_admin_done, w));
 	assert_int_equal(res.err, 0);
 	assert_int_equal(st.ops->read(st.ctx, &id, 1, &c, &tot), SL_ECORRUPT);
+	/* A counter with a negative half (an expired token's message
+	   unlearned) reads as 0 for that half, the other half intact. */
+	op = (st_kv_op_t){.kind = ST_KV_DEL, .key = sl_slice_make(key, 16)};
+	res = UT_SYNC(f->u, st_kv_write(f->u->c, ST_NS_FILTER, &op, 1, st_admin_done, w));
+	assert_int_equal(res.err, 0);
+	op = (st_kv_op_t){.kind = ST_KV_ADD, .key = sl_slice_make(key, 16),
+			  .delta = ((int64_t)3 << 32) + neg};
+	res = UT_SYNC(f->u, st_kv_write(f->u->c, ST_NS_FILTER, &op, 1, st_admin_done, w));
+	assert_int_equal(res.err, 0);
+	assert_int_equal(st.ops->read(st.ctx, &id, 1, &c, &tot), 0);
+	assert_int_equal(c.spam, 3);
+	assert_int_equal(c.ham, 0);
+	op = (st_kv_op_t){.kind = ST_KV_ADD, .key = sl_slice_make(key, 16),
+			  .delta = -5 * ((int64_t)1 << 32) + 7};
+	res = UT_SYNC(f->u, st_kv_write(f->u->c, ST_NS_FILTER, &op, 1, st_admin_done, w));
+	assert_int_equal(res.err, 0);
+	assert_int_equal(st.ops->read(st.ctx, &id, 1, &c, &tot), 0);
+	assert_int_equal(c.spam, 0); /* 3 - 5 */
+	assert_int_equal(c.ham, 2);  /* -5 + 7 */
 	/* A signature value that is no class. */
 	memcpy(skey + 8, sig, sizeof(sig) < 16 ? sizeof(sig) : 16);
 	memset(skey + 8 + sizeof(sig), 0, 16 - sizeof(sig));
@@ -281,12 +301,76 @@ static void test_corrupt_and_busy(void **state)
 	}
 }
 
+/* Expiry drops the rarest tokens down to 90 % of the bound, keeps learning
+ * exactly-once, and an unlearn after it leaves no negative count behind. */
+static void test_expire(void **state)
+{
+	fx_t *f = *state;
+	bayes_store_t st = bayes_st_store(f->bs);
+	bayes_st_expiry_t ex;
+	bayes_counts_t *cnt, tot;
+	uint64_t *ids0;
+	bayes_msg_t m, m0;
+	unsigned before, after;
+	done_t d = {0};
+
+	for (uint64_t i = 0; i < 60; i++) {
+		tb_message(f->t, (i & 1) ? BAYES_SPAM : BAYES_HAM, i, &m);
+		learn_sync(f, &m, (i & 1) ? BAYES_SPAM : BAYES_HAM);
+	}
+	before = keys_with(f, "bayes/t/");
+	assert_true(before > 1000);
+	/* Under the bound: nothing to do. */
+	assert_int_equal(bayes_st_expire(f->bs, before, &ex), 0);
+	assert_int_equal(ex.before, before);
+	assert_int_equal(ex.after, before);
+	assert_int_equal(ex.threshold, 0);
+	assert_int_equal(keys_with(f, "bayes/t/"), before);
+	assert_int_equal(bayes_st_expire(f->bs, 0, &ex), SL_EINVAL);
+
+	/* Half the bound: the hapaxes go first. */
+	assert_int_equal(bayes_st_expire(f->bs, before / 2, &ex), 0);
+	after = keys_with(f, "bayes/t/");
+	assert_int_equal(ex.before, before);
+	assert_int_equal(ex.after, after);
+	assert_true(ex.threshold >= 1);
+	assert_true(after <= before / 2 - before / 20);
+	assert_true(after > 0); /* frequent tokens stay */
+	/* Totals and signatures are untouched: no double learning. */
+	tb_message(f->t, BAYES_HAM, 0, &m0);
+	assert_int_equal(bayes_learn(f->b, &m0, BAYES_HAM, on_done, &d), 1);
+	assert_int_equal(st.ops->read(st.ctx, NULL, 0, NULL, &tot), 0);
+	assert_int_equal(tot.spam, 30);
+	assert_int_equal(tot.ham, 30);
+	/* Unlearn a message that lost tokens: every count stays >= 0 and no
+	   key is left with both halves at 0 or below. */
+	ids0 = malloc(m0.n * sizeof(*ids0));
+	memcpy(ids0, m0.ids, m0.n * sizeof(*ids0));
+	m0.ids = ids0;
+	cnt = calloc(m0.n, sizeof(*cnt));
+	assert_int_equal(bayes_unlearn(f->b, &m0, on_done, &d), 0);
+	drain(f);
+	assert_int_equal(d.err, 0);
+	assert_int_equal(st.ops->read(st.ctx, m0.ids, m0.n, cnt, &tot), 0);
+	assert_int_equal(tot.ham, 29);
+	for (size_t i = 0; i < m0.n; i++)
+		assert_true(cnt[i].spam <= 30 && cnt[i].ham <= 29);
+	/* In flight: refused. */
+	tb_message(f->t, BAYES_SPAM, 999, &m);
+	assert_int_equal(bayes_learn(f->b, &m, BAYES_SPAM, on_done, &d), 0);
+	assert_int_equal(bayes_st_expire(f->bs, 10, &ex), SL_EBUSY);
+	drain(f);
+	free(cnt);
+	free(ids0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_learn_move_unlearn, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_round_trip_matches_memory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_and_busy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expire, setup, teardown),
 	};
 
 	sl_log_set_level(SL_LOG_WARN);
