@@ -234,7 +234,8 @@ static const bayes_store_ops_t st_ops = {
 typedef struct expire_scan {
 	uint64_t hist[EXPIRE_HIST + 1]; /* tokens by messages (last: more) */
 	uint64_t total;
-	uint32_t threshold;        /* second pass: collect n <= threshold */
+	uint32_t threshold;        /* second pass: collect n < threshold, */
+	uint64_t at_threshold;     /* and this many with n == threshold */
 	uint8_t (*keys)[KEY_TOK_LEN + 8];
 	size_t n_keys, cap_keys;
 	int err;
@@ -267,8 +268,19 @@ static int expire_collect(void *ctx, sl_slice_t key, sl_slice_t value)
 {
 	expire_scan_t *x = ctx;
 
-	if (key.len != sizeof(*x->keys) || token_msgs(value) > x->threshold)
+	uint32_t n;
+
+	if (key.len != sizeof(*x->keys))
 		return 0;
+	n = token_msgs(value);
+	if (n > x->threshold)
+		return 0;
+	if (n == x->threshold) {
+		/* Ids are hashes, so key order picks these at random. */
+		if (x->at_threshold == 0)
+			return 0;
+		x->at_threshold--;
+	}
 	if (x->n_keys == x->cap_keys)
 		return 1; /* the plan's count is reached */
 	memcpy(x->keys[x->n_keys++], key.ptr, key.len);
@@ -298,9 +310,16 @@ int bayes_st_expire(bayes_st_t *b, uint64_t max_tokens, bayes_st_expiry_t *r_r)
 	   drop the rarest tokens first (seen in 1 message, then 2, ...). */
 	keep = max_tokens - max_tokens / 10;
 	for (x.threshold = 0; x.threshold < EXPIRE_HIST; x.threshold++) {
-		drop += x.hist[x.threshold];
-		if (x.total - drop <= keep)
+		uint64_t left = x.total - drop;
+
+		if (left - x.hist[x.threshold] <= keep) {
+			/* Only part of this level is needed. */
+			x.at_threshold = left - keep;
+			drop += x.at_threshold;
 			break;
+		}
+		drop += x.hist[x.threshold];
+		x.at_threshold = x.hist[x.threshold];
 	}
 	if (x.threshold == EXPIRE_HIST)
 		x.threshold = EXPIRE_HIST - 1; /* frequent tokens are never dropped */

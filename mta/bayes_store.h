@@ -1,8 +1,8 @@
 /* bayes_store - the Bayes token store on the LMDB store's filter key space.
  *
  * Keys (namespace ST_NS_FILTER), all under the prefix "bayes/":
- *   "bayes/t/" be64 token id   int64 counter: spam << 32 | ham
- *   "bayes/n"                  int64 counter: learned spams << 32 | hams
+ *   "bayes/t/" be64 token id   int64 counter: spam * 2^32 + ham
+ *   "bayes/n"                  int64 counter: spams * 2^32 + hams learned
  *   "bayes/s/" 16-byte sig     one byte: 1 spam, 2 ham (bayes_class)
  * A packed counter is spam * 2^32 + ham with each half a signed 32-bit
  * count, so adding dspam * 2^32 + dham with ST_KV_ADD changes each half on

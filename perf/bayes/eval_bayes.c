@@ -17,14 +17,17 @@
  * where the BAYES_* bands fall, and tokens/s, MB/s, learns/s, scores/s.
  *
  * With --lmdb DIR (a directory that does not exist yet), every message is
- * also learned into a real store there through mta/bayes_store (256
+ * also learned into a real store (DIR/all) through mta/bayes_store (256
  * learns in flight, group commit) and scored back from it: learns/s,
- * scores/s and bytes per token on LMDB. */
+ * scores/s and bytes per token on LMDB. With --expire F as well, the same
+ * folds run on LMDB stores (DIR/foldK) expired to F of their tokens after
+ * training, to show what expiry costs. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "bayes/bayes.h"
@@ -50,6 +53,8 @@ typedef struct item {
 	int fold;
 	double prob;
 	bool opinion;
+	double prob_x;      /* --expire: scored by an expired LMDB store */
+	bool opinion_x;
 } item_t;
 
 /* --- The adapter: MIME parser events -> tokenizer -------------------- */
@@ -343,9 +348,91 @@ out:
 	return rc;
 }
 
+/* --expire F: the same folds on LMDB stores, each expired to F of its
+ * tokens after training, then scored. DIR/foldK must not exist. */
+static int run_expire_cv(const char *dir, item_t *items, size_t n, unsigned folds, double frac,
+			 uint64_t tokens_r[2])
+{
+	int rc = 0;
+
+	tokens_r[0] = tokens_r[1] = 0;
+	for (unsigned f = 0; f < folds && rc == 0; f++) {
+		char path[4096];
+		st_store_opts_t so;
+		st_store_t *s = NULL;
+		st_client_t *c = NULL;
+		st_reader_t *rd = NULL;
+		bayes_st_t *bs = NULL;
+		bayes_t *b = NULL;
+		bayes_st_expiry_t ex;
+		const char *err = NULL;
+		int failed = 0;
+
+		snprintf(path, sizeof(path), "%s/fold%u", dir, f);
+		st_store_opts_default(&so);
+		so.path = path;
+		rc = st_store_open(&so, &s, &err);
+		if (rc != 0) {
+			fprintf(stderr, "eval_bayes: store %s: %s (%s)\n", path, sl_strerror(rc),
+				err);
+			return rc;
+		}
+		if ((rc = st_client_create(s, 256, &c)) != 0 ||
+		    (rc = st_reader_create(s, &rd)) != 0 || (rc = bayes_st_create(c, rd, &bs)) != 0 ||
+		    (rc = bayes_create(NULL, bayes_st_store(bs), &b)) != 0)
+			goto next;
+		for (size_t i = 0; i < n && rc == 0; i++) {
+			bayes_msg_t m = {.ids = items[i].ids, .n = items[i].n};
+
+			if (items[i].fold == (int)f)
+				continue;
+			memcpy(m.sig, items[i].sig, BAYES_SIG_LEN);
+			while ((rc = bayes_learn(b, &m, items[i].group == G_SPAM ? BAYES_SPAM : BAYES_HAM,
+						 nop_done, &failed)) == SL_EAGAIN)
+				st_client_wait(c, 1000);
+			rc = rc < 0 ? rc : 0;
+		}
+		while (bayes_st_inflight(bs) > 0)
+			st_client_wait(c, 1000);
+		if (rc == 0 && failed != 0)
+			rc = failed;
+		if (rc == 0) {
+			/* Count first (a bound above the count changes nothing). */
+			rc = bayes_st_expire(bs, UINT64_MAX, &ex);
+		}
+		if (rc == 0)
+			rc = bayes_st_expire(bs, (uint64_t)(ex.before * frac / 0.9), &ex);
+		if (rc == 0) {
+			tokens_r[0] += ex.before;
+			tokens_r[1] += ex.after;
+		}
+		for (size_t i = 0; i < n && rc == 0; i++) {
+			bayes_msg_t m = {.ids = items[i].ids, .n = items[i].n};
+			bayes_result_t r;
+
+			if (items[i].fold != (int)f)
+				continue;
+			rc = bayes_classify(b, &m, &r);
+			items[i].prob_x = r.prob;
+			items[i].opinion_x = r.opinion;
+		}
+	next:
+		if (rc != 0)
+			fprintf(stderr, "eval_bayes: expiry fold %u: %s\n", f, sl_strerror(rc));
+		bayes_destroy(&b);
+		bayes_st_destroy(&bs);
+		st_reader_destroy(&rd);
+		st_client_destroy(&c);
+		st_store_close(&s);
+	}
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	const char *root = NULL, *out = NULL, *lmdb = NULL;
+	double expire = 0;
+	uint64_t ex_tokens[2] = {0, 0};
 	lm_stats_t ls = {0};
 	unsigned folds = 5;
 	uint64_t seed = 1;
@@ -368,6 +455,8 @@ int main(int argc, char **argv)
 			root_headers_only = true;
 		else if (strcmp(argv[i], "--no-html") == 0)
 			no_markup = true;
+		else if (strcmp(argv[i], "--expire") == 0 && i + 1 < argc)
+			expire = atof(argv[++i]);
 		else if (strcmp(argv[i], "--lmdb") == 0 && i + 1 < argc)
 			lmdb = argv[++i];
 		else if (strcmp(argv[i], "--html") == 0 && i + 1 < argc)
@@ -388,12 +477,14 @@ int main(int argc, char **argv)
 			root = argv[i];
 		else {
 			fprintf(stderr, "usage: eval_bayes [--folds K] [--seed N] [--out FILE.md] "
-					"[--lmdb DIR] [--root-headers] [--no-html] [--bigrams N] [--html N] [--clues N] [--min-dev X] CORPUS_DIR\n");
+					"[--lmdb DIR [--expire F]] [--root-headers] [--no-html] [--bigrams N] [--html N] [--clues N] [--min-dev X] CORPUS_DIR\n");
 			return 2;
 		}
 	}
-	if (root == NULL || folds < 2 || folds > 20 || seed == 0) {
-		fprintf(stderr, "eval_bayes: need CORPUS_DIR, 2 <= folds <= 20, seed > 0\n");
+	if (root == NULL || folds < 2 || folds > 20 || seed == 0 ||
+	    (expire != 0 && (lmdb == NULL || !(expire > 0 && expire < 1)))) {
+		fprintf(stderr, "eval_bayes: need CORPUS_DIR, 2 <= folds <= 20, seed > 0, "
+				"--expire only with --lmdb and in (0, 1)\n");
 		return 2;
 	}
 	for (int g = 0; g < G_N; g++)
@@ -536,7 +627,17 @@ int main(int argc, char **argv)
 
 	if (lmdb != NULL) {
 		sl_log_set_level(SL_LOG_WARN);
-		if (run_lmdb(lmdb, items, n, &ls) != 0)
+		char sub[4096];
+
+		if (mkdir(lmdb, 0700) != 0) {
+			fprintf(stderr, "eval_bayes: %s: %s (give a directory that does not "
+					"exist yet)\n", lmdb, strerror(errno));
+			return 2;
+		}
+		snprintf(sub, sizeof(sub), "%s/all", lmdb);
+		if (run_lmdb(sub, items, n, &ls) != 0)
+			return 1;
+		if (expire > 0 && run_expire_cv(lmdb, items, n, folds, expire, ex_tokens) != 0)
 			return 1;
 	}
 	if (getenv("EVAL_BAYES_MISSES") != NULL) {
@@ -574,6 +675,25 @@ int main(int argc, char **argv)
 			100.0 * (hit[G_EASY] + hit[G_HARD]) / (counts[G_EASY] + counts[G_HARD]),
 			hit[G_EASY] + hit[G_HARD], counts[G_EASY] + counts[G_HARD], hit[G_EASY],
 			hit[G_HARD]);
+	}
+	if (expire > 0) {
+		fprintf(o, "\nThe same folds on LMDB stores expired by rarity to %.0f %% of their "
+			   "tokens after training (bayes_st_expire; %llu tokens before, %llu "
+			   "after, summed over the folds):\n\n",
+			expire * 100, (unsigned long long)ex_tokens[0],
+			(unsigned long long)ex_tokens[1]);
+		fprintf(o, "| threshold | spam recall | ham FP rate |\n|---|---|---|\n");
+		for (size_t k = 0; k < sizeof(th) / sizeof(th[0]); k++) {
+			size_t hit[G_N] = {0};
+
+			for (size_t i = 0; i < n; i++)
+				hit[items[i].group] += items[i].opinion_x && items[i].prob_x >= th[k];
+			fprintf(o, "| p >= %g | %.2f %% (%zu/%zu) | %.2f %% (%zu/%zu) |\n", th[k],
+				100.0 * hit[G_SPAM] / counts[G_SPAM], hit[G_SPAM], counts[G_SPAM],
+				100.0 * (hit[G_EASY] + hit[G_HARD]) /
+					(counts[G_EASY] + counts[G_HARD]),
+				hit[G_EASY] + hit[G_HARD], counts[G_EASY] + counts[G_HARD]);
+		}
 	}
 	fprintf(o, "\nWhere the messages fall in the BAYES_* bands:\n\n");
 	fprintf(o, "| rule | score | easy-ham | hard-ham | spam |\n|---|---|---|---|---|\n");
