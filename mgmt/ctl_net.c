@@ -118,6 +118,8 @@ typedef struct ctl_stats_call {
 	imap_server_t *imap;
 	struct imap_stats imap_stats;
 	imap_server_stats_t imap_glue;
+	smtp_filter_t *filter;
+	smtp_filter_stats_t filter_stats;
 } ctl_stats_call_t;
 
 static void ctl_stats_on_worker(void *arg)
@@ -131,6 +133,8 @@ static void ctl_stats_on_worker(void *arg)
 		pop3_server_get_stats(k->pop3, &k->pop3_stats, &k->pop3_glue);
 	if (k->imap != NULL)
 		imap_server_get_stats(k->imap, &k->imap_stats, &k->imap_glue);
+	if (k->filter != NULL)
+		smtp_filter_get_stats(k->filter, &k->filter_stats);
 }
 
 /* ctl_add_u64s - DST[i] += SRC[i] over a struct of uint64_t counters. */
@@ -193,7 +197,8 @@ static int ctl_show_stats(void *ctx, int argc, char **argv, sl_buf_t *out, const
 	struct imap_stats imap_total;
 	imap_server_stats_t imap_glue;
 	const uint64_t *src;
-	bool have_smtp = false, have_pop3 = false, have_imap = false;
+	smtp_filter_stats_t filter_total;
+	bool have_smtp = false, have_pop3 = false, have_imap = false, have_filter = false;
 
 	(void)argv;
 	if (ctl_no_args(argc, error_r) < 0)
@@ -205,6 +210,7 @@ static int ctl_show_stats(void *ctx, int argc, char **argv, sl_buf_t *out, const
 	memset(&pop3_glue, 0, sizeof(pop3_glue));
 	memset(&imap_total, 0, sizeof(imap_total));
 	memset(&imap_glue, 0, sizeof(imap_glue));
+	memset(&filter_total, 0, sizeof(filter_total));
 	for (unsigned i = 0; i < sd_dataplane_workers(c->dp); i++) {
 		/* heap: on timeout the worker may still write into it later */
 		ctl_stats_call_t *k = calloc(1, sizeof(*k));
@@ -214,6 +220,7 @@ static int ctl_show_stats(void *ctx, int argc, char **argv, sl_buf_t *out, const
 		k->smtp = sd_dataplane_smtp(c->dp, i);
 		k->pop3 = sd_dataplane_pop3(c->dp, i);
 		k->imap = sd_dataplane_imap(c->dp, i);
+		k->filter = sd_dataplane_filter(c->dp, i);
 		if (sl_worker_call(sd_dataplane_worker(c->dp, i), ctl_stats_on_worker, k,
 				   CTL_CALL_TIMEOUT_US) < 0) {
 			*error_r = "worker did not answer in time";
@@ -235,6 +242,10 @@ static int ctl_show_stats(void *ctx, int argc, char **argv, sl_buf_t *out, const
 			imap_stats_add(&imap_total, &k->imap_stats);
 			ctl_add_u64s(&imap_glue, &k->imap_glue, sizeof(imap_glue));
 		}
+		if (k->filter != NULL) {
+			have_filter = true;
+			ctl_add_u64s(&filter_total, &k->filter_stats, sizeof(filter_total));
+		}
 		free(k);
 	}
 	src = (const uint64_t *)&total;
@@ -252,6 +263,8 @@ static int ctl_show_stats(void *ctx, int argc, char **argv, sl_buf_t *out, const
 		ctl_print_engine(out, ctl_imap_format, &imap_total);
 		ctl_print_glue(out, "imap", imap_server_stats_names, &imap_glue);
 	}
+	if (have_filter)
+		ctl_print_glue(out, "filter", smtp_filter_stats_names, &filter_total);
 	return 0;
 }
 

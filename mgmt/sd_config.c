@@ -223,6 +223,7 @@ static const sl_conf_field_t sd_root_fields[] = {
 	{"smtp", SL_CONF_SECTION, 0, .section = &sd_smtp_section},
 	{"pop3", SL_CONF_SECTION, 0, .section = &sd_pop3_section},
 	{"imap", SL_CONF_SECTION, 0, .section = &sd_imap_section},
+	{"filter", SL_CONF_SECTION, 0, .section = &sd_filter_section},
 	{"tls", SL_CONF_SECTION, 0, .section = &sd_tls_section},
 	{"fault_injection", SL_CONF_SECTION, 0, .section = &sd_fault_section},
 	{NULL}};
@@ -301,6 +302,7 @@ void sd_config_default(sd_config_t *c)
 	c->smtp.auth_lockout_failures = 10;
 	c->smtp.auth_lockout_time = 15 * 60 * S;
 	sd_config_access_defaults(c);
+	sd_config_filter_defaults(c);
 	c->tls.enabled = true;
 	c->tls.tickets = true;
 	c->tls.handshake_timeout = 10 * S;
@@ -386,7 +388,8 @@ int sd_config_load(const char *path, sd_config_t *c, const char **error_r)
 			goto fail;
 		}
 	}
-	if (sd_config_access_check(c, path, errbuf, sizeof(errbuf)) < 0)
+	if (sd_config_access_check(c, path, errbuf, sizeof(errbuf)) < 0 ||
+	    sd_config_filter_check(c, path, errbuf, sizeof(errbuf)) < 0)
 		goto fail;
 	return 0;
 fail:

@@ -13,6 +13,7 @@
 #include "sl_conf.h"
 #include "sl_fault.h"
 #include "sl_port.h"
+#include "filter.h"
 #include "imap/imap_session.h"
 #include "pop3/pop3_session.h"
 #include "smtp/smtp_session.h"
@@ -100,6 +101,15 @@ typedef struct sd_config {
 		} plain, tls;
 	} pop3, imap;
 
+	/* The content filter behind SMTP (sd_config_filter.c, docs/filter.md). */
+	struct {
+		bool enabled, bayes;
+		sl_conf_strlist_t rules, signatures;
+		double spam_score, quarantine_score, reject_score;
+		int virus_action, policy_action; /* enum flt_action */
+		uint64_t max_scan_size;          /* bytes */
+	} filter;
+
 	/* TLS for the listeners (docs/tls.md). cert/key are parallel lists, the
 	 * first pair the default; none: a self-signed certificate. */
 	struct {
@@ -157,6 +167,13 @@ bool sd_config_imap_enabled(const sd_config_t *c);
  * set per listener). R->hostname points into C. */
 void sd_config_pop3(const sd_config_t *c, struct pop3_config *r);
 void sd_config_imap(const sd_config_t *c, struct imap_config *r);
+/* The filter section (sd_config_filter.c). */
+extern const sl_conf_section_t sd_filter_section;
+void sd_config_filter_defaults(sd_config_t *c);
+int sd_config_filter_check(const sd_config_t *c, const char *path, char *errbuf, size_t size);
+/* sd_config_filter - the filter's config (the rule and signature paths
+ * are read from C by the caller). */
+void sd_config_filter(const sd_config_t *c, flt_config_t *r);
 /* sd_config_mail_enabled - any of SMTP, POP3, IMAP has a listener. */
 bool sd_config_mail_enabled(const sd_config_t *c);
 /* sd_config_tls_enabled - TLS contexts are wanted (tls.enabled and a mail

@@ -36,6 +36,8 @@ typedef struct sd_lane {
 	smtp_server_t *smtp;
 	pop3_server_t *pop3;
 	imap_server_t *imap;
+	bayes_st_t *bayes;        /* the lane's view of the Bayes tokens */
+	smtp_filter_t *filter;    /* the lane's content scans, or NULL */
 	ns_tls_ctx_t *tls;    /* this lane's TLS context (owned), or NULL */
 	ns_tls_config_t *install_cfg; /* tls install: the config to switch to */
 	int install_rc;
@@ -50,6 +52,8 @@ struct sd_dataplane {
 	unsigned n;
 	atomic_int stopping;  /* 0 running, 1 draining, 2 hard stop */
 	mta_authpool_t *auth;
+	flt_rules_t *rules;        /* the live rule set, or NULL (no filter) */
+	flt_filter_t *filter;      /* shared by the lanes' scans */
 	ns_tls_config_t *tls_cfg; /* shared by the lanes' contexts, or NULL */
 	sd_lane_t lane[SD_MAX_WORKERS];
 };
@@ -171,6 +175,20 @@ static int sd_lane_smtp(const sd_config_t *c, sd_dataplane_t *dp, sd_lane_t *l,
 	sp.reader = l->reader;
 	sp.auth = dp->auth;
 	sp.lane = l->index;
+	if (dp->filter != NULL) {
+		bayes_store_t bs;
+		int rc = bayes_st_create(l->client, l->reader, &l->bayes);
+
+		if (rc == 0) {
+			bs = bayes_st_store(l->bayes);
+			rc = smtp_filter_create(dp->filter, &bs, &l->filter);
+		}
+		if (rc < 0) {
+			*error_r = "cannot create the lane's content filter";
+			return rc;
+		}
+		sp.filter = l->filter;
+	}
 	sd_config_smtp(c, &sp.engine);
 	if (c->smtp.mx.port != 0)
 		sp.listeners[sp.n_listeners++] = (smtp_listener_conf_t){
@@ -292,6 +310,44 @@ static int sd_lane_mail(const sd_config_t *c, st_store_t *store, sd_dataplane_t 
 	return 0;
 }
 
+/* sd_filter_build - the rule set and the filter every lane scans with. */
+static int sd_filter_build(const sd_config_t *c, sd_dataplane_t *dp, const char **error_r)
+{
+	static char errbuf[700];
+	flt_config_t fc;
+	flt_ruleset_stats_t rs;
+	flt_ruleset_t *set;
+	const char *err = NULL;
+	int rc;
+
+	rc = flt_rules_new(&dp->rules);
+	if (rc < 0) {
+		*error_r = "filter: no memory for the rule set";
+		return rc;
+	}
+	if (c->filter.rules.count > 0) {
+		rc = flt_rules_load(dp->rules, (const char *const *)c->filter.rules.items,
+				    c->filter.rules.count, 0, &err);
+		if (rc < 0) {
+			snprintf(errbuf, sizeof(errbuf), "filter.rules: %s", err ? err : sl_strerror(rc));
+			*error_r = errbuf;
+			return rc;
+		}
+	}
+	sd_config_filter(c, &fc);
+	rc = flt_filter_new(&fc, dp->rules, &dp->filter);
+	if (rc < 0) {
+		*error_r = "filter: bad thresholds or no memory";
+		return rc;
+	}
+	set = flt_rules_current(dp->rules);
+	flt_ruleset_stats(set, &rs);
+	flt_ruleset_unref(&set);
+	sl_log(SL_LOG_INFO, "filter", "%zu rules loaded; spam %.1f, quarantine %.1f, reject %.1f",
+	       (size_t)rs.rules, fc.spam_score, fc.quarantine_score, fc.reject_score);
+	return 0;
+}
+
 static void sd_log_cert(const char *what, const ns_tls_cert_info_t *ci)
 {
 	char exp[32];
@@ -378,6 +434,11 @@ int sd_dataplane_create(const sd_config_t *c, st_store_t *store, sd_dataplane_t 
 	dp->n = c->dataplane.workers;
 	if (store != NULL && sd_config_tls_enabled(c)) {
 		rc = sd_tls_build(c, &dp->tls_cfg, error_r);
+		if (rc < 0)
+			goto fail;
+	}
+	if (store != NULL && c->filter.enabled) {
+		rc = sd_filter_build(c, dp, error_r);
 		if (rc < 0)
 			goto fail;
 	}
@@ -492,13 +553,18 @@ void sd_dataplane_destroy(sd_dataplane_t **dpp)
 		smtp_server_destroy(&l->smtp);
 		pop3_server_destroy(&l->pop3);
 		imap_server_destroy(&l->imap);
+		smtp_filter_destroy(&l->filter);
 		/* Every stream is aborted: the context goes before its stack. */
 		ns_tls_ctx_destroy(&l->tls);
 		/* Waits for this lane's writes still in the store's hands. */
 		st_client_destroy(&l->client);
+		if (bayes_st_destroy(&l->bayes) < 0)
+			sl_log(SL_LOG_WARN, "filter", "lane %u: Bayes updates still in flight", i);
 		st_reader_destroy(&l->reader);
 	}
 	mta_authpool_destroy(&dp->auth);
+	flt_filter_free(&dp->filter);
+	flt_rules_free(&dp->rules);
 	for (unsigned i = 0; i < SD_MAX_WORKERS; i++) {
 		ns_stack_destroy(&dp->lane[i].stack);
 		sl_worker_destroy(&dp->lane[i].worker);
@@ -516,6 +582,7 @@ const sl_port_t *sd_dataplane_port(const sd_dataplane_t *dp) { return dp->port; 
 smtp_server_t *sd_dataplane_smtp(const sd_dataplane_t *dp, unsigned i) { return dp->lane[i].smtp; }
 pop3_server_t *sd_dataplane_pop3(const sd_dataplane_t *dp, unsigned i) { return dp->lane[i].pop3; }
 imap_server_t *sd_dataplane_imap(const sd_dataplane_t *dp, unsigned i) { return dp->lane[i].imap; }
+smtp_filter_t *sd_dataplane_filter(const sd_dataplane_t *dp, unsigned i) { return dp->lane[i].filter; }
 const ns_tls_config_t *sd_dataplane_tls_config(const sd_dataplane_t *dp) { return dp->tls_cfg; }
 
 /* On lane L's worker: a context for the new config, the listeners switch

@@ -8,6 +8,7 @@
 #include "sd_config.h"
 #include "sl_port.h"
 #include "sl_worker.h"
+#include "bayes_store.h"
 #include "imap_server.h"
 #include "pop3_server.h"
 #include "smtp_server.h"
@@ -45,6 +46,7 @@ const sl_port_t *sd_dataplane_port(const sd_dataplane_t *dp);
 smtp_server_t *sd_dataplane_smtp(const sd_dataplane_t *dp, unsigned i);
 pop3_server_t *sd_dataplane_pop3(const sd_dataplane_t *dp, unsigned i);
 imap_server_t *sd_dataplane_imap(const sd_dataplane_t *dp, unsigned i);
+smtp_filter_t *sd_dataplane_filter(const sd_dataplane_t *dp, unsigned i);
 
 /* sd_dataplane_tls_config - the TLS config the lanes use now, or NULL (no
  * TLS). Control thread; valid until the next sd_dataplane_tls_install. */

@@ -65,6 +65,10 @@ struct smtp_delivery {
 	uint32_t relay_off[ST_RCPT_MAX];
 	unsigned n_relay;
 	sl_buf_t strs;            /* sender and relay addresses, NUL-ended */
+	sl_buf_t tag;             /* TAG: headers the filter wants in front */
+	char verdict[ST_VERDICT_MAX + 1]; /* QUARANTINE: what the filter said */
+	int32_t score_milli;
+	st_quarantine_info_t quar;
 	uint64_t t_submit;
 	smtp_delivery_t *prev, *next; /* the server's in-flight list */
 };
@@ -80,6 +84,7 @@ struct smtp_conn {
 	uint16_t port;
 	char ip_str[INET_ADDRSTRLEN];
 	smtp_delivery_t *dl;      /* staging, waiting for a slot, or committing */
+	smtp_filter_msg_t *fm;    /* the content scan of the message streaming in */
 	mta_auth_job_t *auth;    /* at the auth pool */
 	bool req_started;         /* the outstanding request has been started */
 	bool retry_queued;        /* on the server's retry list */
@@ -124,6 +129,7 @@ static void dl_free(smtp_delivery_t *dl)
 		dl->srv->staged -= dl->body.len;
 	sl_buf_free(&dl->body);
 	sl_buf_free(&dl->strs);
+	sl_buf_free(&dl->tag);
 	free(dl);
 }
 
@@ -137,6 +143,7 @@ static smtp_delivery_t *dl_new(smtp_conn_t *cn)
 	dl->conn = cn;
 	sl_buf_init(&dl->body, cn->lst->cfg.message_max + SMTP_STAGING_SLACK);
 	sl_buf_init(&dl->strs, (size_t)(ST_RCPT_MAX + 1) * (ST_ADDR_MAX + 8));
+	sl_buf_init(&dl->tag, 8192);
 	st_sha256_init(&dl->sha);
 	return dl;
 }
@@ -191,7 +198,15 @@ static int hook_msg_begin(void *ctx, smtp_session_t *s)
 		return SL_ESTATE; /* cannot happen: no input while DELIVER waits */
 	dl_free(cn->dl);
 	cn->dl = dl_new(cn);
-	return cn->dl != NULL ? 0 : SL_ENOMEM;
+	if (cn->dl == NULL)
+		return SL_ENOMEM;
+	smtp_filter_release(&cn->fm);
+	if (cn->srv->p.filter != NULL) {
+		cn->fm = smtp_filter_begin(cn->srv->p.filter);
+		if (cn->fm == NULL)
+			return SL_ENOMEM;
+	}
+	return 0;
 }
 
 static int hook_msg_data(void *ctx, smtp_session_t *s, sl_slice_t chunk)
@@ -223,6 +238,51 @@ static void hook_msg_abort(void *ctx, smtp_session_t *s)
 	(void)s;
 	dl_free(cn->dl);
 	cn->dl = NULL;
+	smtp_filter_release(&cn->fm);
+}
+
+static int hook_filter_data(void *ctx, smtp_session_t *s, sl_slice_t chunk)
+{
+	smtp_conn_t *cn = ctx;
+
+	(void)s;
+	if (cn->fm != NULL)
+		smtp_filter_feed(cn->fm, chunk);
+	return 0;
+}
+
+/* The verdict, at the final dot. What delivery needs of it (the tagging
+ * headers, the quarantine record) is copied into the staged delivery. */
+static void hook_filter_end(void *ctx, smtp_session_t *s, struct smtp_verdict *v_r)
+{
+	smtp_conn_t *cn = ctx;
+	smtp_delivery_t *dl = cn->dl;
+	const flt_verdict_t *fv;
+
+	(void)s;
+	if (cn->fm == NULL || dl == NULL) {
+		memset(v_r, 0, sizeof(*v_r));
+		v_r->action = SMTP_VERDICT_REJECT;
+		v_r->code = 451;
+		snprintf(v_r->text, sizeof(v_r->text), "4.3.0 Content scan failed, try again later");
+		return;
+	}
+	sl_buf_reset(&dl->tag);
+	fv = smtp_filter_end(cn->fm, v_r, &dl->tag);
+	if (fv != NULL) {
+		sl_log(SL_LOG_INFO, "filter",
+		       "[%s] %s %s score=%.2f%s%s rules=%s parts=%u size=%" PRIu64 "%s", cn->ip_str,
+		       flt_class_str(fv->cls), flt_action_str(fv->action), fv->score,
+		       fv->virus[0] ? " name=" : "", fv->virus, fv->rules[0] ? fv->rules : "-",
+		       fv->parts, fv->size, fv->truncated ? " truncated" : "");
+		snprintf(dl->verdict, sizeof(dl->verdict), "%s score=%.2f %s%s%s",
+			 flt_class_str(fv->cls), fv->score, fv->virus, fv->virus[0] ? " " : "",
+			 fv->rules);
+		dl->score_milli = (int32_t)(fv->score * 1000.0);
+	} else {
+		sl_log(SL_LOG_WARN, "filter", "[%s] content scan failed: 451", cn->ip_str);
+	}
+	smtp_filter_release(&cn->fm);
 }
 
 static const char *verdict_name(enum smtp_verdict_action v)
@@ -480,12 +540,36 @@ static int dl_collect(void *ctx, const st_rcpt_t *r)
 
 static void dl_done(void *ctx, const st_result_t *res);
 
+/* dl_prepend_tag - put the filter's tagging headers in front of the staged
+ * message (above our Received:, as a filter on this host adds them). */
+static int dl_prepend_tag(smtp_delivery_t *dl)
+{
+	sl_buf_t nb;
+	int rc;
+
+	sl_buf_init(&nb, dl->tag.len + dl->body.len);
+	rc = sl_buf_reserve(&nb, dl->tag.len + dl->body.len);
+	if (rc == 0)
+		rc = sl_buf_append(&nb, dl->tag.data, dl->tag.len);
+	if (rc == 0)
+		rc = sl_buf_append(&nb, dl->body.data, dl->body.len);
+	if (rc < 0) {
+		sl_buf_free(&nb);
+		return rc;
+	}
+	if (dl->srv != NULL)
+		dl->srv->staged += dl->tag.len;
+	sl_buf_free(&dl->body);
+	dl->body = nb;
+	return 0;
+}
+
 /* dl_build - the store request for the staged message: every local
  * recipient expanded through aliases to user ids (each user once), relay
  * recipients and remote alias targets into one outbound queue entry.
  * Returns 0, or the delivery status to answer with. */
-static int dl_build(smtp_conn_t *cn, smtp_delivery_t *dl, enum smtp_deliver_status *st_r,
-		    const char **detail_r)
+static int dl_build(smtp_conn_t *cn, smtp_delivery_t *dl, enum smtp_verdict_action verdict,
+		    enum smtp_deliver_status *st_r, const char **detail_r)
 {
 	smtp_server_t *srv = cn->srv;
 	struct smtp_envelope env;
@@ -506,8 +590,8 @@ static int dl_build(smtp_conn_t *cn, smtp_delivery_t *dl, enum smtp_deliver_stat
 
 		if (smtp_session_rcpt(cn->s, i, &r) < 0 || !slice_to_str(r.addr, addr, sizeof(addr)))
 			continue;
-		if (r.klass == SMTP_RCPT_CLASS_RELAY) {
-			rc = dl_add_relay(dl, addr);
+		if (r.klass == SMTP_RCPT_CLASS_RELAY || verdict == SMTP_VERDICT_QUARANTINE) {
+			rc = dl_add_relay(dl, addr); /* quarantine: every recipient, as given */
 		} else {
 			rc = st_rcpt_resolve(srv->p.reader, addr, dl_collect, dl);
 			if (rc == SL_ENOENT || rc == SL_EINVAL)
@@ -534,11 +618,29 @@ static int dl_build(smtp_conn_t *cn, smtp_delivery_t *dl, enum smtp_deliver_stat
 		dl->relay[i] = (const char *)dl->strs.data + dl->relay_off[i];
 	st_sha256_final(&dl->sha, dl->hash);
 	memset(&dl->d, 0, sizeof(dl->d));
-	dl->d.body = sl_buf_slice(&dl->body);
 	dl->d.hash = dl->hash;
+	if (verdict == SMTP_VERDICT_TAG && dl->tag.len > 0) {
+		rc = dl_prepend_tag(dl);
+		if (rc < 0) {
+			*st_r = SMTP_DELIVER_TEMPFAIL;
+			*detail_r = "no memory for the tagged message";
+			return -1;
+		}
+		dl->d.hash = NULL; /* the body changed: the store hashes it */
+	}
+	dl->d.body = sl_buf_slice(&dl->body);
+	dl->d.results = dl->results;
+	if (verdict == SMTP_VERDICT_QUARANTINE) {
+		dl->quar.verdict = dl->verdict;
+		dl->quar.score_milli = dl->score_milli;
+		dl->quar.sender = (const char *)dl->strs.data + sender_off;
+		dl->quar.rcpts = dl->relay;
+		dl->quar.n_rcpts = dl->n_relay;
+		dl->d.quarantine = &dl->quar;
+		return 0;
+	}
 	dl->d.targets = dl->targets;
 	dl->d.n_targets = dl->n_targets;
-	dl->d.results = dl->results;
 	dl->d.relay_sender = (const char *)dl->strs.data + sender_off;
 	dl->d.relay_rcpts = dl->n_relay ? dl->relay : NULL;
 	dl->d.n_relay_rcpts = dl->n_relay;
@@ -581,7 +683,8 @@ static void conn_deliver_start(smtp_conn_t *cn)
 		st = SMTP_DELIVER_TEMPFAIL;
 		goto now;
 	}
-	if (dl_build(cn, cn->dl, &st, &detail) < 0)
+	if (dl_build(cn, cn->dl, smtp_session_request(cn->s)->u.deliver.verdict.action, &st,
+		     &detail) < 0)
 		goto now;
 	if (!dl_submit(cn)) {
 		srv->gs.store_submit_retries++;
@@ -687,6 +790,7 @@ static void conn_free(smtp_conn_t *cn, enum conn_end how)
 	}
 	/* Aborts a streaming message (msg_abort frees the staging) and logs. */
 	smtp_session_destroy(&cn->s);
+	smtp_filter_release(&cn->fm);
 	if (cn->dl != NULL) {
 		if (cn->dl->inflight)
 			cn->dl->conn = NULL; /* dl_done frees it */
@@ -846,6 +950,10 @@ static int tcp_accepted(ns_stream_t *c, void *listen_ctx)
 	cn->hooks.msg_begin = hook_msg_begin;
 	cn->hooks.msg_data = hook_msg_data;
 	cn->hooks.msg_abort = hook_msg_abort;
+	if (srv->p.filter != NULL) {
+		cn->hooks.filter_data = hook_filter_data;
+		cn->hooks.filter_end = hook_filter_end;
+	}
 	cn->hooks.txlog = hook_txlog;
 	cn->hooks.queue_id = hook_queue_id;
 	sl_timer_init(&cn->timer, conn_timer_cb, cn);

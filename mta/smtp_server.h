@@ -28,6 +28,7 @@
 #include "ns_stream.h"
 #include "smtp/smtp_session.h"
 #include "mta_authpool.h"
+#include "smtp_filter.h"
 #include "st.h"
 
 typedef struct smtp_server smtp_server_t;
@@ -49,6 +50,7 @@ typedef struct smtp_server_params {
 	st_client_t *client;     /* the lane's store client; borrowed */
 	st_reader_t *reader;     /* the lane's reader; borrowed */
 	mta_authpool_t *auth;   /* shared; NULL: AUTH answers 454 */
+	smtp_filter_t *filter;   /* the lane's content filter; NULL: pass-through */
 	ns_tls_ctx_t *tls;       /* the lane's TLS context, borrowed (it must
 				    outlive the server); NULL: no TLS */
 	unsigned lane;           /* index for the auth pool and queue ids */
