@@ -13,7 +13,9 @@
  * Options: --config FILE (filter section, docs/filter.md), --db DIR (the
  * Bayes token store, an LMDB store directory; without it no Bayes),
  * --rules PATH (repeatable; default conf/rules), --jobs N (scan with N
- * threads, files spread over them; output stays in input order). */
+ * threads, files spread over them; output stays in input order),
+ * --scores (the rules column lists NAME:SCORE), --timing (messages/s and
+ * MB/s on stderr). */
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
@@ -42,6 +44,7 @@ typedef struct opts {
 	unsigned nrules;
 	unsigned jobs;
 	bool timing;
+	bool scores;
 } opts_t;
 
 /* The filter section of --config. */
@@ -190,6 +193,7 @@ typedef struct worker {
 	bool has_bs;
 	mode_t_ mode;
 	enum bayes_class cls;
+	bool scores;         /* rules column as NAME:SCORE */
 	sl_buf_t out;        /* this file's output lines */
 	uint64_t msgs, bytes, learned, already, errors;
 } worker_t;
@@ -222,6 +226,14 @@ static void finish_message(worker_t *w, const char *path, unsigned idx, bool mbo
 	}
 	w->msgs++;
 	w->bytes += v->size;
+	if (w->mode == MODE_SCAN && w->scores) {
+		sl_buf_printf(&w->out, "%s\t%s\t%.2f\t", name, flt_class_str(v->cls), v->score);
+		for (size_t i = 0; i < v->nhits; i++)
+			sl_buf_printf(&w->out, "%s%s:%g", i ? "," : "", v->hits[i].name,
+				      v->hits[i].score);
+		sl_buf_printf(&w->out, "\n");
+		return;
+	}
 	if (w->mode == MODE_SCAN) {
 		sl_buf_printf(&w->out, "%s\t%s\t%.2f\t%s\n", name, flt_class_str(v->cls), v->score,
 			      v->rules);
@@ -255,6 +267,7 @@ static int scan_file(worker_t *w, const char *path)
 	ssize_t n;
 	bool mbox = false, open_msg = false, prev_blank = true;
 	unsigned idx = 0;
+	size_t out0 = w->out.len;
 
 	if (fp == NULL) {
 		fprintf(stderr, "sluice-scan: %s: %s\n", path, strerror(errno));
@@ -301,6 +314,18 @@ static int scan_file(worker_t *w, const char *path)
 	}
 	if (open_msg)
 		finish_message(w, path, idx, mbox);
+	/* An mbox of one message (a single message saved with its From_ line)
+	 * is named by its path alone. */
+	if (mbox && idx == 1 && w->mode == MODE_SCAN) {
+		size_t pl = strlen(path), tail;
+
+		if (w->out.len >= out0 + pl + 2 && memcmp(w->out.data + out0 + pl, ":1\t", 3) == 0) {
+			tail = w->out.len - (out0 + pl + 2);
+			memmove(w->out.data + out0 + pl, w->out.data + out0 + pl + 2, tail);
+			w->out.len -= 2;
+			w->out.data[w->out.len] = '\0';
+		}
+	}
 	free(line);
 	fclose(fp);
 	return 0;
@@ -362,6 +387,7 @@ int main(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'}, {"db", required_argument, NULL, 'd'},
 		{"rules", required_argument, NULL, 'r'},  {"jobs", required_argument, NULL, 'j'},
 		{"timing", no_argument, NULL, 't'},       {"help", no_argument, NULL, 'h'},
+		{"scores", no_argument, NULL, 's'},
 		{NULL, 0, NULL, 0},
 	};
 	opts_t o = {.jobs = 1};
@@ -376,7 +402,7 @@ int main(int argc, char **argv)
 	int c, rc = 1;
 	double t0;
 
-	while ((c = getopt_long(argc, argv, "+c:d:r:j:th", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+c:d:r:j:tsh", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o.config = optarg; break;
 		case 'd': o.db = optarg; break;
@@ -399,6 +425,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 't': o.timing = true; break;
+		case 's': o.scores = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -511,6 +538,7 @@ int main(int argc, char **argv)
 		w->f = f;
 		w->mode = job.mode;
 		w->cls = job.cls;
+		w->scores = o.scores;
 		if (st != NULL) {
 			if (bstore_open(st, &w->bs) != 0)
 				goto out;
