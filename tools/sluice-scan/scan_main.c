@@ -12,7 +12,8 @@
  *
  * Options: --config FILE (filter section, docs/filter.md), --db DIR (the
  * Bayes token store, an LMDB store directory; without it no Bayes),
- * --rules PATH (repeatable; default conf/rules), --jobs N (scan with N
+ * --rules PATH (repeatable; default conf/rules), --av DIR (ClamAV-format
+ * signature files, docs/filter-av.md; EICAR is always built in), --jobs N (scan with N
  * threads, files spread over them; output stays in input order),
  * --scores (the rules column lists NAME:SCORE), --timing (messages/s and
  * MB/s on stderr). */
@@ -40,6 +41,7 @@
 typedef struct opts {
 	const char *config;
 	const char *db;
+	const char *av;
 	const char *rules[MAX_RULE_PATHS];
 	unsigned nrules;
 	unsigned jobs;
@@ -367,8 +369,8 @@ static void *thr_main(void *arg)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: sluice-scan [--config FILE] [--db DIR] [--rules PATH]... [--jobs N] "
-		   "scan PATH...\n"
+	fprintf(f, "usage: sluice-scan [--config FILE] [--db DIR] [--rules PATH]... [--av DIR] "
+		   "[--jobs N] scan PATH...\n"
 		   "       sluice-scan [--config FILE] --db DIR learn spam|ham PATH...\n"
 		   "       sluice-scan [--config FILE] [--rules PATH]... rules\n");
 }
@@ -387,7 +389,7 @@ int main(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'}, {"db", required_argument, NULL, 'd'},
 		{"rules", required_argument, NULL, 'r'},  {"jobs", required_argument, NULL, 'j'},
 		{"timing", no_argument, NULL, 't'},       {"help", no_argument, NULL, 'h'},
-		{"scores", no_argument, NULL, 's'},
+		{"scores", no_argument, NULL, 's'},       {"av", required_argument, NULL, 'a'},
 		{NULL, 0, NULL, 0},
 	};
 	opts_t o = {.jobs = 1};
@@ -395,6 +397,7 @@ int main(int argc, char **argv)
 	flt_config_t fc;
 	flt_rules_t *rules = NULL;
 	flt_filter_t *f = NULL;
+	flt_av_db_t *av = NULL;
 	st_store_t *st = NULL;
 	inputs_t in = {0};
 	job_t job = {0};
@@ -402,7 +405,7 @@ int main(int argc, char **argv)
 	int c, rc = 1;
 	double t0;
 
-	while ((c = getopt_long(argc, argv, "+c:d:r:j:tsh", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+c:d:r:j:tsa:h", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o.config = optarg; break;
 		case 'd': o.db = optarg; break;
@@ -426,6 +429,7 @@ int main(int argc, char **argv)
 		}
 		case 't': o.timing = true; break;
 		case 's': o.scores = true; break;
+		case 'a': o.av = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -520,7 +524,14 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (flt_filter_new(&fc, rules, &f) != 0) {
+	if (o.av != NULL) {
+		if (flt_av_db_new(&av) != 0 || flt_av_db_load_dir(av, o.av, &err) != 0 ||
+		    flt_av_db_compile(av, &err) != 0) {
+			fprintf(stderr, "sluice-scan: %s: %s\n", o.av, err ? err : "out of memory");
+			goto out;
+		}
+	}
+	if (flt_filter_new(&fc, rules, av, &f) != 0) {
 		fprintf(stderr, "sluice-scan: thresholds must be spam <= quarantine <= reject\n");
 		goto out;
 	}
@@ -610,6 +621,7 @@ out:
 		free(in.v[i]);
 	free(in.v);
 	flt_filter_free(&f);
+	flt_av_db_free(&av);
 	st_store_close(&st);
 	flt_rules_free(&rules);
 	sl_conf_strlist_free(&conf.rules);
