@@ -13,6 +13,8 @@
 struct flt_filter {
 	flt_config_t cfg;
 	flt_rules_t *rules;
+	const flt_av_db_t *av;
+	flt_av_db_t *own_av; /* compiled here when none was given */
 };
 
 enum { FS_IDLE, FS_OPEN, FS_ENDED };
@@ -23,6 +25,11 @@ struct flt_scan {
 	flt_rscan_t *rs;
 	bayes_tok_t *tok;    /* NULL without a store */
 	bayes_t *bayes;
+	flt_av_scanner_t *av;
+	sl_buf_t part;       /* decoded body of the current leaf, for AV */
+	bool part_truncated;
+	flt_av_result_t avr; /* the first finding of the message */
+	bool av_found;
 	int state;
 	int err;             /* first error from a callback */
 	uint64_t fed;
@@ -49,14 +56,19 @@ void flt_config_default(flt_config_t *c)
 	c->bayes = true;
 	c->max_message = 64ull << 20;
 	c->max_rules_text = 4096;
+	c->max_av_object = 25u << 20;
 	msg_limits_default(&c->mime);
+	flt_av_limits_default(&c->av);
+	flt_av_policy_default(&c->policy);
 	bayes_tok_opts_default(&c->tok);
 	bayes_opts_default(&c->bayes_opts);
 }
 
-int flt_filter_new(const flt_config_t *config, flt_rules_t *rules, flt_filter_t **f_r)
+int flt_filter_new(const flt_config_t *config, flt_rules_t *rules, const flt_av_db_t *av,
+		   flt_filter_t **f_r)
 {
 	flt_filter_t *f;
+	const char *err;
 
 	*f_r = NULL;
 	if (rules == NULL)
@@ -75,14 +87,28 @@ int flt_filter_new(const flt_config_t *config, flt_rules_t *rules, flt_filter_t 
 		return SL_EINVAL;
 	}
 	f->rules = rules;
+	f->av = av;
+	if (av == NULL) {
+		if (flt_av_db_new(&f->own_av) != 0 || flt_av_db_compile(f->own_av, &err) != 0) {
+			flt_av_db_free(&f->own_av);
+			free(f);
+			return SL_ENOMEM;
+		}
+		f->av = f->own_av;
+	}
 	*f_r = f;
 	return 0;
 }
 
 void flt_filter_free(flt_filter_t **f_r)
 {
-	free(*f_r);
+	flt_filter_t *f = *f_r;
+
 	*f_r = NULL;
+	if (f == NULL)
+		return;
+	flt_av_db_free(&f->own_av);
+	free(f);
 }
 
 const flt_config_t *flt_filter_config(const flt_filter_t *f)
@@ -132,8 +158,20 @@ static int on_body(void *ctx, const msg_part_t *part, sl_slice_t data)
 {
 	flt_scan_t *s = ctx;
 
+	/* Every leaf goes to the virus scanner, text too (EICAR in plain
+	 * text is a test case of its own). */
+	if (!s->av_found && !s->part_truncated) {
+		size_t room = s->part.max - s->part.len;
+
+		if (data.len > room)
+			s->part_truncated = true;
+		if (sl_buf_append(&s->part, data.ptr, data.len < room ? data.len : room) != 0)
+			keep_err(s, SL_ENOMEM);
+	}
 	if (!part->is_text)
 		return 0;
+	if (s->tok != NULL && part->subtype.len == 4 && memcmp(part->subtype.ptr, "html", 4) == 0)
+		bayes_tok_html(s->tok, data);
 	if (s->last_raw_part != part->index) {
 		if (s->last_raw_part != UINT32_MAX)
 			keep_err(s, flt_rscan_rawbody(s->rs, SL_SLICE_LIT("\n\n")));
@@ -154,12 +192,51 @@ static int on_url(void *ctx, const msg_part_t *part, sl_slice_t url)
 	return 0;
 }
 
+static int on_part_begin(void *ctx, const msg_part_t *part)
+{
+	flt_scan_t *s = ctx;
+
+	(void)part;
+	sl_buf_reset(&s->part);
+	s->part_truncated = false;
+	return 0;
+}
+
+/* The declared type as "type/subtype" for the policy checks. */
+static void part_type(const msg_part_t *part, char *buf, size_t len)
+{
+	snprintf(buf, len, "%.*s/%.*s", (int)(part->type.len > 60 ? 60 : part->type.len),
+		 (const char *)part->type.ptr,
+		 (int)(part->subtype.len > 60 ? 60 : part->subtype.len),
+		 (const char *)part->subtype.ptr);
+}
+
 static int on_part_end(void *ctx, const msg_part_t *part)
 {
 	flt_scan_t *s = ctx;
 
 	if (part->is_text && s->tok != NULL)
 		bayes_tok_body_end(s->tok);
+	if (!part->is_multipart && !part->is_rfc822 && !s->av_found) {
+		char name[256], type[128];
+		flt_av_result_t r;
+		int rc;
+
+		snprintf(name, sizeof(name), "%.*s",
+			 (int)(part->filename.len > 250 ? 250 : part->filename.len),
+			 part->filename.ptr != NULL ? (const char *)part->filename.ptr : "");
+		part_type(part, type, sizeof(type));
+		rc = flt_av_scan(s->av, name, type, sl_buf_slice(&s->part), &r);
+		if (rc != 0)
+			keep_err(s, rc);
+		else if (r.verdict != FLT_AV_CLEAN) {
+			s->avr = r;
+			s->av_found = true;
+		}
+		if (s->part_truncated)
+			s->truncated = true;
+	}
+	sl_buf_reset(&s->part);
 	return 0;
 }
 
@@ -176,12 +253,14 @@ int flt_scan_new(flt_filter_t *f, const bayes_store_t *store, flt_scan_t **s_r)
 		return SL_ENOMEM;
 	s->f = f;
 	cb.ctx = s;
+	cb.part_begin = on_part_begin;
 	cb.header = on_header;
 	cb.text = on_text;
 	cb.body = on_body;
 	cb.url = on_url;
 	cb.part_end = on_part_end;
 	sl_buf_init(&s->names, f->cfg.max_rules_text);
+	sl_buf_init(&s->part, f->cfg.max_av_object);
 	s->mp = msg_parser_new(&f->cfg.mime, &cb);
 	if (s->mp == NULL) {
 		rc = SL_ENOMEM;
@@ -190,6 +269,13 @@ int flt_scan_new(flt_filter_t *f, const bayes_store_t *store, flt_scan_t **s_r)
 	rc = flt_rscan_new(f->rules, &f->cfg.rules, &s->rs);
 	if (rc != 0)
 		goto fail;
+	{
+		const char *err;
+
+		rc = flt_av_scanner_new(f->av, &f->cfg.av, &f->cfg.policy, &s->av, &err);
+		if (rc != 0)
+			goto fail;
+	}
 	if (store != NULL && f->cfg.bayes) {
 		rc = bayes_tok_create(&f->cfg.tok, &s->tok);
 		if (rc == 0)
@@ -215,6 +301,8 @@ void flt_scan_free(flt_scan_t **s_r)
 	flt_rscan_free(&s->rs);
 	bayes_tok_destroy(&s->tok);
 	bayes_destroy(&s->bayes);
+	flt_av_scanner_free(&s->av);
+	sl_buf_free(&s->part);
 	sl_buf_free(&s->names);
 	free(s->hits);
 	free(s);
@@ -234,6 +322,9 @@ int flt_scan_begin(flt_scan_t *s)
 	s->fed = 0;
 	s->truncated = false;
 	s->last_text_part = s->last_raw_part = UINT32_MAX;
+	s->av_found = false;
+	s->part_truncated = false;
+	sl_buf_reset(&s->part);
 	memset(&s->v, 0, sizeof(s->v));
 	s->state = FS_OPEN;
 	return 0;
@@ -340,7 +431,16 @@ int flt_scan_end(flt_scan_t *s, const flt_verdict_t **v_r)
 	v->hits = s->hits;
 	v->rules = s->names.len ? (const char *)s->names.data : "";
 
-	if (mrc == SL_ELIMIT) {
+	if (s->av_found) {
+		/* A virus, a blocked attachment or an archive limit decides. */
+		v->cls = s->avr.verdict == FLT_AV_INFECTED ? FLT_VIRUS : FLT_POLICY;
+		v->action = v->cls == FLT_VIRUS ? cfg->virus_action : cfg->policy_action;
+		snprintf(s->virus, sizeof(s->virus), "%s", s->avr.name);
+		snprintf(s->reason, sizeof(s->reason), "%s %s%s%s%s%s",
+			 v->cls == FLT_VIRUS ? "virus" : "blocked:", s->avr.name,
+			 s->avr.where[0] ? " in " : "", s->avr.where,
+			 s->avr.reason[0] ? ": " : "", s->avr.reason);
+	} else if (mrc == SL_ELIMIT) {
 		/* A MIME bomb: what lies past the limit was not looked at. */
 		v->cls = FLT_POLICY;
 		v->action = cfg->policy_action;

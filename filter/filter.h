@@ -6,7 +6,12 @@
  *   raw chunks ──► msg_parser ──► headers, text, decoded bodies, URLs
  *        │                           │        │         │        │
  *        └──► rules: full            ▼        ▼         ▼        ▼
- *                              rules+Bayes  rules   rules/AV  rules+Bayes
+ *                              rules+Bayes  rules  rules,AV,  rules+Bayes
+ *                                          +Bayes  Bayes(html)
+ *
+ * Every leaf part's decoded body goes to the virus scanner (archives are
+ * opened there); a virus, a blocked attachment or a limit decides the
+ * verdict before any score does.
  *
  * Two objects. A filter (flt_filter_t) holds what is shared: the config,
  * the live rule set (flt_rules_t, reloadable), the virus database. A scan
@@ -23,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "av/flt_av.h"
 #include "bayes/bayes.h"
 #include "message/msg.h"
 #include "rules/rules.h"
@@ -58,7 +64,12 @@ typedef struct flt_config {
 				  * the rest is not scanned and the verdict says
 				  * truncated */
 	size_t max_rules_text;   /* bytes of the joined rule names (4096) */
+	size_t max_av_object;    /* decoded bytes of one part kept for the virus
+				  * scanner (default 25 MiB); past it the part
+				  * is scanned up to the limit (truncated) */
 	msg_limits_t mime;       /* MIME parser limits (zero: its defaults) */
+	flt_av_limits_t av;      /* archive limits (flt_av_limits_default) */
+	flt_av_policy_t policy;  /* attachment policy (flt_av_policy_default) */
 	flt_rscan_limits_t rules;/* rule scanner limits (zero: defaults) */
 	bayes_tok_opts_t tok;    /* tokenizer (filled by flt_config_default) */
 	bayes_opts_t bayes_opts; /* classifier (filled by flt_config_default) */
@@ -89,10 +100,12 @@ typedef struct flt_verdict {
 void flt_config_default(flt_config_t *c);
 
 /* flt_filter_new - a filter on RULES (borrowed: must outlive the filter;
- * reloads of RULES are picked up message by message). CONFIG is copied
- * (NULL: defaults). 0, SL_EINVAL (thresholds out of order: spam <=
- * quarantine <= reject), SL_ENOMEM. */
-int flt_filter_new(const flt_config_t *config, flt_rules_t *rules, flt_filter_t **f_r);
+ * reloads of RULES are picked up message by message) and the compiled virus
+ * database AV (borrowed; NULL: the filter compiles an empty one, which
+ * still detects EICAR). CONFIG is copied (NULL: defaults). 0, SL_EINVAL
+ * (thresholds out of order: spam <= quarantine <= reject), SL_ENOMEM. */
+int flt_filter_new(const flt_config_t *config, flt_rules_t *rules, const flt_av_db_t *av,
+		   flt_filter_t **f_r);
 /* flt_filter_free - *F_R = NULL. Every scan must be freed first. */
 void flt_filter_free(flt_filter_t **f_r);
 /* flt_filter_config - the filter's config (read-only). */
@@ -100,7 +113,8 @@ const flt_config_t *flt_filter_config(const flt_filter_t *f);
 
 /* flt_scan_new - a scan for the calling thread. STORE is this thread's
  * view of the Bayes token store (copied; what it points to must outlive the
- * scan), or NULL for no Bayes. 0, SL_ENOMEM. */
+ * scan), or NULL for no Bayes. 0, SL_ENOMEM, SL_EIO (libmagic could not
+ * load its database). */
 int flt_scan_new(flt_filter_t *f, const bayes_store_t *store, flt_scan_t **s_r);
 /* flt_scan_free - *S_R = NULL. */
 void flt_scan_free(flt_scan_t **s_r);

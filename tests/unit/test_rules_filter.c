@@ -40,7 +40,7 @@ static void fx_open(fx_t *x, const flt_config_t *cfg, const bayes_store_t *store
 	assert_int_equal(flt_rules_new(&x->rules), 0);
 	if (flt_rules_load_sources(x->rules, &src, 1, 0, &err) != 0)
 		fail_msg("%s", err);
-	assert_int_equal(flt_filter_new(cfg, x->rules, &x->f), 0);
+	assert_int_equal(flt_filter_new(cfg, x->rules, NULL, &x->f), 0);
 	assert_int_equal(flt_scan_new(x->f, store, &x->s), 0);
 }
 
@@ -163,7 +163,7 @@ static void test_thresholds_pick_the_action(void **state)
 
 	cfg.reject_score = 4; /* out of order */
 	assert_int_equal(flt_rules_new(&x.rules), 0);
-	assert_int_equal(flt_filter_new(&cfg, x.rules, &x.f), SL_EINVAL);
+	assert_int_equal(flt_filter_new(&cfg, x.rules, NULL, &x.f), SL_EINVAL);
 	assert_null(x.f);
 	flt_rules_free(&x.rules);
 }
@@ -324,6 +324,61 @@ static void test_bayes_learns_and_scores(void **state)
 	bayes_mem_destroy(&mem);
 }
 
+#define EICAR "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+#define EICAR_B64 "WDVPIVAlQEFQWzRcUFpYNTQoUF4pN0NDKTd9JEVJQ0FSLVNUQU5EQVJELUFOVElWSVJVUy1URVNULUZJTEUhJEgrSCo="
+
+static void test_viruses_and_policy_decide(void **state)
+{
+	static const struct {
+		const char *what;
+		const char *msg;
+		enum flt_class cls;
+		const char *name; /* prefix */
+	} cases[] = {
+		{"plain", "Subject: t\r\n\r\n" EICAR "\r\n", FLT_VIRUS, "Eicar"},
+		{"base64 attachment",
+		 "Subject: t\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n"
+		 "Content-Type: text/plain\r\n\r\nsee attached\r\n--x\r\n"
+		 "Content-Type: application/octet-stream; name=\"a.bin\"\r\n"
+		 "Content-Disposition: attachment; filename=\"a.bin\"\r\n"
+		 "Content-Transfer-Encoding: base64\r\n\r\n" EICAR_B64 "\r\n--x--\r\n",
+		 FLT_VIRUS, "Eicar"},
+		{"inside message/rfc822",
+		 "Subject: fwd\r\nContent-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\n"
+		 "Content-Type: message/rfc822\r\n\r\nSubject: inner\r\n"
+		 "Content-Type: multipart/mixed; boundary=i\r\n\r\n--i\r\n"
+		 "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+		 EICAR_B64 "\r\n--i--\r\n--o--\r\n",
+		 FLT_VIRUS, "Eicar"},
+		{"executable attachment",
+		 "Subject: t\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n"
+		 "Content-Type: application/octet-stream; name=\"invoice.pdf.exe\"\r\n"
+		 "Content-Transfer-Encoding: base64\r\n\r\nTVqQAAMAAAAEAAAA//8AALgAAAAAAAAAQAAAAAAAAAA=\r\n"
+		 "--x--\r\n",
+		 FLT_POLICY, "Policy"},
+	};
+	fx_t x;
+
+	(void)state;
+	fx_open(&x, NULL, NULL);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (size_t chunk = 0; chunk <= 5; chunk += 5) {
+			const flt_verdict_t *v = scan(&x, cases[i].msg, chunk);
+
+			if (v->cls != cases[i].cls || v->action != FLT_REJECT ||
+			    strncmp(v->virus, cases[i].name, strlen(cases[i].name)) != 0)
+				fail_msg("%s (chunk %zu): %s %s \"%s\" (%s)", cases[i].what, chunk,
+					 flt_class_str(v->cls), flt_action_str(v->action), v->virus,
+					 v->reason);
+		}
+	}
+	/* The next clean message is not tainted by the last finding. */
+	const flt_verdict_t *v = scan(&x, "Subject: hi\r\n\r\nhello\r\n", 0);
+	assert_int_equal(v->cls, FLT_HAM);
+	assert_string_equal(v->virus, "");
+	fx_close(&x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -334,6 +389,7 @@ int main(void)
 		cmocka_unit_test(test_size_limit_truncates),
 		cmocka_unit_test(test_state_and_headers),
 		cmocka_unit_test(test_bayes_learns_and_scores),
+		cmocka_unit_test(test_viruses_and_policy_decide),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,8 +12,11 @@
  *
  * Options: --config FILE (filter section, docs/filter.md), --db DIR (the
  * Bayes token store, an LMDB store directory; without it no Bayes),
- * --rules PATH (repeatable; default conf/rules), --jobs N (scan with N
- * threads, files spread over them; output stays in input order). */
+ * --rules PATH (repeatable; default conf/rules), --av DIR (ClamAV-format
+ * signature files, docs/filter-av.md; EICAR is always built in), --jobs N (scan with N
+ * threads, files spread over them; output stays in input order),
+ * --scores (the rules column lists NAME:SCORE), --timing (messages/s and
+ * MB/s on stderr). */
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
@@ -38,10 +41,12 @@
 typedef struct opts {
 	const char *config;
 	const char *db;
+	const char *av;
 	const char *rules[MAX_RULE_PATHS];
 	unsigned nrules;
 	unsigned jobs;
 	bool timing;
+	bool scores;
 } opts_t;
 
 /* The filter section of --config. */
@@ -190,6 +195,7 @@ typedef struct worker {
 	bool has_bs;
 	mode_t_ mode;
 	enum bayes_class cls;
+	bool scores;         /* rules column as NAME:SCORE */
 	sl_buf_t out;        /* this file's output lines */
 	uint64_t msgs, bytes, learned, already, errors;
 } worker_t;
@@ -222,6 +228,14 @@ static void finish_message(worker_t *w, const char *path, unsigned idx, bool mbo
 	}
 	w->msgs++;
 	w->bytes += v->size;
+	if (w->mode == MODE_SCAN && w->scores) {
+		sl_buf_printf(&w->out, "%s\t%s\t%.2f\t", name, flt_class_str(v->cls), v->score);
+		for (size_t i = 0; i < v->nhits; i++)
+			sl_buf_printf(&w->out, "%s%s:%g", i ? "," : "", v->hits[i].name,
+				      v->hits[i].score);
+		sl_buf_printf(&w->out, "\n");
+		return;
+	}
 	if (w->mode == MODE_SCAN) {
 		sl_buf_printf(&w->out, "%s\t%s\t%.2f\t%s\n", name, flt_class_str(v->cls), v->score,
 			      v->rules);
@@ -255,6 +269,7 @@ static int scan_file(worker_t *w, const char *path)
 	ssize_t n;
 	bool mbox = false, open_msg = false, prev_blank = true;
 	unsigned idx = 0;
+	size_t out0 = w->out.len;
 
 	if (fp == NULL) {
 		fprintf(stderr, "sluice-scan: %s: %s\n", path, strerror(errno));
@@ -301,6 +316,18 @@ static int scan_file(worker_t *w, const char *path)
 	}
 	if (open_msg)
 		finish_message(w, path, idx, mbox);
+	/* An mbox of one message (a single message saved with its From_ line)
+	 * is named by its path alone. */
+	if (mbox && idx == 1 && w->mode == MODE_SCAN) {
+		size_t pl = strlen(path), tail;
+
+		if (w->out.len >= out0 + pl + 2 && memcmp(w->out.data + out0 + pl, ":1\t", 3) == 0) {
+			tail = w->out.len - (out0 + pl + 2);
+			memmove(w->out.data + out0 + pl, w->out.data + out0 + pl + 2, tail);
+			w->out.len -= 2;
+			w->out.data[w->out.len] = '\0';
+		}
+	}
 	free(line);
 	fclose(fp);
 	return 0;
@@ -342,8 +369,8 @@ static void *thr_main(void *arg)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: sluice-scan [--config FILE] [--db DIR] [--rules PATH]... [--jobs N] "
-		   "scan PATH...\n"
+	fprintf(f, "usage: sluice-scan [--config FILE] [--db DIR] [--rules PATH]... [--av DIR] "
+		   "[--jobs N] scan PATH...\n"
 		   "       sluice-scan [--config FILE] --db DIR learn spam|ham PATH...\n"
 		   "       sluice-scan [--config FILE] [--rules PATH]... rules\n");
 }
@@ -362,6 +389,7 @@ int main(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'}, {"db", required_argument, NULL, 'd'},
 		{"rules", required_argument, NULL, 'r'},  {"jobs", required_argument, NULL, 'j'},
 		{"timing", no_argument, NULL, 't'},       {"help", no_argument, NULL, 'h'},
+		{"scores", no_argument, NULL, 's'},       {"av", required_argument, NULL, 'a'},
 		{NULL, 0, NULL, 0},
 	};
 	opts_t o = {.jobs = 1};
@@ -369,6 +397,7 @@ int main(int argc, char **argv)
 	flt_config_t fc;
 	flt_rules_t *rules = NULL;
 	flt_filter_t *f = NULL;
+	flt_av_db_t *av = NULL;
 	st_store_t *st = NULL;
 	inputs_t in = {0};
 	job_t job = {0};
@@ -376,7 +405,7 @@ int main(int argc, char **argv)
 	int c, rc = 1;
 	double t0;
 
-	while ((c = getopt_long(argc, argv, "+c:d:r:j:th", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+c:d:r:j:tsa:h", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o.config = optarg; break;
 		case 'd': o.db = optarg; break;
@@ -399,6 +428,8 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 't': o.timing = true; break;
+		case 's': o.scores = true; break;
+		case 'a': o.av = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -493,7 +524,14 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (flt_filter_new(&fc, rules, &f) != 0) {
+	if (o.av != NULL) {
+		if (flt_av_db_new(&av) != 0 || flt_av_db_load_dir(av, o.av, &err) != 0 ||
+		    flt_av_db_compile(av, &err) != 0) {
+			fprintf(stderr, "sluice-scan: %s: %s\n", o.av, err ? err : "out of memory");
+			goto out;
+		}
+	}
+	if (flt_filter_new(&fc, rules, av, &f) != 0) {
 		fprintf(stderr, "sluice-scan: thresholds must be spam <= quarantine <= reject\n");
 		goto out;
 	}
@@ -511,6 +549,7 @@ int main(int argc, char **argv)
 		w->f = f;
 		w->mode = job.mode;
 		w->cls = job.cls;
+		w->scores = o.scores;
 		if (st != NULL) {
 			if (bstore_open(st, &w->bs) != 0)
 				goto out;
@@ -582,6 +621,7 @@ out:
 		free(in.v[i]);
 	free(in.v);
 	flt_filter_free(&f);
+	flt_av_db_free(&av);
 	st_store_close(&st);
 	flt_rules_free(&rules);
 	sl_conf_strlist_free(&conf.rules);
