@@ -167,26 +167,15 @@ class Pop3Raw:
         assert st.startswith("+OK"), st
         return st
 
-    def silent(self, wait):
-        """True if nothing (neither data nor EOF) arrives within WAIT s."""
-        old = self.sock.gettimeout()
-        self.sock.settimeout(wait)
-        try:
-            got = self.sock.recv(4096)
-        except (socket.timeout, TimeoutError):
-            return True
-        finally:
-            self.sock.settimeout(old)
-        raise AssertionError(f"expected silence, got {got[:80]!r}" if got else
-                             "expected silence, got EOF")
-
     def eof(self, wait=5.0):
-        """Everything up to EOF within WAIT s (AssertionError if it stays open)."""
+        """Everything up to EOF within WAIT s (AssertionError if it stays
+        open). Reads through the buffered file, which may already hold the
+        last lines."""
         self.sock.settimeout(wait)
         rest = b""
         try:
             while True:
-                b = self.sock.recv(4096)
+                b = self.f.read1(4096)
                 if not b:
                     return rest
                 rest += b
