@@ -236,14 +236,21 @@ def _stall(halfway):
     return time.monotonic() - t0
 
 
+def _log_count(text):
+    try:
+        return e2e.LOG.read_text(errors="replace").count(text)
+    except OSError:
+        return 0
+
+
 @pytest.mark.parametrize("halfway", [False, True], ids=["record-header", "half-hello"])
 def test_stalled_handshake_times_out(appliance, halfway):
-    before = e2e.stats()
+    before = _log_count("handshake timed out")
     dt = netns(_stall, halfway, timeout=60)
     assert 5 <= dt <= 20, f"stalled handshake closed after {dt:.1f} s (handshake_timeout 10s)"
-    d = e2e.stats_delta(before, e2e.stats())
-    timeouts = {k: v for k, v in d.items() if "handshake_timeout" in k}
-    assert any(v >= 1 for v in timeouts.values()), timeouts or sorted(d)
+    # The TLS counters are not in `sluicectl show stats`; the failure log
+    # line says why the handshake ended.
+    assert _log_count("handshake timed out") > before, e2e.log_tail(10)
     user, pw, got = _mailbox(1, "afterstall")
     r = netns(pe.poplib_retr_all, user, pw, POP3S, te.client_context())
     assert r["msgs"] == [b for _, b in got]
