@@ -436,7 +436,8 @@ int flt_scan_end(flt_scan_t *s, const flt_verdict_t **v_r)
 		v->cls = s->avr.verdict == FLT_AV_INFECTED ? FLT_VIRUS : FLT_POLICY;
 		v->action = v->cls == FLT_VIRUS ? cfg->virus_action : cfg->policy_action;
 		snprintf(s->virus, sizeof(s->virus), "%s", s->avr.name);
-		snprintf(s->reason, sizeof(s->reason), "%s %s%s%s%s%s",
+		/* Bounded pieces: the reason is one log line or one 5xx text. */
+		snprintf(s->reason, sizeof(s->reason), "%s %.64s%s%.96s%s%.64s",
 			 v->cls == FLT_VIRUS ? "virus" : "blocked:", s->avr.name,
 			 s->avr.where[0] ? " in " : "", s->avr.where,
 			 s->avr.reason[0] ? ": " : "", s->avr.reason);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <rte_launch.h>
@@ -53,6 +54,7 @@ struct sd_dataplane {
 	atomic_int stopping;  /* 0 running, 1 draining, 2 hard stop */
 	mta_authpool_t *auth;
 	flt_rules_t *rules;        /* the live rule set, or NULL (no filter) */
+	flt_av_db_t *av;           /* the compiled virus signatures */
 	flt_filter_t *filter;      /* shared by the lanes' scans */
 	ns_tls_config_t *tls_cfg; /* shared by the lanes' contexts, or NULL */
 	sd_lane_t lane[SD_MAX_WORKERS];
@@ -310,6 +312,47 @@ static int sd_lane_mail(const sd_config_t *c, st_store_t *store, sd_dataplane_t 
 	return 0;
 }
 
+/* sd_av_build - the virus signatures of filter.signatures (files or
+ * directories), compiled once and shared read-only by every lane. */
+static int sd_av_build(const sd_config_t *c, sd_dataplane_t *dp, const char **error_r)
+{
+	static char errbuf[700];
+	flt_av_db_stats_t st;
+	const char *err = NULL;
+	struct stat sb;
+	int rc;
+
+	rc = flt_av_db_new(&dp->av);
+	if (rc < 0) {
+		*error_r = "filter: no memory for the virus database";
+		return rc;
+	}
+	for (unsigned i = 0; i < c->filter.signatures.count; i++) {
+		const char *path = c->filter.signatures.items[i];
+
+		if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+			rc = flt_av_db_load_dir(dp->av, path, &err);
+		else
+			rc = flt_av_db_load_file(dp->av, path, &err);
+		if (rc < 0)
+			goto fail;
+	}
+	rc = flt_av_db_compile(dp->av, &err);
+	if (rc < 0)
+		goto fail;
+	flt_av_db_stats(dp->av, &st);
+	sl_log(SL_LOG_INFO, "filter",
+	       "virus signatures: %u files, %u hash, %u body, %u logical (%u lines skipped)",
+	       st.files, st.md5 + st.sha1 + st.sha256, st.ndb, st.ldb, st.skipped);
+	for (unsigned i = 0; i < st.skipped && flt_av_db_warning(dp->av, i) != NULL; i++)
+		sl_log(SL_LOG_WARN, "filter", "skipped: %s", flt_av_db_warning(dp->av, i));
+	return 0;
+fail:
+	snprintf(errbuf, sizeof(errbuf), "filter.signatures: %s", err ? err : sl_strerror(rc));
+	*error_r = errbuf;
+	return rc;
+}
+
 /* sd_filter_build - the rule set and the filter every lane scans with. */
 static int sd_filter_build(const sd_config_t *c, sd_dataplane_t *dp, const char **error_r)
 {
@@ -334,8 +377,11 @@ static int sd_filter_build(const sd_config_t *c, sd_dataplane_t *dp, const char 
 			return rc;
 		}
 	}
+	rc = sd_av_build(c, dp, error_r);
+	if (rc < 0)
+		return rc;
 	sd_config_filter(c, &fc);
-	rc = flt_filter_new(&fc, dp->rules, &dp->filter);
+	rc = flt_filter_new(&fc, dp->rules, dp->av, &dp->filter);
 	if (rc < 0) {
 		*error_r = "filter: bad thresholds or no memory";
 		return rc;
@@ -565,6 +611,7 @@ void sd_dataplane_destroy(sd_dataplane_t **dpp)
 	mta_authpool_destroy(&dp->auth);
 	flt_filter_free(&dp->filter);
 	flt_rules_free(&dp->rules);
+	flt_av_db_free(&dp->av);
 	for (unsigned i = 0; i < SD_MAX_WORKERS; i++) {
 		ns_stack_destroy(&dp->lane[i].stack);
 		sl_worker_destroy(&dp->lane[i].worker);

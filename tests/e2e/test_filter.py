@@ -120,7 +120,7 @@ def test_concurrent_sessions_each_get_their_verdict(appliance):
 
 @pytest.fixture
 def tag_appliance(sluice):
-    sluice.ensure(_thresholds_conf("tag", 0.5, 100, 200))
+    sluice.ensure(_thresholds_conf("tag", -50, 100, 200))
     yield
 
 
@@ -132,7 +132,7 @@ def test_low_threshold_tags(tag_appliance):
     uid, size, _ = sm.messages(user)[-1]
     stored = sm.message_full(user, uid, size)
     head, _, _ = stored.partition(b"\r\n\r\n")
-    assert re.search(rb"^X-Spam-Status: Yes, score=[\d.]+ required=0\.5", head, re.M), head
+    assert re.search(rb"^X-Spam-Status: Yes, score=-?[\d.]+ required=-50\.0", head, re.M), head
     assert re.search(rb"^X-Spam-Score: ", head, re.M), head
     assert re.search(rb"^X-Virus-Scanned: ", head, re.M), head
     # The message itself follows our Received: unchanged.
@@ -143,7 +143,7 @@ def test_low_threshold_tags(tag_appliance):
 
 @pytest.fixture
 def quarantine_appliance(sluice):
-    sluice.ensure(_thresholds_conf("quarantine", 0.25, 0.5, 200))
+    sluice.ensure(_thresholds_conf("quarantine", -50, -40, 200))
     yield
 
 
@@ -155,3 +155,49 @@ def test_quarantine_keeps_message_out_of_inbox(quarantine_appliance):
     assert sm.inbox_count(user) == 0
     after = _filter_stats()
     assert after["filter.quarantined"] == before["filter.quarantined"] + 1
+
+
+def _attachment_message(filename, payload, ctype="application/octet-stream"):
+    import base64
+    b64 = base64.encodebytes(payload).decode().replace("\n", "\r\n")
+    return ("From: Alice <alice@example.org>\r\nTo: <x@sluice.test>\r\nSubject: files\r\n"
+            "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b2\"\r\n\r\n"
+            "--b2\r\nContent-Type: text/plain\r\n\r\nthe file you asked for\r\n"
+            f"--b2\r\nContent-Type: {ctype}\r\nContent-Transfer-Encoding: base64\r\n"
+            f"Content-Disposition: attachment; filename=\"{filename}\"\r\n\r\n{b64}--b2--\r\n"
+            ).encode()
+
+
+def _zip(name, data):
+    import io
+    import zipfile
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(name, data)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("how", ["plain", "base64", "zip", "zip-in-zip"])
+def test_eicar_refused_with_550(appliance, how):
+    user, _ = sm.new_user("flt")
+    before = _filter_stats()
+    if how == "plain":
+        msg = _message("test file", EICAR)
+    elif how == "base64":
+        msg = _attachment_message("eicar.txt", EICAR.encode(), "text/plain")
+    elif how == "zip":
+        msg = _attachment_message("files.zip", _zip("eicar.com", EICAR), "application/zip")
+    else:
+        msg = _attachment_message("outer.zip", _zip("inner.zip", _zip("eicar.com", EICAR)),
+                                  "application/zip")
+    code, text = _send(user, msg)
+    assert code == 550 and "virus" in text, (code, text)
+    assert sm.inbox_count(user) == 0
+    after = _filter_stats()
+    assert after["filter.virus"] == before["filter.virus"] + 1
+
+
+def test_executable_attachment_refused_by_policy(appliance):
+    user, _ = sm.new_user("flt")
+    code, text = _send(user, _attachment_message("invoice.pdf.exe", b"MZ" + b"\0" * 200))
+    assert code == 550 and "policy" in text, (code, text)
