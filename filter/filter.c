@@ -40,8 +40,8 @@ struct flt_scan {
 	flt_hit_t *hits;
 	size_t hits_cap;
 	sl_buf_t names;
-	char reason[256];
-	char virus[128];
+	char reason[640];
+	char virus[FLT_AV_NAME_MAX];
 	flt_verdict_t v;
 };
 
