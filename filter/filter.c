@@ -64,13 +64,8 @@ void flt_config_default(flt_config_t *c)
 	bayes_opts_default(&c->bayes_opts);
 }
 
-int flt_filter_new(const flt_config_t *config, flt_rules_t *rules, flt_filter_t **f_r)
-{
-	return flt_filter_new_av(config, rules, NULL, f_r);
-}
-
-int flt_filter_new_av(const flt_config_t *config, flt_rules_t *rules, const flt_av_db_t *av,
-		      flt_filter_t **f_r)
+int flt_filter_new(const flt_config_t *config, flt_rules_t *rules, const flt_av_db_t *av,
+		   flt_filter_t **f_r)
 {
 	flt_filter_t *f;
 	const char *err;

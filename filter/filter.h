@@ -100,15 +100,12 @@ typedef struct flt_verdict {
 void flt_config_default(flt_config_t *c);
 
 /* flt_filter_new - a filter on RULES (borrowed: must outlive the filter;
- * reloads of RULES are picked up message by message), with a virus
- * database of its own that knows EICAR only. CONFIG is copied (NULL:
- * defaults). 0, SL_EINVAL (thresholds out of order: spam <= quarantine <=
- * reject), SL_ENOMEM. */
-int flt_filter_new(const flt_config_t *config, flt_rules_t *rules, flt_filter_t **f_r);
-/* flt_filter_new_av - the same with the compiled virus database AV
- * (borrowed: must outlive the filter; NULL: as flt_filter_new). */
-int flt_filter_new_av(const flt_config_t *config, flt_rules_t *rules, const flt_av_db_t *av,
-		      flt_filter_t **f_r);
+ * reloads of RULES are picked up message by message) and the compiled virus
+ * database AV (borrowed; NULL: the filter compiles an empty one, which
+ * still detects EICAR). CONFIG is copied (NULL: defaults). 0, SL_EINVAL
+ * (thresholds out of order: spam <= quarantine <= reject), SL_ENOMEM. */
+int flt_filter_new(const flt_config_t *config, flt_rules_t *rules, const flt_av_db_t *av,
+		   flt_filter_t **f_r);
 /* flt_filter_free - *F_R = NULL. Every scan must be freed first. */
 void flt_filter_free(flt_filter_t **f_r);
 /* flt_filter_config - the filter's config (read-only). */

@@ -40,7 +40,7 @@ static void fx_open(fx_t *x, const flt_config_t *cfg, const bayes_store_t *store
 	assert_int_equal(flt_rules_new(&x->rules), 0);
 	if (flt_rules_load_sources(x->rules, &src, 1, 0, &err) != 0)
 		fail_msg("%s", err);
-	assert_int_equal(flt_filter_new(cfg, x->rules, &x->f), 0);
+	assert_int_equal(flt_filter_new(cfg, x->rules, NULL, &x->f), 0);
 	assert_int_equal(flt_scan_new(x->f, store, &x->s), 0);
 }
 
@@ -163,7 +163,7 @@ static void test_thresholds_pick_the_action(void **state)
 
 	cfg.reject_score = 4; /* out of order */
 	assert_int_equal(flt_rules_new(&x.rules), 0);
-	assert_int_equal(flt_filter_new_av(&cfg, x.rules, NULL, &x.f), SL_EINVAL);
+	assert_int_equal(flt_filter_new(&cfg, x.rules, NULL, &x.f), SL_EINVAL);
 	assert_null(x.f);
 	flt_rules_free(&x.rules);
 }

@@ -531,7 +531,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (flt_filter_new_av(&fc, rules, av, &f) != 0) {
+	if (flt_filter_new(&fc, rules, av, &f) != 0) {
 		fprintf(stderr, "sluice-scan: thresholds must be spam <= quarantine <= reject\n");
 		goto out;
 	}
