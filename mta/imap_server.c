@@ -12,9 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "mta_iptable.h"
+#include "mta_login.h"
 #include "sl_err.h"
 #include "sl_log.h"
 #include "sl_time.h"
@@ -50,6 +50,7 @@ struct imap_server {
 	imap_store_t *store;
 	imap_listener_t lst[MTA_SRV_LISTENERS_MAX];
 	mta_authlock_t *authlk;
+	mta_login_t login;
 	struct imap_stats stats;
 	imap_server_stats_t gs;
 };
@@ -73,79 +74,20 @@ static void imap_wake(void *owner)
 static void auth_result(mta_auth_job_t *job)
 {
 	imap_conn_t *ic = job->owner;
-	enum imap_auth_status st;
 
 	if (ic != NULL) {
-		imap_server_t *srv = ic->srv;
-		uint64_t now = mta_srv_now(srv->srv);
+		enum mta_login_status st = mta_login_result(&ic->srv->login, ic->cn, job);
 
 		ic->auth = NULL;
 		ic->pending = IMAP_PENDING_NONE;
-		if (job->rc == 0)
-			st = IMAP_AUTH_OK;
-		else if (job->rc == SL_EAUTH || job->rc == SL_EINVAL || job->rc == SL_ENOENT)
-			st = IMAP_AUTH_FAIL;
-		else
-			st = IMAP_AUTH_TEMPFAIL;
-		if (st != IMAP_AUTH_TEMPFAIL)
-			mta_authlock_record(srv->authlk, mta_conn_ip(ic->cn), st == IMAP_AUTH_OK, now);
-		if (st == IMAP_AUTH_OK) {
+		if (st == MTA_LOGIN_OK)
 			imap_store_sess_login(ic->ss, job->user_id);
-			sl_log(SL_LOG_INFO, IMAP_LOG, "[%s]: login <%s>", mta_conn_ip_str(ic->cn),
-			       job->user);
-		} else if (st == IMAP_AUTH_FAIL) {
-			sl_log(SL_LOG_INFO, IMAP_LOG, "[%s]: login failed for <%s>",
-			       mta_conn_ip_str(ic->cn), job->user);
-		}
 		mta_conn_request_done(ic->cn);
-		imap_session_auth_done(ic->s, now, st, st == IMAP_AUTH_OK ? job->user : NULL);
+		imap_session_auth_done(ic->s, mta_srv_now(ic->srv->srv), (enum imap_auth_status)st,
+				       st == MTA_LOGIN_OK ? job->user : NULL);
 		mta_conn_pump(ic->cn);
 	}
-	explicit_bzero(job, sizeof(*job));
-	free(job);
-}
-
-/* auth_start - -1 when submitted, else the immediate answer. */
-static int auth_start(imap_conn_t *ic, const struct imap_request *rq)
-{
-	imap_server_t *srv = ic->srv;
-	const sl_slice_t *az = &rq->u.auth.authzid, *ac = &rq->u.auth.authcid;
-	mta_auth_job_t *job;
-
-	/* No proxy authorization: authzid, if given, must be the user. */
-	if (az->len > 0 && (az->len != ac->len || strncasecmp((const char *)az->ptr,
-							      (const char *)ac->ptr, ac->len) != 0))
-		return IMAP_AUTH_FAIL;
-	if (ac->len == 0 || ac->len > ST_ADDR_MAX || rq->u.auth.password.len > ST_PASSWORD_MAX ||
-	    memchr(ac->ptr, 0, ac->len) != NULL)
-		return IMAP_AUTH_FAIL;
-	if (srv->p.auth == NULL)
-		return IMAP_AUTH_TEMPFAIL;
-	if (mta_authlock_locked(srv->authlk, mta_conn_ip(ic->cn), mta_srv_now(srv->srv))) {
-		srv->gs.auth_ip_locked++;
-		sl_log(SL_LOG_INFO, IMAP_LOG, "[%s]: login refused, too many recent failures",
-		       mta_conn_ip_str(ic->cn));
-		return IMAP_AUTH_FAIL;
-	}
-	job = calloc(1, sizeof(*job));
-	if (job == NULL)
-		return IMAP_AUTH_TEMPFAIL;
-	memcpy(job->user, ac->ptr, ac->len);
-	memcpy(job->password, rq->u.auth.password.ptr, rq->u.auth.password.len);
-	job->password_len = rq->u.auth.password.len;
-	job->done = auth_result;
-	job->ctx = srv;
-	job->owner = ic;
-	job->lane = srv->p.lane;
-	if (mta_authpool_submit(srv->p.auth, job) < 0) {
-		explicit_bzero(job, sizeof(*job));
-		free(job);
-		srv->gs.auth_queue_full++;
-		return IMAP_AUTH_TEMPFAIL;
-	}
-	ic->auth = job;
-	ic->pending = IMAP_PENDING_AUTH;
-	return -1;
+	mta_login_job_free(job);
 }
 
 /* ---- requests ---- */
@@ -159,8 +101,12 @@ static void start_request(void *proto, mta_conn_t *cn, uint64_t now)
 	(void)proto;
 	switch (rq->kind) {
 	case IMAP_REQ_AUTH:
-		rc = auth_start(ic, rq);
-		if (rc >= 0) {
+		rc = (int)mta_login_start(&ic->srv->login, cn, rq->u.auth.authzid,
+					  rq->u.auth.authcid, rq->u.auth.password, auth_result, ic,
+					  &ic->auth);
+		if (rc == MTA_LOGIN_PENDING) {
+			ic->pending = IMAP_PENDING_AUTH;
+		} else {
 			mta_conn_request_done(cn);
 			imap_session_auth_done(ic->s, now, (enum imap_auth_status)rc, NULL);
 		}
@@ -289,6 +235,8 @@ int imap_server_create(const imap_server_params_t *p, imap_server_t **srv_r,
 		return SL_ENOMEM;
 	srv->p = *p;
 	srv->authlk = mta_authlock_create(p->auth_lockout_failures, p->auth_lockout_us);
+	srv->login = (mta_login_t){p->auth, srv->authlk, p->lane, IMAP_LOG,
+				   &srv->gs.auth_ip_locked, &srv->gs.auth_queue_full};
 	memset(&sp, 0, sizeof(sp));
 	sp.reader = p->reader;
 	sp.client = p->client;

@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "mta_iptable.h"
+#include "mta_login.h"
 #include "sl_err.h"
 #include "sl_log.h"
 #include "sl_time.h"
@@ -105,6 +105,7 @@ struct pop3_server {
 	mta_srv_t *srv;
 	pop3_listener_t lst[MTA_SRV_LISTENERS_MAX];
 	mta_authlock_t *authlk;
+	mta_login_t login;
 	struct pop3_stats stats;
 	pop3_server_stats_t gs;
 };
@@ -114,77 +115,19 @@ struct pop3_server {
 static void auth_result(mta_auth_job_t *job)
 {
 	pop3_conn_t *pc = job->owner;
-	enum pop3_auth_status st;
 
 	if (pc != NULL) {
-		pop3_server_t *srv = pc->srv;
-		uint64_t now = mta_srv_now(srv->srv);
+		enum mta_login_status st = mta_login_result(&pc->srv->login, pc->cn, job);
 
 		pc->auth = NULL;
-		if (job->rc == 0)
-			st = POP3_AUTH_OK;
-		else if (job->rc == SL_EAUTH || job->rc == SL_EINVAL || job->rc == SL_ENOENT)
-			st = POP3_AUTH_FAIL;
-		else
-			st = POP3_AUTH_TEMPFAIL;
-		if (st != POP3_AUTH_TEMPFAIL)
-			mta_authlock_record(srv->authlk, mta_conn_ip(pc->cn), st == POP3_AUTH_OK, now);
-		if (st == POP3_AUTH_OK) {
+		if (st == MTA_LOGIN_OK)
 			pc->user_id = job->user_id;
-			sl_log(SL_LOG_INFO, POP3_LOG, "[%s]: login <%s>", mta_conn_ip_str(pc->cn),
-			       job->user);
-		} else if (st == POP3_AUTH_FAIL) {
-			sl_log(SL_LOG_INFO, POP3_LOG, "[%s]: login failed for <%s>",
-			       mta_conn_ip_str(pc->cn), job->user);
-		}
 		mta_conn_request_done(pc->cn);
-		pop3_session_auth_done(pc->s, now, st, st == POP3_AUTH_OK ? job->user : NULL);
+		pop3_session_auth_done(pc->s, mta_srv_now(pc->srv->srv), (enum pop3_auth_status)st,
+				       st == MTA_LOGIN_OK ? job->user : NULL);
 		mta_conn_pump(pc->cn);
 	}
-	explicit_bzero(job, sizeof(*job));
-	free(job);
-}
-
-/* auth_start - POP3_AUTH_OK (-1: submitted) or the immediate answer. */
-static int auth_start(pop3_conn_t *pc, const struct pop3_request *rq)
-{
-	pop3_server_t *srv = pc->srv;
-	const sl_slice_t *az = &rq->u.auth.authzid, *ac = &rq->u.auth.authcid;
-	mta_auth_job_t *job;
-
-	/* No proxy authorization: authzid, if given, must be the user. */
-	if (az->len > 0 && (az->len != ac->len || strncasecmp((const char *)az->ptr,
-							      (const char *)ac->ptr, ac->len) != 0))
-		return POP3_AUTH_FAIL;
-	if (ac->len == 0 || ac->len > ST_ADDR_MAX || rq->u.auth.password.len > ST_PASSWORD_MAX ||
-	    memchr(ac->ptr, 0, ac->len) != NULL)
-		return POP3_AUTH_FAIL;
-	if (srv->p.auth == NULL)
-		return POP3_AUTH_TEMPFAIL;
-	if (mta_authlock_locked(srv->authlk, mta_conn_ip(pc->cn), mta_srv_now(srv->srv))) {
-		srv->gs.auth_ip_locked++;
-		sl_log(SL_LOG_INFO, POP3_LOG, "[%s]: login refused, too many recent failures",
-		       mta_conn_ip_str(pc->cn));
-		return POP3_AUTH_FAIL;
-	}
-	job = calloc(1, sizeof(*job));
-	if (job == NULL)
-		return POP3_AUTH_TEMPFAIL;
-	memcpy(job->user, ac->ptr, ac->len);
-	memcpy(job->password, rq->u.auth.password.ptr, rq->u.auth.password.len);
-	job->password_len = rq->u.auth.password.len;
-	job->done = auth_result;
-	job->ctx = srv;
-	job->owner = pc;
-	job->lane = srv->p.lane;
-	if (mta_authpool_submit(srv->p.auth, job) < 0) {
-		explicit_bzero(job, sizeof(*job));
-		free(job);
-		srv->gs.auth_queue_full++;
-		return POP3_AUTH_TEMPFAIL;
-	}
-	pc->auth = job;
-	return -1;
+	mta_login_job_free(job);
 }
 
 /* ---- MAILDROP ---- */
@@ -402,8 +345,9 @@ static void start_request(void *proto, mta_conn_t *cn, uint64_t now)
 
 	switch (rq->kind) {
 	case POP3_REQ_AUTH:
-		rc = auth_start(pc, rq);
-		if (rc >= 0) {
+		rc = (int)mta_login_start(&srv->login, cn, rq->u.auth.authzid, rq->u.auth.authcid,
+					  rq->u.auth.password, auth_result, pc, &pc->auth);
+		if (rc != MTA_LOGIN_PENDING) {
 			mta_conn_request_done(cn);
 			pop3_session_auth_done(pc->s, now, (enum pop3_auth_status)rc, NULL);
 		}
@@ -541,6 +485,8 @@ int pop3_server_create(const pop3_server_params_t *p, pop3_server_t **srv_r,
 		pop3_server_destroy(&srv);
 		return SL_ENOMEM;
 	}
+	srv->login = (mta_login_t){p->auth, srv->authlk, p->lane, POP3_LOG,
+				   &srv->gs.auth_ip_locked, &srv->gs.auth_queue_full};
 	memset(&mp, 0, sizeof(mp));
 	mp.stack = p->stack;
 	mp.tls = p->tls;
