@@ -193,10 +193,16 @@ enum {
 	H_ENT,
 };
 
-static const char *const block_tags[] = {"br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5",
-					 "h6", "table", "ul", "ol", "blockquote", "hr", "title",
-					 "pre", "dt", "dd", "address", "section", "article", "header",
-					 "footer", "body", "html", "form", NULL};
+/* Tags that break a line when rendered; compared by length first. */
+static const struct {
+	uint8_t len;
+	char name[11];
+} block_tags[] = {
+	{2, "br"}, {1, "p"}, {3, "div"}, {2, "tr"}, {2, "li"}, {2, "h1"}, {2, "h2"}, {2, "h3"},
+	{2, "h4"}, {2, "h5"}, {2, "h6"}, {5, "table"}, {2, "ul"}, {2, "ol"}, {10, "blockquote"},
+	{2, "hr"}, {5, "title"}, {3, "pre"}, {2, "dt"}, {2, "dd"}, {7, "address"}, {7, "section"},
+	{7, "article"}, {6, "header"}, {6, "footer"}, {4, "body"}, {4, "html"}, {4, "form"},
+};
 
 void msg_html_init(msg_html_t *h, uint32_t max_url)
 {
@@ -219,13 +225,18 @@ static int out_flush(msg_html_t *h, msg_text_fn fn, void *ctx)
 
 static int out_bytes(msg_html_t *h, const uint8_t *p, size_t n, msg_text_fn fn, void *ctx)
 {
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n;) {
 		if (h->nout == sizeof(h->out)) {
 			int rc = out_flush(h, fn, ctx);
 			if (rc < 0)
 				return rc;
 		}
-		h->out[h->nout++] = p[i];
+		size_t k = sizeof(h->out) - h->nout;
+		if (k > n - i)
+			k = n - i;
+		memcpy(h->out + h->nout, p + i, k);
+		h->nout += (uint32_t)k;
+		i += k;
 	}
 	if (n)
 		h->last_space = (p[n - 1] == ' ' || p[n - 1] == '\n');
@@ -302,8 +313,8 @@ static int tag_done(msg_html_t *h, msg_text_fn fn, void *ctx)
 		return 0;
 	}
 	h->state = H_TEXT;
-	for (int i = 0; block_tags[i]; i++)
-		if (name_is(h->tag, h->ntag, block_tags[i]))
+	for (size_t i = 0; i < sizeof(block_tags) / sizeof(block_tags[0]); i++)
+		if (block_tags[i].len == h->ntag && memcmp(block_tags[i].name, h->tag, h->ntag) == 0)
 			return out_space(h, '\n', fn, ctx);
 	if (name_is(h->tag, h->ntag, "td") || name_is(h->tag, h->ntag, "th"))
 		return out_space(h, ' ', fn, ctx);
@@ -395,10 +406,16 @@ int msg_html_feed(msg_html_t *h, const uint8_t *p, size_t n, msg_text_fn fn, msg
 			else
 				h->dashes = 0;
 			break;
-		case H_DECL:
-			if (c == '>')
+		case H_DECL: {
+			const uint8_t *gt = memchr(p + i, '>', n - i);
+			if (gt) {
+				i = (size_t)(gt - p);
 				h->state = H_TEXT;
+			} else {
+				i = n;
+			}
 			break;
+		}
 		case H_TAGNAME:
 			if (is_alnum(c) || c == '-' || c == ':') {
 				if (h->ntag < sizeof(h->tag))
@@ -463,6 +480,12 @@ int msg_html_feed(msg_html_t *h, const uint8_t *p, size_t n, msg_text_fn fn, msg
 			}
 			break;
 		case H_ATTRVAL_Q:
+			if (!h->url_attr && c != h->quote) {
+				/* a value nobody reads: skip to the closing quote */
+				const uint8_t *q = memchr(p + i, h->quote, n - i);
+				i = q ? (size_t)(q - p) - 1 : n;
+				break;
+			}
 			if (c == h->quote) {
 				rc = attr_done(h, fn, url_fn, ctx);
 				h->state = H_ATTRS;
@@ -485,7 +508,12 @@ int msg_html_feed(msg_html_t *h, const uint8_t *p, size_t n, msg_text_fn fn, msg
 		case H_RAW: {
 			/* drop everything up to "</script" or "</style" */
 			const char *end = h->raw_kind == 1 ? "</script" : "</style";
-			size_t el = strlen(end);
+			size_t el = h->raw_kind == 1 ? 8 : 7;
+			if (h->match == 0 && c != '<') {
+				const uint8_t *lt = memchr(p + i, '<', n - i);
+				i = lt ? (size_t)(lt - p) - 1 : n;
+				break;
+			}
 			if (lc == (uint8_t)end[h->match]) {
 				if (++h->match == el) {
 					h->raw_kind = 0;
