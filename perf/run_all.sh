@@ -14,4 +14,9 @@ for suite in perf/store/run.sh perf/smtp/run.sh; do
 	echo "== $suite" >&2
 	"$suite" || { echo "perf: $suite failed" >&2; status=1; }
 done
+# The TLS suite (issue 7): Sluice vs Dovecot on 993.
+for suite in perf/tls/run.sh; do
+	echo "== $suite" >&2
+	"$suite" || { echo "perf: $suite failed" >&2; status=1; }
+done
 exit $status

@@ -49,7 +49,7 @@ def derive(d):
 
 
 def load(path):
-    env, runs = {}, {}
+    env, runs, crypto = {}, {}, {}
     with open(path) as f:
         for line in f:
             line = line.strip()
@@ -57,12 +57,16 @@ def load(path):
                 continue
             d = json.loads(line)
             if d.get("impl") == "env":
-                env = d
+                env = env or d  # a KEEP=1 run appends its own; the first describes the rounds
+                continue
+            if d.get("impl") == "crypto":
+                if "error" not in d and d.get("client"):
+                    crypto[d["test"]] = d["client"]
                 continue
             if not derive(d) and "error" not in d:
                 d["error"] = "no client result"
             runs.setdefault((d["impl"], d["cert"], d["test"]), []).append(d)
-    return env, runs
+    return env, runs, crypto
 
 
 def vals(runs, key, field):
@@ -119,7 +123,45 @@ def judge(kind, tgt, a, ratio):
     return txt, "**yes**" if ok else "**no**"
 
 
-def write_md(env, runs, out):
+def crypto_md(runs, crypto):
+    """The libraries' cost per operation, and what it leaves of a handshake."""
+    w, o = crypto.get("wolfcrypt"), crypto.get("openssl")
+    if not w or not o:
+        return []
+    lines = [
+        "",
+        "## Cryptography floor (one CPU, CPU time per operation)",
+        "",
+        f"`build/perf/tls/bench_tls_crypto` ({w['lib']}, Sluice's library) and `tlsload crypto` "
+        f"({o['lib']}, Dovecot's), pinned to the servers' CPU: what the server side of one of "
+        "these handshakes must compute (an X25519 key pair and shared secret, then one signature "
+        "for CertificateVerify) and how fast each seals 16 KB records.",
+        "",
+        "| operation | wolfCrypt | OpenSSL | wolfCrypt / OpenSSL |",
+        "|---|---:|---:|---:|",
+    ]
+    for k, label, unit in (("x25519_keygen_derive_us", "X25519 key pair + shared secret", "µs"),
+                           ("ecdsa_p256_sign_us", "ECDSA P-256 signature", "µs"),
+                           ("rsa2048_pss_sign_us", "RSA-2048 PSS signature", "µs"),
+                           ("chacha20_poly1305_mb_s", "ChaCha20-Poly1305 seal, 16 KB records", "MB/s"),
+                           ("aes256_gcm_mb_s", "AES-256-GCM seal, 16 KB records", "MB/s")):
+        lines.append(f"| {label} [{unit}] | {w[k]:,.1f} | {o[k]:,.1f} | {w[k] / o[k]:.2f}x |")
+    lines += ["", "| full handshake | public-key floor, Sluice | measured server CPU, Sluice | "
+              "public-key floor, Dovecot | measured server CPU, Dovecot |", "|---|---:|---:|---:|---:|"]
+    for cert, sk in (("ecdsa", "ecdsa_p256_sign_us"), ("rsa", "rsa2048_pss_sign_us")):
+        a = med(runs, ("sluice", cert, "hs-full"), "cpu_ms_per_op")
+        b = med(runs, ("dovecot", cert, "hs-full"), "cpu_ms_per_op")
+        if a is None and b is None:
+            continue
+        fw = (w["x25519_keygen_derive_us"] + w[sk]) / 1000
+        fo = (o["x25519_keygen_derive_us"] + o[sk]) / 1000
+        ma = "failed" if a is None else f"{a:.3f} ms ({fw / a:.0%} of it)"
+        mb = "failed" if b is None else f"{b:.3f} ms ({fo / b:.0%} of it)"
+        lines.append(f"| {CERT_NAMES[cert]} | {fw:.3f} ms | {ma} | {fo:.3f} ms | {mb} |")
+    return lines
+
+
+def write_md(env, runs, crypto, out):
     nruns = env.get("runs", "?")
     lines = [
         "# TLS benchmark (perf/tls)",
@@ -154,6 +196,7 @@ def write_md(env, runs, out):
         "Per CPU-second figures divide every operation of the client run (warm-up included) by the "
         "server CPU over the same run. Memory: the server's RSS with the idle connections open minus "
         "before (Sluice: sluiced; Dovecot: the sum over its processes), divided by their number.",
+        *crypto_md(runs, crypto),
         "",
         "## Details (medians)",
         "",
@@ -267,11 +310,11 @@ def main():
     if len(sys.argv) != 4:
         print(__doc__, file=sys.stderr)
         return 2
-    env, runs = load(sys.argv[1])
+    env, runs, crypto = load(sys.argv[1])
     if not runs:
         print("perf/tls/report.py: no results in " + sys.argv[1], file=sys.stderr)
         return 1
-    write_md(env, runs, sys.argv[2])
+    write_md(env, runs, crypto, sys.argv[2])
     write_png(env, runs, sys.argv[3])
     return 0
 

@@ -32,7 +32,14 @@
 # SECS (5), WARMUP (1), CONC (16), IDLE_N (1000), IDLE_SETTLE (2),
 # BULK_COUNT (200), BULK_SIZE (262144), CLIENT_CPU (1), SERVER_CPU (0),
 # PARENT (/var/tmp), LOCK (/tmp/sluice-netns.lock), LOCK_WAIT (1800),
-# QUIET_PCT (15), QUIET_WAIT (60), DOVECOT_LOGIN_PROCS (1).
+# QUIET_PCT (15), QUIET_WAIT (60), DOVECOT_LOGIN_PROCS (1), PARTS ("crypto
+# rounds": the two libraries' cost per operation, and the server rounds),
+# KEEP (1: append to tls.jsonl instead of starting it afresh).
+#
+# crypto: build/perf/tls/bench_tls_crypto (wolfCrypt) and `tlsload crypto`
+# (OpenSSL), pinned to SERVER_CPU, CPU time per X25519 key pair + shared
+# secret, ECDSA P-256 and RSA-2048 PSS signature, and sealing MB/s: the
+# floor under each server's CPU per handshake and per byte.
 set -u
 cd "$(dirname "$0")/../.."
 
@@ -54,6 +61,8 @@ LOCK_WAIT=${LOCK_WAIT:-1800}
 QUIET_PCT=${QUIET_PCT:-15}
 QUIET_WAIT=${QUIET_WAIT:-60}
 DOVECOT_LOGIN_PROCS=${DOVECOT_LOGIN_PROCS:-1}
+PARTS=${PARTS:-crypto rounds}
+KEEP=${KEEP:-0}
 OUT=perf/results
 RAW=$OUT/tls.jsonl
 STATS=$OUT/tls.sluice-stats.txt
@@ -71,7 +80,7 @@ CHACHA=TLS_CHACHA20_POLY1305_SHA256
 
 log() { echo "perf/tls: $*" >&2; }
 
-[ -x "$LOAD" ] || { log "$LOAD not built (make perf-bins)"; exit 1; }
+[ -x "$LOAD" ] && [ -x build/perf/tls/bench_tls_crypto ] || { log "build/perf/tls/* not built (make perf-bins)"; exit 1; }
 [ -x build/sluiced ] && [ -x build/sluicectl ] || { log "build/sluiced not built (make all)"; exit 1; }
 command -v dovecot >/dev/null || { log "dovecot missing (apt-get install dovecot-imapd dovecot-pop3d)"; exit 1; }
 command -v openssl >/dev/null || { log "openssl missing"; exit 1; }
@@ -528,9 +537,26 @@ make_certs() {
 
 # ---- main ----
 
+crypto_part() {
+	local kv=$TMP/kv lib out
+	for lib in wolfcrypt openssl; do
+		wait_quiet
+		if [ "$lib" = wolfcrypt ]; then
+			out=$(taskset -c "$SERVER_CPU" build/perf/tls/bench_tls_crypto 1 2>"$TMP/err.txt")
+		else
+			out=$(taskset -c "$SERVER_CPU" "$LOAD" crypto --secs 1 2>"$TMP/err.txt")
+		fi
+		printf 'impl="crypto"\ncert="-"\nrun=1\ntest="%s"\nclient=%s\n' "$lib" "${out:-null}" >"$kv"
+		[ -n "$out" ] || kv_err "$kv" "$(tail -n 2 "$TMP/err.txt" | tr '\n' ' ')"
+		record "$kv"
+	done
+}
+
 mkdir -p "$OUT"
-: >"$RAW"
-: >"$STATS"
+if [ "$KEEP" != 1 ]; then
+	: >"$RAW"
+	: >"$STATS"
+fi
 $PY - >>"$RAW" <<EOF
 import json, os, platform, subprocess
 def sh(c):
@@ -546,8 +572,10 @@ print(json.dumps(dict(suite="tls", impl="env", date=sh("date -u +%FT%TZ"), kerne
                       wolfssl=sh("dpkg-query -W -f='\${Version}' libwolfssl35 2>/dev/null || dpkg-query -W -f='\${Version}' libwolfssl-dev"))))
 EOF
 
+case " $PARTS " in *" crypto "*) crypto_part ;; esac
+case " $PARTS " in *" rounds "*) ;; *) RUNS=0 ;; esac
 make_certs || { log "cannot make the test certificates"; exit 1; }
-veth_up || { log "cannot create namespaces $NS_DOV/$NS_DCL"; exit 1; }
+[ "$RUNS" = 0 ] || veth_up || { log "cannot create namespaces $NS_DOV/$NS_DCL"; exit 1; }
 for r in $(seq 1 "$RUNS"); do
 	for cert in $CERTS; do
 		for impl in $IMPLS; do

@@ -8,6 +8,7 @@
  *   tlsload idle  --addr A --port P --n N [--conc C] [--ready FILE] [--hold S]
  *   tlsload append --addr A --port P --user U --pass PW --count N --size BYTES
  *   tlsload fetch --addr A --port P --user U --pass PW
+ *   tlsload crypto [--secs S]
  *
  * hs: C connections in flight, each a TCP connect, a TLS 1.3 handshake and
  * the IMAP greeting (so the server has finished its side and sent its
@@ -23,6 +24,10 @@
  * fetch: LOGIN, EXAMINE INBOX, `FETCH 1:* BODY.PEEK[]`, timed from the
  * command to its tagged OK; counts message bytes (literal payload) and all
  * bytes read.
+ * crypto: OpenSSL's CPU time per server handshake operation (X25519 key
+ * pair + shared secret, ECDSA P-256 and RSA-2048 PSS signatures) and its
+ * sealing speed for 16 KB records, S seconds each; perf/tls/
+ * bench_tls_crypto does the same in wolfCrypt.
  *
  * Every mode prints one JSON object on stdout and exits 0, or prints the
  * reason on stderr and exits 1. Every wait has a deadline (--timeout, 30 s
@@ -36,7 +41,10 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
 #include <openssl/ssl.h>
 #include <poll.h>
 #include <signal.h>
@@ -752,9 +760,118 @@ static int mode_fetch(void)
 	return 0;
 }
 
+/* ---- crypto: OpenSSL's cost of the server's handshake operations ---- */
+
+static double cpu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static EVP_PKEY *keygen(const char *alg, const char *curve, unsigned bits)
+{
+	EVP_PKEY_CTX *kc = EVP_PKEY_CTX_new_from_name(NULL, alg, NULL);
+	EVP_PKEY *k = NULL;
+
+	if (!kc || EVP_PKEY_keygen_init(kc) != 1)
+		die("keygen %s", alg);
+	if (curve && EVP_PKEY_CTX_set_group_name(kc, curve) != 1)
+		die("curve %s", curve);
+	if (bits && EVP_PKEY_CTX_set_rsa_keygen_bits(kc, (int)bits) != 1)
+		die("RSA bits");
+	if (EVP_PKEY_keygen(kc, &k) != 1)
+		die("keygen %s", alg);
+	EVP_PKEY_CTX_free(kc);
+	return k;
+}
+
+static void op_x25519(EVP_PKEY *peer)
+{
+	EVP_PKEY *k = keygen("X25519", NULL, 0);
+	EVP_PKEY_CTX *dc = EVP_PKEY_CTX_new(k, NULL);
+	unsigned char out[32];
+	size_t len = sizeof(out);
+
+	if (!dc || EVP_PKEY_derive_init(dc) != 1 || EVP_PKEY_derive_set_peer(dc, peer) != 1 ||
+	    EVP_PKEY_derive(dc, out, &len) != 1)
+		die("X25519 derive");
+	EVP_PKEY_CTX_free(dc);
+	EVP_PKEY_free(k);
+}
+
+static void op_sign(EVP_PKEY_CTX *sc)
+{
+	unsigned char hash[32] = {1, 2, 3}, sig[512];
+	size_t len = sizeof(sig);
+
+	if (EVP_PKEY_sign(sc, sig, &len, hash, sizeof(hash)) != 1)
+		die("sign");
+}
+
+static double seal_mb_s(const EVP_CIPHER *c, double secs)
+{
+	static unsigned char in[16384], out[16384 + 32];
+	unsigned char key[32] = {5}, iv[12] = {9}, tag[16];
+	EVP_CIPHER_CTX *cc = EVP_CIPHER_CTX_new();
+	double t0 = cpu_now(), t;
+	long n = 0;
+	int l;
+
+	do {
+		if (EVP_EncryptInit_ex(cc, c, NULL, key, iv) != 1 || EVP_EncryptUpdate(cc, out, &l, in, sizeof(in)) != 1 ||
+		    EVP_EncryptFinal_ex(cc, out + l, &l) != 1 ||
+		    EVP_CIPHER_CTX_ctrl(cc, EVP_CTRL_AEAD_GET_TAG, 16, tag) != 1)
+			die("seal");
+		n++;
+		t = cpu_now();
+	} while (t - t0 < secs);
+	EVP_CIPHER_CTX_free(cc);
+	return (double)n * sizeof(in) / 1e6 / (t - t0);
+}
+
+#define TIME_OP(expr, out)                                                                         \
+	do {                                                                                       \
+		double t0_ = cpu_now(), t_;                                                        \
+		long n_ = 0;                                                                       \
+		do {                                                                               \
+			expr;                                                                      \
+			n_++;                                                                      \
+			t_ = cpu_now();                                                            \
+		} while (t_ - t0_ < o.secs);                                                       \
+		(out) = (t_ - t0_) * 1e6 / (double)n_;                                             \
+	} while (0)
+
+static int mode_crypto(void)
+{
+	EVP_PKEY *peer = keygen("X25519", NULL, 0), *ec = keygen("EC", "P-256", 0), *rsa = keygen("RSA", NULL, 2048);
+	EVP_PKEY_CTX *ecs = EVP_PKEY_CTX_new(ec, NULL), *rss = EVP_PKEY_CTX_new(rsa, NULL);
+	double x, e, r;
+
+	if (!ecs || !rss || EVP_PKEY_sign_init(ecs) != 1 || EVP_PKEY_sign_init(rss) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_padding(rss, RSA_PKCS1_PSS_PADDING) != 1 ||
+	    EVP_PKEY_CTX_set_signature_md(rss, EVP_sha256()) != 1 ||
+	    EVP_PKEY_CTX_set_signature_md(ecs, EVP_sha256()) != 1)
+		die("sign setup");
+	TIME_OP(op_x25519(peer), x);
+	TIME_OP(op_sign(ecs), e);
+	TIME_OP(op_sign(rss), r);
+	printf("{\"lib\": \"%s\", \"x25519_keygen_derive_us\": %.1f, \"ecdsa_p256_sign_us\": %.1f, "
+	       "\"rsa2048_pss_sign_us\": %.1f, \"chacha20_poly1305_mb_s\": %.1f, \"aes256_gcm_mb_s\": %.1f}\n",
+	       OpenSSL_version(OPENSSL_VERSION), x, e, r, seal_mb_s(EVP_chacha20_poly1305(), o.secs),
+	       seal_mb_s(EVP_aes_256_gcm(), o.secs));
+	EVP_PKEY_CTX_free(ecs);
+	EVP_PKEY_CTX_free(rss);
+	EVP_PKEY_free(peer);
+	EVP_PKEY_free(ec);
+	EVP_PKEY_free(rsa);
+	return 0;
+}
+
 static void usage(void)
 {
-	fprintf(stderr, "usage: tlsload hs|idle|append|fetch --addr IPV4 --port N [options]; "
+	fprintf(stderr, "usage: tlsload hs|idle|append|fetch|crypto --addr IPV4 --port N [options]; "
 			"see the comment at the top of perf/tls/tlsload.c\n");
 	exit(2);
 }
@@ -794,6 +911,11 @@ int main(int argc, char **argv)
 		case 'S': o.sni = optarg; break;
 		default: usage();
 		}
+	}
+	if (!strcmp(o.mode, "crypto")) {
+		if (o.secs <= 0 || o.secs > 60)
+			die("--secs must be in (0, 60]");
+		return mode_crypto();
 	}
 	if (!o.addr || o.port <= 0 || o.port > 65535)
 		usage();
