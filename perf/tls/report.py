@@ -282,7 +282,8 @@ def write_png(env, runs, out):
                 ax.plot([x] * len(v), v, "k.", ms=5)
             a, b = med(runs, ("sluice", cert, test), field), med(runs, ("dovecot", cert, test), field)
             if a is not None and b:
-                ax.text(i, max(a, b) * 1.04, f"{a / b:.2f}x", ha="center", fontsize=9)
+                ax.text(i, max(a, b) * 1.04, f"{a / b:.2f}x", ha="center", fontsize=9,
+                        bbox=dict(facecolor="white", edgecolor="none", pad=1))
                 if kind == "ratio":
                     ax.plot([i - w, i], [b * tgt, b * tgt], "r--", lw=1.2)
             if kind == "max":
@@ -297,9 +298,10 @@ def write_png(env, runs, out):
         ax.set_title(f"{title}{sub}", fontsize=9)
         ax.set_ylabel(unit)
         ax.set_ylim(0, ax.get_ylim()[1] * 1.12)
-        ax.legend(fontsize=8, loc="lower right")
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper right", fontsize=9)
     fig.suptitle(f"perf/tls: Sluice vs Dovecot, TLS 1.3 on 993 (medians of {env.get('runs', '?')} runs; dots: runs)",
                  fontsize=10)
     fig.tight_layout()

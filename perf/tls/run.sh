@@ -34,7 +34,10 @@
 # PARENT (/var/tmp), LOCK (/tmp/sluice-netns.lock), LOCK_WAIT (1800),
 # QUIET_PCT (15), QUIET_WAIT (60), DOVECOT_LOGIN_PROCS (1), PARTS ("crypto
 # rounds": the two libraries' cost per operation, and the server rounds),
-# KEEP (1: append to tls.jsonl instead of starting it afresh).
+# KEEP (1: append to tls.jsonl instead of starting it afresh), PROFILE (1: a
+# perf profile of each server during run 1's full handshakes, written to
+# perf/results/tls.profile-*.txt; such a run's figures go to
+# tls-profile.jsonl, not into the report).
 #
 # crypto: build/perf/tls/bench_tls_crypto (wolfCrypt) and `tlsload crypto`
 # (OpenSSL), pinned to SERVER_CPU, CPU time per X25519 key pair + shared
@@ -66,6 +69,11 @@ KEEP=${KEEP:-0}
 OUT=perf/results
 RAW=$OUT/tls.jsonl
 STATS=$OUT/tls.sluice-stats.txt
+if [ "${PROFILE:-0}" = 1 ]; then
+	# A profiled run is not a measurement: its figures go elsewhere.
+	RAW=$OUT/tls-profile.jsonl
+	STATS=/dev/null
+fi
 PY=/usr/bin/python3
 LOAD=build/perf/tls/tlsload
 
@@ -370,15 +378,45 @@ client() {
 	ip netns exec "$ns" taskset -c "$CLIENT_CPU" "$LOAD" "$@" >"$TMP/out.json" 2>"$TMP/err.txt" 9>&-
 }
 
+# PROFILE=1: a CPU profile of the server (perf record, cpu-clock, every
+# process of it) during run 1's full handshakes, summarised by library and
+# by function in perf/results/tls.profile-IMPL-CERT.txt.
+PROF_PID=""
+prof_start() { # IMPL PID RUN TEST
+	local pids
+	[ "${PROFILE:-0}" = 1 ] && [ "$3" = 1 ] && [ "$4" = hs-full ] || return 0
+	command -v perf >/dev/null || { log "PROFILE=1 needs perf (linux-perf)"; return 0; }
+	if [ "$1" = sluice ]; then pids=$2; else pids=$(paste -sd, "$CG/cgroup.procs"); fi
+	perf record -e cpu-clock -F 999 -g -o "$TMP/perf.data" -p "$pids" >/dev/null 2>&1 9>&- &
+	PROF_PID=$!
+	sleep 0.5
+}
+
+prof_stop() { # IMPL CERT
+	[ -n "$PROF_PID" ] || return 0
+	kill -INT "$PROF_PID" 2>/dev/null
+	wait "$PROF_PID" 2>/dev/null
+	PROF_PID=""
+	{
+		echo "# perf/tls: CPU profile of $1 during full TLS 1.3 handshakes ($2), perf record -e cpu-clock"
+		echo "## by library"
+		perf report -i "$TMP/perf.data" --stdio --no-children --sort dso -g none 2>/dev/null | grep '%' | head -n 15
+		echo "## by function (top 40)"
+		perf report -i "$TMP/perf.data" --stdio --no-children --sort dso,sym -g none 2>/dev/null | grep '%' | head -n 40
+	} >"$OUT/tls.profile-$1-$2.txt"
+}
+
 # One handshake measurement: IMPL PID NETNS ADDR CERT RUN TEST [--resume]
 hs_test() {
 	local impl=$1 pid=$2 ns=$3 addr=$4 cert=$5 run=$6 test=$7 kv=$TMP/kv c0 c1 rc
 	shift 7
 	kv_head "$kv" "$impl" "$cert" "$run" "$test"
+	prof_start "$impl" "$pid" "$run" "$test"
 	c0=$(srv_cpu_ns "$impl" "$pid")
 	client "$ns" hs --addr "$addr" --port 993 --conc "$CONC" --secs "$SECS" --warmup "$WARMUP" "$@"
 	rc=$?
 	c1=$(srv_cpu_ns "$impl" "$pid")
+	prof_stop "$impl" "$cert"
 	echo "client=$(cat "$TMP/out.json" 2>/dev/null | head -n 1)" >>"$kv"
 	[ -s "$TMP/out.json" ] || echo "client=null" >>"$kv"
 	echo "server_cpu_s=$(awk -v a="$c0" -v b="$c1" 'BEGIN {printf "%.3f", (b - a) / 1e9}')" >>"$kv"
@@ -587,5 +625,9 @@ done
 cleanup
 trap - EXIT
 
+if [ "${PROFILE:-0}" = 1 ]; then
+	log "wrote $OUT/tls.profile-*.txt ($RAW: the profiled run's figures)"
+	exit 0
+fi
 $PY perf/tls/report.py "$RAW" "$OUT/tls.md" "$OUT/tls.png" || exit 1
 log "wrote $OUT/tls.md and $OUT/tls.png"
