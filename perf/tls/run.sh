@@ -32,6 +32,7 @@
 # SECS (5), WARMUP (1), CONC (16), IDLE_N (1000), IDLE_SETTLE (2),
 # BULK_COUNT (200), BULK_SIZE (262144), CLIENT_CPU (1), SERVER_CPU (0),
 # PARENT (/var/tmp), LOCK (/tmp/sluice-netns.lock), LOCK_WAIT (1800),
+# APPLIANCE_WAIT (900: for an appliance someone else left running to go),
 # QUIET_PCT (15), QUIET_WAIT (60), DOVECOT_LOGIN_PROCS (1), PARTS ("crypto
 # rounds": the two libraries' cost per operation, and the server rounds),
 # KEEP (1: append to tls.jsonl instead of starting it afresh), PROFILE (1: a
@@ -61,6 +62,7 @@ SERVER_CPU=${SERVER_CPU:-0}
 PARENT=${PARENT:-/var/tmp}
 LOCK=${LOCK:-/tmp/sluice-netns.lock}
 LOCK_WAIT=${LOCK_WAIT:-1800}
+APPLIANCE_WAIT=${APPLIANCE_WAIT:-900}
 QUIET_PCT=${QUIET_PCT:-15}
 QUIET_WAIT=${QUIET_WAIT:-60}
 DOVECOT_LOGIN_PROCS=${DOVECOT_LOGIN_PROCS:-1}
@@ -522,6 +524,16 @@ sluice_round() { # CERT RUN
 	local cert=$1 run=$2 kv=$TMP/kv
 	wait_quiet
 	lock_take || { kv_head "$kv" sluice "$cert" "$run" start; kv_err "$kv" "no lock"; record "$kv"; return; }
+	# An appliance someone else started (an e2e run that left it, or one
+	# that does not take the lock): give the lock back and wait for it to go.
+	local t=0
+	while scripts/appliance.sh status >/dev/null 2>&1 && [ "$t" -lt "$APPLIANCE_WAIT" ]; do
+		[ "$t" = 0 ] && log "an appliance is running (not ours); waiting up to ${APPLIANCE_WAIT}s"
+		lock_drop
+		sleep 10
+		t=$((t + 10))
+		lock_take || { kv_head "$kv" sluice "$cert" "$run" start; kv_err "$kv" "no lock"; record "$kv"; return; }
+	done
 	rm -rf "$TMP/sluice-store"
 	if appliance_up "$TMP/$cert-cert.pem" "$TMP/$cert-key.pem" "$TMP/sluice-store"; then
 		all_tests sluice "$MY_PID" sluice "$APPLIANCE_IP" "$cert" "$run"
