@@ -1,12 +1,13 @@
 """perf/store/report.py - turn perf/results/store.jsonl into store.md and store.png.
 
-    /usr/bin/python3 perf/store/report.py RAW.jsonl OUT.md OUT.png
+    /usr/bin/python3 perf/store/report.py RAW.jsonl OUT.md OUT.png [NOTES.md]
 
 One row per (body size, submitters): the median durable appends/s of the
 store's group-commit writer and of the plain-LMDB baseline (one transaction
 and its fsyncs per message) measured in the same run, their ratio, and the
 batch sizes the writer reached. A failed run counts as missing; a cell with
-no successful run shows "failed" and its target as not met.
+no successful run shows "failed" and its target as not met. NOTES.md, if
+given and present, is appended (the hand-written analysis of the run).
 """
 import json
 import statistics
@@ -83,7 +84,10 @@ def cells(env, runs):
                             disk_lm=med(runs, ("lmdb", s, n), "disk_written_per_msg"),
                             lat_sl=med(runs, ("sluice", s, n), "lat_p50_us_le"),
                             lat_lm=med(runs, ("lmdb", s, n), "lat_p50_us_le"),
-                            mib=med(runs, ("sluice", s, n), "mib_per_s")))
+                            mib=med(runs, ("sluice", s, n), "mib_per_s"),
+                            apply=med(runs, ("sluice", s, n), "apply_ms_per_batch"),
+                            commit=med(runs, ("sluice", s, n), "commit_ms_per_batch"),
+                            post=med(runs, ("sluice", s, n), "post_ms_per_batch")))
     return out
 
 
@@ -123,21 +127,25 @@ def write_md(env, runs, out):
         "## Where the work goes (medians)",
         "",
         "| body | submitters | Sluice MiB/s | disk bytes written per msg, Sluice / LMDB | "
-        "CPU ms per msg, Sluice / LMDB | writer thread busy | p50 latency <= us, Sluice / LMDB |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "CPU ms per msg, Sluice / LMDB | writer thread busy | writer ms per batch: apply / commit / post | "
+        "p50 latency <= us, Sluice / LMDB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for c in cs:
         writer = "—" if c["writer"] is None else f"{c['writer'] * 100:.0f} %"
         lines.append(f"| {size_txt(c['size'])} | {c['n']} | {f2(c['mib'])} | "
                      f"{f0(c['disk_sl'])} / {f0(c['disk_lm'])} | {f2(c['cpu_sl'])} / {f2(c['cpu_lm'])} | "
-                     f"{writer} | {f0(c['lat_sl'])} / {f0(c['lat_lm'])} |")
+                     f"{writer} | {f2(c['apply'])} / {f2(c['commit'])} / {f2(c['post'])} | "
+                     f"{f0(c['lat_sl'])} / {f0(c['lat_lm'])} |")
     lines += [
         "",
         "Disk bytes are what the block device holding the store wrote during the window "
         "(/proc/diskstats, everyone's writes, journal included) divided by the messages made "
         "durable; CPU is the whole benchmark process (submitters, SHA-256 of each body on the "
         "submitting thread, writer); the writer's busy share is its run time over the window; "
-        "latency is submission to completion (log2 buckets, upper bound).",
+        "latency is submission to completion (log2 buckets, upper bound). The writer's time per "
+        "committed batch is split into applying the requests, `mdb_txn_commit` (page writes and "
+        "both fdatasyncs) and posting the completions (`st_store_stats`).",
         "",
         "## Every run",
         "",
@@ -152,7 +160,8 @@ def write_md(env, runs, out):
                              f"{d['error']} |")
                 continue
             det = [f"msgs={d['msgs']}"]
-            for f in ("batch_avg", "batch_max", "commits_per_s", "writer_cpu_share", "cpu_ms_per_msg",
+            for f in ("batch_avg", "batch_max", "commits_per_s", "writer_cpu_share", "apply_ms_per_batch",
+                      "commit_ms_per_batch", "post_ms_per_batch", "cpu_ms_per_msg",
                       "disk_written_per_msg", "lat_p50_us_le", "lat_p99_us_le", "map_grows", "errors",
                       "box_busy_pct", "loadavg", "others_running", "busy_procs"):
                 if d.get(f) not in (None, ""):
@@ -162,6 +171,14 @@ def write_md(env, runs, out):
     if any("error" in d for v in runs.values() for d in v):
         lines += ["", "Failed runs are counted as missing; a cell without any successful run is "
                   "reported as failed and its target as not met."]
+    # Hand-written analysis kept beside the results (perf/results/store.notes.md).
+    notes = sys.argv[4] if len(sys.argv) > 4 else None
+    if notes:
+        try:
+            with open(notes) as f:
+                lines += ["", f.read().rstrip()]
+        except FileNotFoundError:
+            pass
     lines.append("")
     with open(out, "w") as f:
         f.write("\n".join(lines))

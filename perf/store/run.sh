@@ -176,5 +176,5 @@ done
 cleanup
 trap - EXIT
 
-$PY perf/store/report.py "$RAW" "$OUT/store.md" "$OUT/store.png" || exit 1
+$PY perf/store/report.py "$RAW" "$OUT/store.md" "$OUT/store.png" "$OUT/store.notes.md" || exit 1
 log "wrote $OUT/store.md and $OUT/store.png"
