@@ -72,6 +72,7 @@ static atomic_uint_fast64_t bs_done;     /* durable messages */
 static atomic_uint_fast64_t bs_errors;   /* failed requests */
 static atomic_int bs_stop;
 static atomic_int bs_go;
+static atomic_uint bs_ready; /* submitter threads whose bodies and client exist */
 static atomic_uint_fast64_t bs_lat[BS_LAT_BUCKETS]; /* log2(us) histogram */
 static atomic_int bs_measuring;
 
@@ -270,6 +271,7 @@ static uint64_t bs_body_stamp(uint8_t *body, size_t size)
 
 static void bs_wait_go(void)
 {
+	atomic_fetch_add(&bs_ready, 1);
 	while (!atomic_load(&bs_go))
 		bs_sleep(0.001);
 }
@@ -309,8 +311,10 @@ static void *bs_sluice_thread(void *arg)
 	st_client_t *c = NULL;
 	int rc;
 
-	if (slots == NULL)
-		return NULL;
+	if (slots == NULL) {
+		fprintf(stderr, "bench_store: out of memory\n");
+		exit(1); /* main waits for every thread to be ready */
+	}
 	for (unsigned i = 0; i < k; i++) {
 		slots[i].body = bs_body_new(bs_opt.size, idx * k + i);
 		if (slots[i].body == NULL) {
@@ -585,7 +589,11 @@ int main(int argc, char **argv)
 			exit(1);
 		}
 	}
-	bs_sleep(0.2); /* bodies prepared, clients created */
+	/* Every body prepared and every client created before the clock
+	 * starts: at 1 MB x 256 submitters x 4 slots that is 1 GiB of bodies,
+	 * seconds of CPU that used to leak into the warm-up and the window. */
+	while (atomic_load(&bs_ready) < bs_opt.submitters)
+		bs_sleep(0.01);
 
 	st_store_stats_t s0 = {0}, s1 = {0};
 	uint64_t d0, d1, w0, w1, wr0, wr1, t0, t1, e1;
