@@ -55,8 +55,73 @@ static bool imap_p_partial(struct imap_parser *ps, struct imap_section *sec)
 	return true;
 }
 
-/* section = "[" [section-spec] "]"; part numbers (MIME parts) need the
- * message structure and are refused with NO by the caller. */
+static bool imap_digit(uint8_t c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* section-part = nz-number *("." nz-number), then optionally "." and
+ * HEADER, TEXT or MIME (RFC 9051 §6.4.5), then "]". The byte range comes
+ * from the glue (IMAP_REQ_SECTION) when the section is sent. A part's
+ * HEADER.FIELDS is refused with NO by the caller (*MIME_PART_R). */
+static bool imap_p_part_section(imap_session_t *s, struct imap_parser *ps,
+				struct imap_section *sec, bool *mime_part_r)
+{
+	size_t st = ps->pos;
+	unsigned depth = 0;
+	uint8_t *path;
+	sl_slice_t a;
+
+	for (;;) {
+		size_t d0 = ps->pos;
+
+		if (ps->pos >= ps->n || ps->p[ps->pos] < '1' || ps->p[ps->pos] > '9')
+			return imap_p_fail(ps, "Invalid section part");
+		while (ps->pos < ps->n && imap_digit(ps->p[ps->pos]))
+			if (++ps->pos - d0 > 9)
+				return imap_p_fail(ps, "Invalid section part");
+		if (++depth > IMAP_PART_DEPTH_MAX)
+			return imap_p_fail(ps, "[LIMIT] Section part nested too deep");
+		if (ps->pos + 1 < ps->n && ps->p[ps->pos] == '.' && imap_digit(ps->p[ps->pos + 1])) {
+			ps->pos++;
+			continue;
+		}
+		break;
+	}
+	path = imap_arena_alloc(s, ps->pos - st + 1);
+	if (path == NULL)
+		return imap_p_fail(ps, "[LIMIT] Command too complex");
+	memcpy(path, ps->p + st, ps->pos - st);
+	path[ps->pos - st] = 0;
+	sec->part = sl_slice_make(path, ps->pos - st);
+	sec->kind = IMAP_SEC_FULL;
+	sec->pkind = IMAP_PART_BODY;
+	if (imap_p_at(ps, '.')) {
+		ps->pos++;
+		if (!imap_p_att_name(ps, &a))
+			return false;
+		if (sl_slice_eq_nocase(a, "HEADER")) {
+			sec->pkind = IMAP_PART_HEADER;
+		} else if (sl_slice_eq_nocase(a, "TEXT")) {
+			sec->pkind = IMAP_PART_TEXT;
+		} else if (sl_slice_eq_nocase(a, "MIME")) {
+			sec->pkind = IMAP_PART_MIME;
+		} else if (sl_slice_eq_nocase(a, "HEADER.FIELDS") ||
+			   sl_slice_eq_nocase(a, "HEADER.FIELDS.NOT")) {
+			*mime_part_r = true;
+			return imap_p_fail(ps, "HEADER.FIELDS of a MIME part is not supported");
+		} else {
+			return imap_p_fail(ps, "Invalid section");
+		}
+	}
+	if (!imap_p_at(ps, ']'))
+		return imap_p_fail(ps, "Expected ']'");
+	ps->pos++;
+	return true;
+}
+
+/* section = "[" [section-spec] "]"; part numbers (MIME parts) are resolved
+ * to byte ranges by the glue when the section is sent. */
 static bool imap_p_section(imap_session_t *s, struct imap_parser *ps, struct imap_section *sec,
 			   bool *mime_part_r)
 {
@@ -71,10 +136,8 @@ static bool imap_p_section(imap_session_t *s, struct imap_parser *ps, struct ima
 		sec->kind = IMAP_SEC_FULL;
 		return true;
 	}
-	if (ps->pos < ps->n && ps->p[ps->pos] >= '0' && ps->p[ps->pos] <= '9') {
-		*mime_part_r = true;
-		return imap_p_fail(ps, "MIME part sections are not supported yet");
-	}
+	if (ps->pos < ps->n && ps->p[ps->pos] >= '0' && ps->p[ps->pos] <= '9')
+		return imap_p_part_section(s, ps, sec, mime_part_r);
 	if (!imap_p_att_name(ps, &a))
 		return false;
 	if (sl_slice_eq_nocase(a, "HEADER")) {
@@ -457,6 +520,7 @@ int imap_fetch_msg(imap_session_t *s, const struct imap_msg_meta *m)
 		f->msg_uid = m->uid;
 		f->msg_size = m->size;
 		f->cur = 0;
+		f->part_resolved = false;
 		f->hdr_loaded = false;
 		f->hdr_want = 0;
 		f->in_literal = false;
@@ -559,6 +623,16 @@ static void imap_sec_name_write(imap_session_t *s, const struct imap_section *se
 	default:
 		break;
 	}
+	if (sec->part.len > 0) {
+		static const char *const pkinds[] = {"", ".HEADER", ".TEXT", ".MIME"};
+
+		imap_out(s, "BODY[", 5);
+		imap_out(s, sec->part.ptr, sec->part.len);
+		imap_printf(s, "%s]", pkinds[sec->pkind]);
+		if (sec->partial)
+			imap_printf(s, "<%" PRIu64 ">", origin);
+		return;
+	}
 	imap_printf(s, "BODY[%s", kinds[sec->kind]);
 	if (sec->kind == IMAP_SEC_FIELDS || sec->kind == IMAP_SEC_FIELDS_NOT) {
 		imap_out(s, " (", 2);
@@ -598,6 +672,22 @@ static bool imap_sec_begin(imap_session_t *s)
 	const struct imap_section *sec = &f->sec[f->cur];
 	uint64_t start, len, origin = 0;
 
+	if (sec->part.len > 0) {
+		/* a MIME part: the glue says where it lies */
+		if (!f->part_resolved) {
+			s->req.u.section.uid = f->msg_uid;
+			s->req.u.section.path = sec->part;
+			s->req.u.section.kind = sec->pkind;
+			imap_request_issue(s, IMAP_REQ_SECTION);
+			return false;
+		}
+		if (imap_room(s) < IMAP_REPLY_RESERVE)
+			return false;
+		f->lit_from_buf = false;
+		start = f->part_off < f->msg_size ? f->part_off : f->msg_size;
+		len = f->part_len < f->msg_size - start ? f->part_len : f->msg_size - start;
+		goto range;
+	}
 	if (sec->kind != IMAP_SEC_FULL && !f->hdr_loaded) {
 		if (f->hdr_want == 0) {
 			f->hdr_want = f->msg_size < s->cfg->header_max ? f->msg_size
@@ -643,6 +733,7 @@ static bool imap_sec_begin(imap_session_t *s)
 		f->lit_from_buf = true;
 		break;
 	}
+range:
 	if (sec->partial) {
 		/* §6.4.5: <origin.octets>; past the end is an empty string */
 		origin = sec->p_off;
@@ -675,6 +766,7 @@ static bool imap_sec_step(imap_session_t *s)
 
 	if (left == 0 && f->lit_pad == 0) {
 		f->in_literal = false;
+		f->part_resolved = false;
 		f->cur++;
 		return true;
 	}
@@ -827,4 +919,26 @@ bool imap_fetch_pump(imap_session_t *s)
 	s->req.u.fetch.want = imap_fetch_want(f);
 	imap_request_issue(s, IMAP_REQ_FETCH);
 	return true;
+}
+
+int imap_session_section_done(imap_session_t *s, uint64_t now_us, int err, uint64_t offset,
+			      uint64_t len)
+{
+	struct imap_fetch *f = &s->fetch;
+
+	s->now = now_us;
+	s->last_active = now_us;
+	if (s->req.kind != IMAP_REQ_SECTION)
+		return s->phase == IMAP_P_CLOSED ? SL_ECLOSED : SL_ESTATE;
+	s->req.kind = IMAP_REQ_NONE;
+	f->part_resolved = true;
+	f->part_off = 0;
+	f->part_len = 0;
+	if (err == 0) {
+		f->part_off = offset;
+		f->part_len = len;
+	} else if (err != SL_ENOENT && err != SL_EINVAL) {
+		f->unavailable = true; /* told with NO [UNAVAILABLE] at the end */
+	}
+	return imap_resume(s);
 }

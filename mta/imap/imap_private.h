@@ -22,6 +22,7 @@
 #define IMAP_PATTERN_MAX 512u   /* bytes of one canonical LIST pattern */
 #define IMAP_SECTIONS_MAX 16u   /* body sections in one FETCH */
 #define IMAP_FIELDS_MAX 64u     /* header fields in one HEADER.FIELDS */
+#define IMAP_PART_DEPTH_MAX 32u /* levels of a section part path "1.2.3" */
 #define IMAP_SEARCH_NODES_MAX 256u
 #define IMAP_KEYWORDS_MAX 64u   /* in one STORE: the store's table size */
 #define IMAP_ID_PAIRS_MAX 30u   /* RFC 2971 §3.3 */
@@ -112,6 +113,8 @@ enum imap_sec_name {
 };
 
 struct imap_section {
+	sl_slice_t part;          /* MIME part path "1.2" (NUL after), or empty */
+	enum imap_part_kind pkind; /* what of the part (with a path) */
 	enum imap_sec_kind kind;
 	enum imap_sec_name name;
 	bool peek;
@@ -149,6 +152,8 @@ struct imap_fetch {
 	uint64_t hdr_want;      /* header bytes being read */
 	uint64_t hdr_len;       /* header length incl. the blank line */
 	uint32_t body_got;      /* bytes of the outstanding BODY request */
+	bool part_resolved;     /* part_off/part_len hold section cur's range */
+	uint64_t part_off, part_len;
 };
 
 /* ---- SEARCH ---- */

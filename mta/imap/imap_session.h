@@ -211,6 +211,8 @@ enum imap_req_kind {
 	IMAP_REQ_EXPUNGE,  /* imap_session_expunged.., imap_session_expunge_done */
 	IMAP_REQ_COPY,     /* (imap_session_expunged..) imap_session_copy_done */
 	IMAP_REQ_APPEND,   /* deliver one message: imap_session_append_done */
+	IMAP_REQ_SECTION,  /* where a MIME part section lies in a message:
+			    * imap_session_section_done */
 	IMAP_REQ_SYNC,     /* changes of the selected mailbox since a MODSEQ:
 			    * imap_session_sync_msg.., imap_session_sync_vanished..,
 			    * imap_session_sync_done */
@@ -222,6 +224,15 @@ enum imap_mailbox_op {
 	IMAP_MB_RENAME,      /* st_mailbox_rename(name, new_name) */
 	IMAP_MB_SUBSCRIBE,   /* st_mailbox_subscribe(name, true) */
 	IMAP_MB_UNSUBSCRIBE  /* st_mailbox_subscribe(name, false) */
+};
+
+/* What of a MIME part an IMAP_REQ_SECTION asks for (RFC 9051 §6.4.5). */
+enum imap_part_kind {
+	IMAP_PART_BODY = 0, /* BODY[1.2]: the part's content (message/rfc822:
+			     * the whole embedded message) */
+	IMAP_PART_HEADER,   /* BODY[1.2.HEADER]: header of the embedded message */
+	IMAP_PART_TEXT,     /* BODY[1.2.TEXT]: text of the embedded message */
+	IMAP_PART_MIME      /* BODY[1.2.MIME]: the part's MIME header */
 };
 
 enum imap_store_mode {
@@ -311,6 +322,15 @@ struct imap_request {
 			int64_t internaldate;       /* unix seconds; 0: now */
 			int32_t tz_min;
 		} append;
+		struct {
+			/* Resolve PATH ("1.2.3", digits and dots, never
+			 * empty) of message UID to a byte range of the raw
+			 * message, from the cached structure (the part table
+			 * of mta/imap/imap_structure.h). */
+			uint32_t uid;
+			sl_slice_t path;
+			enum imap_part_kind kind;
+		} section;
 		struct {
 			/* st_changes_since(selected mailbox, since): every
 			 * message with MODSEQ > SINCE (new ones included),
@@ -420,6 +440,14 @@ int imap_session_copy_done(imap_session_t *s, uint64_t now_us, int err, uint32_t
  * NO [TRYCREATE], SL_ELIMIT NO [TOOBIG]. */
 int imap_session_append_done(imap_session_t *s, uint64_t now_us, int err, uint32_t uidvalidity,
 			     uint32_t uid);
+
+/* imap_session_section_done - ERR 0: the section is bytes [OFFSET,
+ * OFFSET+LEN) of the message (then read with BODY requests). SL_ENOENT or
+ * SL_EINVAL: no such part (the client gets an empty string, RFC 9051
+ * §6.4.5 leaves it to the server); other errors: an empty string and the
+ * FETCH ends NO [UNAVAILABLE]. */
+int imap_session_section_done(imap_session_t *s, uint64_t now_us, int err, uint64_t offset,
+			      uint64_t len);
 
 /* --- Changes made elsewhere (RFC 9051 §7.5.1, RFC 2177 IDLE) ----------
  * The glue calls imap_session_mailbox_changed when the selected mailbox

@@ -405,6 +405,21 @@ static void fz_complete(struct fz *f)
 				       r->u.sync.since + (uint64_t)n + 3);
 		break;
 	}
+	case IMAP_REQ_SECTION: {
+		sl_slice_t pth = r->u.section.path;
+
+		/* a path is digits and dots, starts with a digit, ends in NUL */
+		if (pth.len == 0 || pth.ptr[pth.len] != 0 || pth.ptr[0] < '1' || pth.ptr[0] > '9')
+			abort();
+		for (size_t i = 0; i < pth.len; i++)
+			if (pth.ptr[i] != '.' && (pth.ptr[i] < '0' || pth.ptr[i] > '9'))
+				abort();
+		/* ranges past the message's end are the engine's to clamp */
+		imap_session_section_done(f->s, f->now,
+					  (x & 3) == 0 ? SL_ENOENT : (x & 3) == 1 ? SL_EIO : 0,
+					  (x >> 2) & 0x3ff, (x >> 12) & 0xfff);
+		break;
+	}
 	default:
 		abort();
 	}

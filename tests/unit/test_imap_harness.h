@@ -445,6 +445,39 @@ static void h_fetch(struct h *h, const struct imap_request *r)
 	imap_session_fetch_done(h->s, h->now, 0);
 }
 
+/* A fake part table: part 1 of any message is its text; 1.MIME its
+ * header; 1.TEXT / 1.HEADER are refused as on a non-message part; part 7
+ * fails in the store; anything else does not exist. */
+static void h_section(struct h *h, const struct imap_request *r)
+{
+	struct fs_mbox *b = &h->st.mb[h->sel];
+	const struct fs_msg *m = NULL;
+	const char *path = (const char *)r->u.section.path.ptr;
+	size_t hl = 0;
+
+	assert_int_equal(path[r->u.section.path.len], 0);
+	for (int k = 0; k < b->n; k++)
+		if (b->m[k].uid == r->u.section.uid)
+			m = &b->m[k];
+	assert_non_null(m);
+	for (size_t i = 0; i + 3 < m->len; i++)
+		if (!memcmp(m->body + i, "\r\n\r\n", 4)) {
+			hl = i + 4;
+			break;
+		}
+	if (!strcmp(path, "7")) {
+		imap_session_section_done(h->s, h->now, SL_EIO, 0, 0);
+	} else if (strcmp(path, "1") != 0 || hl == 0) {
+		imap_session_section_done(h->s, h->now, SL_ENOENT, 0, 0);
+	} else if (r->u.section.kind == IMAP_PART_BODY) {
+		imap_session_section_done(h->s, h->now, 0, hl, m->len - hl);
+	} else if (r->u.section.kind == IMAP_PART_MIME) {
+		imap_session_section_done(h->s, h->now, 0, 0, hl);
+	} else {
+		imap_session_section_done(h->s, h->now, SL_EINVAL, 0, 0);
+	}
+}
+
 static void h_body(struct h *h, const struct imap_request *r)
 {
 	struct fs_mbox *b = &h->st.mb[h->sel];
@@ -764,6 +797,9 @@ static bool h_autocomplete(struct h *h)
 		break;
 	case IMAP_REQ_SYNC:
 		h_sync(h, r);
+		break;
+	case IMAP_REQ_SECTION:
+		h_section(h, r);
 		break;
 	default:
 		fail_msg("unknown request %d", r->kind);
