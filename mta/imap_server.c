@@ -120,10 +120,12 @@ static void start_request(void *proto, mta_conn_t *cn, uint64_t now)
 		ic->pending = IMAP_PENDING_STORE;
 		rc = imap_store_serve(ic->ss, rq, now);
 		if (rc == SL_EINVAL) {
-			/* no request kind we know: refuse it like a failed TLS */
+			/* a request kind this glue does not know (an engine newer
+			 * than its glue): end the session rather than hang it */
+			sl_log(SL_LOG_ERR, IMAP_LOG, "[%s]: request %d not served",
+			       mta_conn_ip_str(cn), (int)rq->kind);
 			ic->pending = IMAP_PENDING_NONE;
-			mta_conn_request_done(cn);
-			imap_session_tls_done(ic->s, now, false);
+			imap_session_shutdown(ic->s, now, "Internal error");
 			break;
 		}
 		if (!imap_store_sess_busy(ic->ss)) {

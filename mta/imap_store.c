@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "imap/imap_structure.h"
+#include "message/msg.h"
+#include "message/msg_struct.h"
 #include "sl_err.h"
 #include "sl_log.h"
 #include "sl_time.h"
@@ -46,6 +49,10 @@ struct imap_store_op {
 	unsigned uids_cap;
 	st_deliver_target_t target;
 	st_target_result_t result;
+	st_blob_id_t hash;         /* APPEND: the body's blob id */
+	bool struct_pending;       /* APPEND: its structure's cache write is out */
+	bool main_done;            /* the request's own callback ran */
+	int main_err;              /* ... with this result (APPEND) */
 	imap_store_op_t *prev, *next;
 };
 
@@ -83,6 +90,11 @@ struct imap_store {
 	uint64_t sess_seq;
 	struct recent_slot *recent;
 	unsigned recent_fill;
+	/* ENVELOPE/BODYSTRUCTURE and the part table (imap_structure.h),
+	 * built once per body and cached with the blob */
+	msg_parser_t *parser;
+	msg_struct_t *mstruct;
+	sl_buf_t blob;            /* the last structure built or read */
 };
 
 /* ---- \Recent ---- */
@@ -205,6 +217,91 @@ static uint32_t recent_count(imap_store_t *st, const st_mailbox_info_t *i)
 	if (st_msg_list(st->p.reader, i->id, claimed + 1, UINT32_MAX, count_cb, &n) < 0)
 		return 0;
 	return n;
+}
+
+/* ---- message structure (ENVELOPE, BODYSTRUCTURE, part table) ---- */
+
+static void op_struct_done(imap_store_op_t *op);
+
+/* A structure on its way into the store's cache. */
+struct struct_write {
+	imap_store_op_t *op;       /* the APPEND that waits for it, or NULL */
+	uint8_t data[];
+};
+
+static void struct_set_done(void *ctx, const st_result_t *res)
+{
+	struct struct_write *w = ctx;
+
+	(void)res; /* a lost cache write only costs a parse later */
+	if (w->op != NULL)
+		op_struct_done(w->op);
+	free(w);
+}
+
+/* struct_cache - hand the structure in st->blob to the store for BLOB (a
+ * copy: the store borrows it until its callback). Best effort. With OP,
+ * the APPEND is answered only once the cache write is in too, so a FETCH
+ * right after it finds the structure. True if submitted. */
+static bool struct_cache(imap_store_t *st, const st_blob_id_t *blob, imap_store_op_t *op)
+{
+	struct struct_write *w = malloc(sizeof(*w) + (st->blob.len ? st->blob.len : 1));
+
+	if (w == NULL)
+		return false;
+	w->op = op;
+	memcpy(w->data, st->blob.data, st->blob.len);
+	if (st_blob_struct_set(st->p.client, blob, sl_slice_make(w->data, st->blob.len),
+			       struct_set_done, w) < 0) {
+		free(w);
+		return false;
+	}
+	st->stats.structs_cached++;
+	return true;
+}
+
+static int struct_feed(void *ctx, sl_slice_t part)
+{
+	return msg_parser_feed(ctx, part.ptr, part.len);
+}
+
+/* struct_build - parse a body (BODY, or else blob BLOB through RD) into
+ * st->blob. 0, or an error (the message then has no structure). */
+static int struct_build(imap_store_t *st, st_reader_t *rd, sl_slice_t body,
+			const st_blob_id_t *blob)
+{
+	int rc;
+
+	msg_struct_reset(st->mstruct);
+	msg_parser_reset(st->parser);
+	sl_buf_reset(&st->blob);
+	if (body.ptr != NULL)
+		rc = msg_parser_feed(st->parser, body.ptr, body.len);
+	else
+		rc = st_body_read(rd, blob, 0, UINT64_MAX, struct_feed, st->parser);
+	if (rc < 0)
+		return rc;
+	rc = msg_parser_finish(st->parser, NULL);
+	if (rc < 0 && rc != SL_ELIMIT)
+		return rc; /* a part limit still leaves a usable structure */
+	st->stats.structs_built++;
+	return imap_structure_blob(st->mstruct, &st->blob);
+}
+
+/* struct_load - the structure of BLOB into st->blob: the cached one, or
+ * built now from the body (and cached for next time). */
+static int struct_load(imap_store_t *st, st_reader_t *rd, const st_blob_id_t *blob)
+{
+	int rc;
+
+	sl_buf_reset(&st->blob);
+	rc = st_blob_struct_get(rd, blob, &st->blob);
+	if (rc != SL_ENOENT)
+		return rc;
+	rc = struct_build(st, rd, sl_slice_make(NULL, 0), blob);
+	if (rc == 0)
+		struct_cache(st, blob, NULL);
+	return rc;
 }
 
 /* ---- reads ---- */
@@ -371,6 +468,7 @@ static void serve_select(imap_store_sess_t *ss, const struct imap_request *rq, u
 
 struct fetch_ctx {
 	imap_store_sess_t *ss;
+	st_reader_t *rd;
 	const struct imap_request *rq;
 	unsigned want;
 	struct kwtab kw;
@@ -389,6 +487,18 @@ static int fetch_msg_cb(void *ctx, const st_msg_info_t *mi)
 		m.n_keywords = kw_of(&fc->kw, mi->keywords, kws);
 		m.keywords = kws;
 	}
+	if (fc->want & (IMAP_WANT_ENVELOPE | IMAP_WANT_STRUCTURE)) {
+		imap_structure_view_t v;
+
+		/* none (unparsable, or over the limits): the engine sends an
+		 * empty structure and ends with NO [UNAVAILABLE] */
+		if (struct_load(fc->ss->st, fc->rd, &mi->blob) == 0 &&
+		    imap_structure_view(sl_buf_slice(&fc->ss->st->blob), &v) == 0) {
+			m.envelope = v.envelope;
+			m.body = v.body;
+			m.bodystructure = v.bodystructure;
+		}
+	}
 	if (imap_session_fetch_msg(fc->ss->s, &m) == 1) {
 		fc->stopped = true;
 		return 1;
@@ -402,6 +512,7 @@ static int fetch_fn(st_reader_t *rd, void *ctx)
 	const struct imap_request *rq = fc->rq;
 	int rc;
 
+	fc->rd = rd;
 	if (fc->want & IMAP_WANT_KEYWORDS) {
 		rc = kwtab_load(rd, fc->ss->sel_id, &fc->kw);
 		if (rc < 0)
@@ -446,6 +557,30 @@ static int body_fn(st_reader_t *rd, void *ctx)
 		return rc;
 	return st_body_read(rd, &mi.blob, bc->rq->u.body.offset, bc->rq->u.body.len,
 			    body_part_cb, bc);
+}
+
+struct section_ctx {
+	imap_store_sess_t *ss;
+	const struct imap_request *rq;
+	uint64_t off, len;
+};
+
+static int section_fn(st_reader_t *rd, void *ctx)
+{
+	static const enum imap_sect kinds[] = {
+		[IMAP_PART_BODY] = IMAP_SECT_PART, [IMAP_PART_HEADER] = IMAP_SECT_HEADER,
+		[IMAP_PART_TEXT] = IMAP_SECT_TEXT, [IMAP_PART_MIME] = IMAP_SECT_MIME};
+	struct section_ctx *xc = ctx;
+	st_msg_info_t mi;
+	int rc = st_msg_get(rd, xc->ss->sel_id, xc->rq->u.section.uid, &mi);
+
+	if (rc < 0)
+		return rc;
+	rc = struct_load(xc->ss->st, rd, &mi.blob);
+	if (rc < 0)
+		return rc == SL_EINVAL || rc == SL_ELIMIT ? SL_EIO : rc;
+	return imap_structure_section(sl_buf_slice(&xc->ss->st->blob), xc->rq->u.section.path,
+				      kinds[xc->rq->u.section.kind], &xc->off, &xc->len);
 }
 
 struct sync_ctx {
@@ -662,6 +797,8 @@ static int op_submit(imap_store_sess_t *ss, imap_store_op_t *op, const struct im
 		d.body = rq->u.append.body;
 		if (d.body.ptr == NULL)
 			d.body.ptr = (const uint8_t *)""; /* an empty message, not "by hash" */
+		st_sha256(d.body.ptr, d.body.len, op->hash.b);
+		d.hash = op->hash.b;
 		d.internaldate = rq->u.append.internaldate;
 		d.tz_min = rq->u.append.tz_min;
 		d.flags = rq->u.append.flags & ST_FLAG__ALL;
@@ -673,6 +810,11 @@ static int op_submit(imap_store_sess_t *ss, imap_store_op_t *op, const struct im
 		d.n_targets = 1;
 		d.results = &op->result;
 		rc = st_msg_deliver(st->p.client, &d, op_done, op);
+		/* ENVELOPE/BODYSTRUCTURE are computed once, at delivery: the
+		 * cache write is queued behind the delivery on this client, so
+		 * the blob exists when it is applied */
+		if (rc == 0 && struct_build(st, NULL, d.body, NULL) == 0)
+			op->struct_pending = struct_cache(st, &op->hash, op);
 		break;
 	}
 	default:
@@ -781,9 +923,37 @@ static int serve_write(imap_store_sess_t *ss, const struct imap_request *rq, uin
 }
 
 /* The store committed (or refused) a write: only now does the client hear. */
+static void op_finish(imap_store_op_t *op, const st_result_t *res);
+
 static void op_done(void *ctx, const st_result_t *res)
 {
 	imap_store_op_t *op = ctx;
+
+	if (op->struct_pending) {
+		/* an APPEND whose structure is still on its way in: answer
+		 * when both are (only the error and op->result are needed) */
+		op->main_done = true;
+		op->main_err = res->err;
+		return;
+	}
+	op_finish(op, res);
+}
+
+static void op_struct_done(imap_store_op_t *op)
+{
+	st_result_t res;
+
+	op->struct_pending = false;
+	if (!op->main_done)
+		return;
+	memset(&res, 0, sizeof(res));
+	res.op = ST_OP_DELIVER;
+	res.err = op->main_err;
+	op_finish(op, &res);
+}
+
+static void op_finish(imap_store_op_t *op, const st_result_t *res)
+{
 	imap_store_t *st = op->st;
 	imap_store_sess_t *ss = op->ss;
 	int err = res->err;
@@ -952,6 +1122,19 @@ int imap_store_serve(imap_store_sess_t *ss, const struct imap_request *rq, uint6
 		imap_session_body_done(ss->s, now_us, rc < 0 ? rc : 0);
 		return 0;
 	}
+	case IMAP_REQ_SECTION: {
+		struct section_ctx xc = {ss, rq, 0, 0};
+
+		st->stats.reads++;
+		if ((unsigned)rq->u.section.kind > IMAP_PART_MIME) {
+			imap_session_section_done(ss->s, now_us, SL_EINVAL, 0, 0);
+			return 0;
+		}
+		rc = st_read(st->p.reader, section_fn, &xc);
+		st->stats.read_errors += rc < 0 && rc != SL_ENOENT && rc != SL_EINVAL;
+		imap_session_section_done(ss->s, now_us, rc, xc.off, xc.len);
+		return 0;
+	}
 	case IMAP_REQ_SYNC: {
 		struct sync_ctx *yc = calloc(1, sizeof(*yc));
 		uint64_t gen;
@@ -1005,8 +1188,16 @@ int imap_store_create(const imap_store_params_t *p, imap_store_t **st_r)
 	if (st->p.poll_us == 0)
 		st->p.poll_us = IMAP_STORE_POLL_US;
 	st->recent = calloc(RECENT_SLOTS, sizeof(*st->recent));
-	if (st->recent == NULL) {
-		free(st);
+	st->mstruct = msg_struct_new(0);
+	if (st->mstruct != NULL) {
+		msg_callbacks_t cb;
+
+		msg_struct_callbacks(st->mstruct, NULL, &cb);
+		st->parser = msg_parser_new(NULL, &cb);
+	}
+	sl_buf_init(&st->blob, ST_STRUCT_MAX);
+	if (st->recent == NULL || st->mstruct == NULL || st->parser == NULL) {
+		imap_store_destroy(&st);
 		return SL_ENOMEM;
 	}
 	*st_r = st;
@@ -1029,6 +1220,9 @@ void imap_store_destroy(imap_store_t **stp)
 		}
 	}
 	free(st->recent);
+	msg_parser_free(&st->parser);
+	msg_struct_free(&st->mstruct);
+	sl_buf_free(&st->blob);
 	free(st);
 	*stp = NULL;
 }

@@ -3,9 +3,14 @@
  * Answers every request of an imap_session_t (mta/imap/imap_session.h)
  * except AUTH and STARTTLS (the server does those: auth pool, TLS) from
  * store/st.h:
- *   reads    LIST, STATUS, SELECT/EXAMINE, FETCH, BODY, SYNC: one short
- *            st_read on the lane's reader, completed before
+ *   reads    LIST, STATUS, SELECT/EXAMINE, FETCH, BODY, SECTION, SYNC: one
+ *            short st_read on the lane's reader, completed before
  *            imap_store_serve returns;
+ *   structure ENVELOPE/BODY/BODYSTRUCTURE and the MIME part table
+ *            (mta/imap/imap_structure.h) are built by parsing the body once
+ *            at APPEND and cached with the blob (st_blob_struct_set); a
+ *            body without one (an SMTP delivery, an older message) gets it
+ *            built and cached at its first FETCH that needs it;
  *   writes   STORE, EXPUNGE, COPY/MOVE, APPEND, CREATE/DELETE/RENAME/
  *            (UN)SUBSCRIBE: submitted on the lane's st_client_t; the
  *            engine's *_done runs in the store callback (st_client_poll,
@@ -56,7 +61,7 @@ typedef struct imap_store_params {
 #define IMAP_STORE_STATS_FIELDS(X)                                                \
 	X(reads) X(read_errors) X(writes_submitted) X(writes_committed)           \
 	X(writes_failed) X(writes_inflight) X(submit_retries) X(notifications)    \
-	X(gen_polls) X(orphaned_sessions)
+	X(gen_polls) X(orphaned_sessions) X(structs_built) X(structs_cached)
 typedef struct imap_store_stats {
 #define IMAP_STORE_STATS_DECLARE(n) uint64_t n;
 	IMAP_STORE_STATS_FIELDS(IMAP_STORE_STATS_DECLARE)

@@ -527,7 +527,9 @@ static void test_orphaned_write(void **state)
 	t_close(d, 0);
 	imap_store_get_stats(d->st, &ss);
 	assert_int_equal(ss.orphaned_sessions, 1);
-	st_client_wait(d->u->c, 2000);
+	/* the delivery and its structure's cache write both complete */
+	for (int k = 0; k < 100 && imap_store_busy(d->st) > 0; k++)
+		st_client_wait(d->u->c, 50);
 	assert_int_equal(imap_store_busy(d->st), 0);
 	/* the message made it */
 	t_open(d, 1);
@@ -575,6 +577,92 @@ static void test_many_messages(void **state)
 	t_teardown(d);
 }
 
+static const char mime_msg[] =
+	"From: Bob <bob@example.org>\r\nTo: alice@example.net\r\nSubject: parts\r\n"
+	"Message-ID: <p1@example.org>\r\nMIME-Version: 1.0\r\n"
+	"Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+	"preamble\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+	"first part\r\n--b1\r\nContent-Type: text/html\r\nContent-ID: <h1>\r\n\r\n"
+	"<p>second</p>\r\n--b1--\r\n";
+
+/* ENVELOPE and BODYSTRUCTURE built at APPEND; MIME part sections resolved
+ * from the part table. */
+static void test_structure_and_parts(void **state)
+{
+	struct tdrv *d = t_setup();
+	imap_store_stats_t ss;
+	const char *o;
+
+	(void)state;
+	t_open(d, 0);
+	t_login(d, 0);
+	HAS(t_append(d, 0, "INBOX", "", mime_msg), "A9 OK");
+	imap_store_get_stats(d->st, &ss);
+	assert_int_equal(ss.structs_built, 1);
+	assert_int_equal(ss.structs_cached, 1);
+	HAS(t_cmd(d, 0, "s SELECT INBOX"), "s OK");
+	o = t_cmd(d, 0, "f FETCH 1 (ENVELOPE BODYSTRUCTURE)");
+	HAS(o, "ENVELOPE (NIL \"parts\" ((\"Bob\" NIL \"bob\" \"example.org\"))");
+	HAS(o, "\"<p1@example.org>\")");
+	HAS(o, "BODYSTRUCTURE ((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\")");
+	HAS(o, "\"MIXED\"");
+	HAS(o, "f OK FETCH completed");
+	o = t_cmd(d, 0, "g FETCH 1 BODY");
+	HAS(o, "BODY ((\"TEXT\" \"PLAIN\"");
+	o = t_cmd(d, 0, "h FETCH 1 (BODY.PEEK[1] BODY.PEEK[2.MIME] BODY.PEEK[2]<3.6>)");
+	HAS(o, "BODY[1] {10}\r\nfirst part");
+	HAS(o, "BODY[2.MIME] {45}\r\nContent-Type: text/html\r\nContent-ID: <h1>\r\n\r\n");
+	HAS(o, "BODY[2]<3> {6}\r\nsecond");
+	HAS(o, "h OK FETCH completed");
+	o = t_cmd(d, 0, "i FETCH 1 (BODY.PEEK[3] BODY.PEEK[1.TEXT])");
+	HAS(o, "BODY[3] {0}");
+	HAS(o, "BODY[1.TEXT] {0}");
+	HAS(o, "i OK FETCH completed");
+	/* the cache is used: no second parse */
+	imap_store_get_stats(d->st, &ss);
+	assert_int_equal(ss.structs_built, 1);
+	t_teardown(d);
+}
+
+/* A message delivered without a structure (SMTP, the control thread) gets
+ * one built at its first FETCH ENVELOPE, then cached. */
+static void test_structure_built_lazily(void **state)
+{
+	struct tdrv *d = t_setup();
+	st_user_info_t ui;
+	st_deliver_target_t tgt = {0, NULL};
+	st_target_result_t res;
+	st_deliver_t dv;
+	st_admin_wait_t w = {0};
+	imap_store_stats_t ss;
+	const char *o;
+
+	(void)state;
+	assert_int_equal(st_user_lookup(d->u->rd, USER, &ui), 0);
+	tgt.user_id = ui.id;
+	memset(&dv, 0, sizeof(dv));
+	dv.body = sl_slice_make(mime_msg, strlen(mime_msg));
+	dv.targets = &tgt;
+	dv.n_targets = 1;
+	dv.results = &res;
+	assert_int_equal(st_msg_deliver(d->u->c, &dv, st_admin_done, &w), 0);
+	assert_int_equal(st_admin_wait_for(d->u->c, &w), 0);
+	t_open(d, 0);
+	t_login(d, 0);
+	HAS(t_cmd(d, 0, "s SELECT INBOX"), "s OK");
+	o = t_cmd(d, 0, "f FETCH 1 ENVELOPE");
+	HAS(o, "ENVELOPE (NIL \"parts\"");
+	HAS(o, "f OK FETCH completed");
+	st_client_wait(d->u->c, 1000); /* the cache write */
+	o = t_cmd(d, 0, "g FETCH 1 (BODYSTRUCTURE BODY.PEEK[2])");
+	HAS(o, "\"HTML\"");
+	HAS(o, "BODY[2] {13}\r\n<p>second</p>");
+	imap_store_get_stats(d->st, &ss);
+	assert_int_equal(ss.structs_built, 1);
+	assert_int_equal(ss.structs_cached, 1);
+	t_teardown(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -586,6 +674,8 @@ int main(void)
 		cmocka_unit_test(test_outside_delivery),
 		cmocka_unit_test(test_orphaned_write),
 		cmocka_unit_test(test_many_messages),
+		cmocka_unit_test(test_structure_and_parts),
+		cmocka_unit_test(test_structure_built_lazily),
 	};
 
 	sl_log_set_level(SL_LOG_WARN);
