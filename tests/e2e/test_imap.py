@@ -370,3 +370,46 @@ def test_imap_stats(user):
     assert after.get("imap.sessions", 0) >= before.get("imap.sessions", 0) + 1, (before, after)
     assert after.get("imap.selects", 0) >= before.get("imap.selects", 0) + 1
     assert after.get("imap.auth_success", 0) >= before.get("imap.auth_success", 0) + 1
+
+
+MIME = (b"From: Bob <bob@example.org>\r\nTo: someone@sluice.test\r\nSubject: parts\r\n"
+        b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+        b"--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nfirst part\r\n"
+        b"--b1\r\nContent-Type: application/octet-stream; name=\"a.bin\"\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\nAAECAwQF\r\n--b1--\r\n")
+
+
+def test_envelope_bodystructure_and_parts(user):
+    """ENVELOPE/BODYSTRUCTURE come from the structure computed at APPEND (and,
+    for an SMTP delivery, at the first FETCH); MIME part sections are served
+    byte for byte."""
+    addr, pw = user
+
+    def run():
+        c = ie.connect(addr, pw)
+        ie.ok(c.append("INBOX", None, None, MIME))
+        s = smtplib.SMTP(e2e.APPLIANCE_IP, se.MX, timeout=20)
+        s.sendmail("bob@example.org", [addr], MIME)
+        s.quit()
+        c.select("INBOX")
+        r = {}
+        r["meta"] = ie.ok(c.fetch("1:2", "(ENVELOPE BODYSTRUCTURE)"))
+        r["p1"] = ie.ok(c.fetch("1", "(BODY.PEEK[1])"))
+        r["p2mime"] = ie.ok(c.fetch("2", "(BODY.PEEK[2.MIME])"))
+        r["p2"] = ie.ok(c.uid("FETCH", "1", "(BODY.PEEK[2]<2.4>)"))
+        r["p9"] = ie.ok(c.fetch("1", "(BODY.PEEK[9])"))
+        c.logout()
+        return r
+    r = ie.netns(run)
+    meta = [x[0] if isinstance(x, tuple) else x for x in r["meta"]]
+    assert len(meta) == 2, r["meta"]
+    for m in meta:
+        assert b'ENVELOPE (NIL "parts" (("Bob" NIL "bob" "example.org"))' in m, m
+        assert b'BODYSTRUCTURE (("TEXT" "PLAIN" ("CHARSET" "utf-8")' in m, m
+        assert b'"APPLICATION" "OCTET-STREAM" ("NAME" "a.bin") NIL NIL "BASE64" 8' in m, m
+        assert b'"MIXED" ("BOUNDARY" "b1")' in m, m
+    assert r["p1"][0][1] == b"first part"
+    assert r["p2mime"][0][1] == (b"Content-Type: application/octet-stream; name=\"a.bin\"\r\n"
+                                 b"Content-Transfer-Encoding: base64\r\n\r\n")
+    assert r["p2"][0][1] == b"ECAw"
+    assert r["p9"][0][1] == b""
