@@ -120,12 +120,10 @@ static void start_request(void *proto, mta_conn_t *cn, uint64_t now)
 		ic->pending = IMAP_PENDING_STORE;
 		rc = imap_store_serve(ic->ss, rq, now);
 		if (rc == SL_EINVAL) {
-			/* a request kind this glue does not know (an engine newer
-			 * than its glue): end the session rather than hang it */
-			sl_log(SL_LOG_ERR, IMAP_LOG, "[%s]: request %d not served",
-			       mta_conn_ip_str(cn), (int)rq->kind);
+			/* no request kind we know: refuse it like a failed TLS */
 			ic->pending = IMAP_PENDING_NONE;
-			imap_session_shutdown(ic->s, now, "Internal error");
+			mta_conn_request_done(cn);
+			imap_session_tls_done(ic->s, now, false);
 			break;
 		}
 		if (!imap_store_sess_busy(ic->ss)) {

@@ -1166,8 +1166,16 @@ int imap_store_serve(imap_store_sess_t *ss, const struct imap_request *rq, uint6
 			return 0;
 		}
 		return serve_write(ss, rq, now_us);
-	default:
+	case IMAP_REQ_NONE:
+	case IMAP_REQ_AUTH:
+	case IMAP_REQ_STARTTLS:
 		return SL_EINVAL;
+	default:
+		/* a request kind this glue does not know (an engine newer than
+		 * its glue): end the session rather than leave it hanging */
+		sl_log(SL_LOG_ERR, IMAP_STORE_LOG, "request %d not served", (int)rq->kind);
+		imap_session_shutdown(ss->s, now_us, "Internal error");
+		return 0;
 	}
 }
 

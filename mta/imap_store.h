@@ -105,6 +105,7 @@ bool imap_store_sess_busy(const imap_store_sess_t *ss);
  *   SL_EAGAIN   the store client is full: the session is queued and
  *               imap_store_tick submits it again (do not call again);
  *   SL_EINVAL   RQ is AUTH/STARTTLS/NONE (nothing was done).
+ * A request kind it does not know ends the session ("* BYE"), returning 0.
  * The engine's completion may have closed the session: check
  * imap_session_closing after the call. */
 int imap_store_serve(imap_store_sess_t *ss, const struct imap_request *rq, uint64_t now_us);
