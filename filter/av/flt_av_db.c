@@ -250,6 +250,14 @@ static int parse_hash_line(const av_line_t *l, enum flt_av_format fmt, const cha
 	rc = check_flevels(l, f, 3, n);
 	if (rc < 0)
 		return rc;
+	if (h.size == AV_ANY_SIZE) {
+		uint64_t fl = 0;
+
+		/* ClamAV refuses '*' without it: older engines would read it as size 0 */
+		if (n < 4 || parse_dec(f[3], &fl) < 0 || fl < 73)
+			return av_err(l, SL_EINVAL, "size '*' needs a minimum functionality level of 73 or more "
+						    "(hash:*:name:73)");
+	}
 	rc = add_name(l, (const char *)f[2].ptr, f[2].len, &h.name);
 	if (rc < 0)
 		return rc;

@@ -44,7 +44,7 @@ struct flt_av_scanner {
 
 void flt_av_limits_default(flt_av_limits_t *l)
 {
-	l->max_depth = 8;
+	l->max_depth = 16;
 	l->max_files = 1000;
 	l->max_total = 100ull << 20;
 	l->max_file = 25ull << 20;
@@ -397,28 +397,34 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* 1 and the name on a hit, 0 clean, <0 error. */
-static int check_patterns(flt_av_scanner_t *sc, sl_slice_t d, const char **name_r)
+/* One Hyperscan pass for body and logical subsignatures, then the hashes,
+ * then the logical expressions: the order in which clamscan reports when
+ * several kinds match one object. 1 and the name on a hit, 0 clean, <0
+ * error. */
+static int check_signatures(flt_av_scanner_t *sc, sl_slice_t d, const char **name_r)
 {
 	const flt_av_db_t *db = sc->db;
 	av_hsctx_t ctx = {.sc = sc, .size = d.len, .hit = -1};
 	const char *empty = "";
-	hs_error_t err;
 	int found = 0;
 
-	if (db->hs == NULL)
-		return 0;
-	if (d.len > UINT32_MAX)
-		return SL_ELIMIT; /* hs_scan takes an unsigned int length */
-	ctx.ftype = (uint8_t)av_file_type(d);
-	err = hs_scan(db->hs, d.len ? (const char *)d.ptr : empty, (unsigned)d.len, 0, sc->scratch, on_match,
-		      &ctx);
-	if (err != HS_SUCCESS && err != HS_SCAN_TERMINATED)
-		found = SL_EIO;
-	else if (ctx.hit >= 0) {
-		*name_r = av_db_name(db, db->sigs[ctx.hit].name);
-		found = 1;
+	if (db->hs != NULL) {
+		hs_error_t err;
+
+		if (d.len > UINT32_MAX)
+			return SL_ELIMIT; /* hs_scan takes an unsigned int length */
+		ctx.ftype = (uint8_t)av_file_type(d);
+		err = hs_scan(db->hs, d.len ? (const char *)d.ptr : empty, (unsigned)d.len, 0, sc->scratch,
+			      on_match, &ctx);
+		if (err != HS_SUCCESS && err != HS_SCAN_TERMINATED)
+			found = SL_EIO;
+		else if (ctx.hit >= 0) {
+			*name_r = av_db_name(db, db->sigs[ctx.hit].name);
+			found = 1;
+		}
 	}
+	if (found == 0)
+		found = check_hashes(db, d, name_r);
 	/* the earliest-loaded logical signature that holds wins */
 	qsort(sc->tlist, sc->ntouched, sizeof(*sc->tlist), cmp_u32);
 	for (size_t i = 0; i < sc->ntouched; i++) {
@@ -544,6 +550,34 @@ static void raw_member_name(const char *outer, char *out, size_t len)
 	snprintf(out, len, "%s", outer);
 }
 
+/* Does the compressed stream D hold a tar? Decompresses one block. */
+static bool compressed_holds_tar(sl_slice_t d)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *ent;
+	uint8_t block[512];
+	size_t got = 0;
+	bool tar = false;
+
+	if (a == NULL)
+		return false;
+	archive_read_support_filter_all(a);
+	archive_read_support_format_raw(a);
+	if (archive_read_open_memory(a, d.ptr, d.len) == ARCHIVE_OK &&
+	    archive_read_next_header(a, &ent) == ARCHIVE_OK) {
+		while (got < sizeof(block)) {
+			la_ssize_t n = archive_read_data(a, block + got, sizeof(block) - got);
+
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+		}
+		tar = got == sizeof(block) && memcmp(block + 257, "ustar", 5) == 0;
+	}
+	archive_read_free(a);
+	return tar;
+}
+
 /* Scan the members of archive D. 0 (verdict may be set) or <0 error. */
 static int scan_archive(flt_av_scanner_t *sc, const char *name, sl_slice_t d, enum av_arc kind, uint32_t depth)
 {
@@ -557,11 +591,14 @@ static int scan_archive(flt_av_scanner_t *sc, const char *name, sl_slice_t d, en
 	if (a == NULL)
 		return SL_ENOMEM;
 	sl_buf_init(&buf, 0);
-	if (kind == AV_ARC_COMPRESSED) {
-		/* A compressed stream is one member, whatever it holds: a .tar.gz
-		 * becomes a .tar member, and the tar is scanned one level down (as
-		 * ClamAV does). Letting libarchive guess the format inside instead
-		 * misreads runs of zeros as an empty tar, and text as mtree. */
+	if (kind == AV_ARC_COMPRESSED && compressed_holds_tar(d)) {
+		/* a .tar.gz (.tar.bz2, ...) is one archive, one level */
+		archive_read_support_filter_all(a);
+		archive_read_support_format_tar(a);
+	} else if (kind == AV_ARC_COMPRESSED) {
+		/* Anything else compressed is one member, named after the outer
+		 * file. libarchive's own guess at the format inside is not used: it
+		 * reads a run of zeros as an empty tar, and text as mtree. */
 		archive_read_support_filter_all(a);
 		archive_read_support_format_raw(a);
 	} else {
@@ -612,39 +649,46 @@ static int scan_archive(flt_av_scanner_t *sc, const char *name, sl_slice_t d, en
 			}
 			goto pop;
 		}
-		/* read the member within max_file, what is left of max_total, and the ratio */
+		/* Read the member straight into its buffer, at most one byte past
+		 * min(max_file, what is left of max_total), and judge the ratio
+		 * after every chunk. */
 		budget = sc->lim.max_total - res->bytes;
 		cap = sc->lim.max_file < budget ? sc->lim.max_file : budget;
+		if (cap > SIZE_MAX / 4)
+			cap = SIZE_MAX / 4;
 		sl_buf_reset(&buf);
-		buf.max = (size_t)cap;
+		buf.max = (size_t)cap + 1;
 		if (archive_entry_size_is_set(ent) && archive_entry_size(ent) > 0 &&
 		    (uint64_t)archive_entry_size(ent) <= cap)
 			rc = sl_buf_reserve(&buf, (size_t)archive_entry_size(ent));
 		while (rc == 0) {
-			uint8_t chunk[AV_READ_CHUNK];
-			la_ssize_t n = archive_read_data(a, chunk, sizeof(chunk));
+			size_t want = buf.max - buf.len < AV_READ_CHUNK ? buf.max - buf.len : AV_READ_CHUNK;
+			la_ssize_t n;
 
+			rc = sl_buf_reserve(&buf, want);
+			if (rc < 0)
+				break;
+			n = archive_read_data(a, buf.data + buf.len, want);
 			if (n == 0)
 				break;
 			if (n < 0) {
 				res->broken++;
 				break; /* scan what we have: a truncated member may still carry its payload */
 			}
+			buf.len += (size_t)n;
 			extracted += (uint64_t)n;
 			if (extracted > sc->lim.ratio_floor && extracted / sc->lim.max_ratio > d.len) {
 				limit_hit(sc, "expansion ratio above %u:1 (%llu bytes from %zu)", sc->lim.max_ratio,
 					  (unsigned long long)extracted, d.len);
 				goto pop;
 			}
-			rc = sl_buf_append(&buf, chunk, (size_t)n);
-			if (rc == SL_ELIMIT) {
+			if (buf.len > cap) {
 				if (cap == sc->lim.max_file)
 					limit_hit(sc, "member larger than max_file %llu bytes",
 						  (unsigned long long)sc->lim.max_file);
 				else
 					limit_hit(sc, "more than max_total %llu bytes in all",
 						  (unsigned long long)sc->lim.max_total);
-				rc = 0;
 				goto pop;
 			}
 		}
@@ -686,9 +730,7 @@ static int scan_object(flt_av_scanner_t *sc, const char *name, const char *decla
 		set_verdict(sc, FLT_AV_INFECTED, FLT_AV_EICAR_NAME, NULL);
 		return 0;
 	}
-	rc = check_hashes(sc->db, d, &sig);
-	if (rc == 0)
-		rc = check_patterns(sc, d, &sig);
+	rc = check_signatures(sc, d, &sig);
 	if (rc < 0)
 		return rc;
 	if (rc > 0) {

@@ -146,6 +146,10 @@ static void test_hash_malformed_lines(void **state)
 			  "SHA");
 	expect_load_error(FLT_AV_FMT_HDB, "5eb63bbbe01eeed093cb22bb8f5acdc3:11:X:abc\n", SL_EINVAL, "bad.db:1:",
 			  "functionality level");
+	expect_load_error(FLT_AV_FMT_HDB, "5eb63bbbe01eeed093cb22bb8f5acdc3:*:X\n", SL_EINVAL, "bad.db:1:",
+			  "size '*' needs a minimum functionality level of 73");
+	expect_load_error(FLT_AV_FMT_HDB, "5eb63bbbe01eeed093cb22bb8f5acdc3:*:X:72\n", SL_EINVAL, "bad.db:1:",
+			  "73");
 }
 
 static void test_hash_nul_and_long_line(void **state)
