@@ -95,7 +95,7 @@ typedef struct flt_av_limits {
 	uint64_t ratio_floor;    /* the ratio is judged only past this many extracted bytes */
 } flt_av_limits_t;
 
-/* flt_av_limits_default - depth 8, 1000 files, 100 MiB total, 25 MiB per
+/* flt_av_limits_default - depth 16, 1000 files, 100 MiB total, 25 MiB per
  * member, ratio 100 past 1 MiB. */
 void flt_av_limits_default(flt_av_limits_t *limits_r);
 
@@ -155,10 +155,12 @@ const char *flt_av_verdict_str(enum flt_av_verdict v);
  * DECLARED_TYPE the MIME type its sender declared (may be NULL), DATA its
  * decoded bytes. Archives inside are scanned recursively within the
  * scanner's limits. The first finding decides and ends the scan, in this
- * order per object: EICAR, hash signatures, body and logical signatures,
- * policy, then the archive's members. Returns 0 with *res_r filled (any
- * verdict), or SL_ENOMEM / SL_EIO when the scan itself failed (*res_r is
- * then CLEAN and must not be trusted). Bad input never fails the call. */
+ * order per object: EICAR, body signatures, hash signatures, logical
+ * signatures (clamscan's order), policy, then the archive's members.
+ * Returns 0 with *res_r filled (any verdict), or SL_ENOMEM / SL_EIO (or
+ * SL_ELIMIT for an object over 4 GiB with limits raised that far) when the
+ * scan itself failed (*res_r is then CLEAN and must not be trusted). Bad
+ * input never fails the call. */
 int flt_av_scan(flt_av_scanner_t *sc, const char *name, const char *declared_type,
 		sl_slice_t data, flt_av_result_t *res_r);
 

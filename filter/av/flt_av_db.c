@@ -922,6 +922,11 @@ static int cmp_hash(const void *a, const void *b)
 
 static int build_hashset(av_hashset_t *hs)
 {
+	/* a compile that failed in Hyperscan may be retried: start afresh */
+	free(hs->sizes);
+	hs->sizes = NULL;
+	hs->nsizes = 0;
+	hs->any = false;
 	if (hs->n == 0)
 		return 0;
 	qsort(hs->v, hs->n, sizeof(*hs->v), cmp_hash);
