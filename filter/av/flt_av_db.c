@@ -87,8 +87,11 @@ void flt_av_db_free(flt_av_db_t **dbp)
 		free(db->hashes[k].v);
 		free(db->hashes[k].sizes);
 	}
-	for (size_t i = 0; i < db->npats; i++)
+	for (size_t i = 0; i < db->npats; i++) {
 		free(db->pats[i].expr);
+		free(db->pats[i].exact);
+		pcre2_code_free(db->pats[i].confirm);
+	}
 	free(db->pats);
 	free(db->sigs);
 	free(db->nodes);
@@ -296,19 +299,41 @@ static int add_pat(const av_line_t *l, uint32_t sig, uint32_t sub, const char *h
 		   bool wide, bool nocase, const av_offset_t *off, const char **why_r)
 {
 	flt_av_db_t *db = l->db;
-	sl_buf_t re;
+	sl_buf_t re, exact;
 	av_pat_t *p;
 	int64_t fixed;
+	bool widened, dummy;
 	int rc;
 
 	sl_buf_init(&re, AV_LINE_MAX * 20);
-	rc = av_hex_translate(hex, hexlen, wide, &re, &fixed, why_r);
+	sl_buf_init(&exact, AV_LINE_MAX * 20);
+	rc = av_hex_translate(hex, hexlen, wide, true, &re, &fixed, &widened, why_r);
+	/* Hyperscan preselects, PCRE2 confirms: when a jump was widened, and
+	 * when a variable-length match must start inside an offset window
+	 * (Hyperscan reports where matches end) */
+	if (rc == 0 && (widened || (off->kind != AV_OFF_ANY && fixed < 0))) {
+		if (off->shift > AV_JUMP_MAX) {
+			*why_r = "offset shift above 32767 on a variable-length signature";
+			rc = SL_ENOTSUP;
+		} else {
+			if (off->kind != AV_OFF_ANY && off->shift > 0)
+				rc = sl_buf_printf(&exact, ".{0,%llu}", (unsigned long long)off->shift);
+			if (rc == 0)
+				rc = sl_buf_append(&exact, "(?:", 3);
+			if (rc == 0)
+				rc = av_hex_translate(hex, hexlen, wide, false, &exact, &fixed, &dummy, why_r);
+			if (rc == 0)
+				rc = sl_buf_append(&exact, ")", 1);
+			fixed = -1;
+		}
+	}
 	if (rc == SL_ELIMIT || rc == SL_ENOMEM)
 		*why_r = "signature too large";
 	if (rc == 0)
 		rc = grow((void **)&db->pats, &db->pats_cap, db->npats, sizeof(*db->pats));
 	if (rc < 0) {
 		sl_buf_free(&re);
+		sl_buf_free(&exact);
 		return rc;
 	}
 	if (re.data == NULL) {
@@ -326,12 +351,9 @@ static int add_pat(const av_line_t *l, uint32_t sig, uint32_t sub, const char *h
 	p->fixed_len = fixed;
 	p->file = l->file;
 	p->line = l->line;
-	if (off->kind != AV_OFF_ANY && fixed < 0) {
-		p->flags |= HS_FLAG_SOM_LEFTMOST;
-		db->som = true;
-	} else if (off->kind == AV_OFF_ANY && sub == UINT32_MAX) {
-		p->flags |= HS_FLAG_SINGLEMATCH;
-	}
+	p->exact = (char *)exact.data; /* NULL when Hyperscan decides alone */
+	if ((off->kind == AV_OFF_ANY && sub == UINT32_MAX) || p->exact != NULL)
+		p->flags |= HS_FLAG_SINGLEMATCH; /* one hit is all we need (PCRE2 counts the rest) */
 	if (sub == UINT32_MAX)
 		p->sub = 0;
 	db->npats++;
@@ -340,8 +362,11 @@ static int add_pat(const av_line_t *l, uint32_t sig, uint32_t sub, const char *h
 
 static void drop_pats(flt_av_db_t *db, size_t keep)
 {
-	while (db->npats > keep)
-		free(db->pats[--db->npats].expr);
+	while (db->npats > keep) {
+		db->npats--;
+		free(db->pats[db->npats].expr);
+		free(db->pats[db->npats].exact);
+	}
 }
 
 static int new_sig(flt_av_db_t *db, av_sig_t **s_r)
@@ -959,6 +984,27 @@ int flt_av_db_compile(flt_av_db_t *db, const char **error_r)
 	if (rc < 0) {
 		snprintf(db->err, sizeof(db->err), "out of memory");
 		return rc;
+	}
+	for (size_t i = 0; i < db->npats; i++) {
+		av_pat_t *p = &db->pats[i];
+		PCRE2_SIZE eoff;
+		int ecode;
+
+		if (p->exact == NULL || p->confirm != NULL)
+			continue;
+		/* anchored at the start of the offset window, or searched for */
+		p->confirm = pcre2_compile((PCRE2_SPTR)p->exact, PCRE2_ZERO_TERMINATED,
+					   PCRE2_DOTALL | PCRE2_NO_UTF_CHECK | PCRE2_NEVER_UTF | PCRE2_NEVER_UCP |
+						   (p->flags & HS_FLAG_CASELESS ? PCRE2_CASELESS : 0),
+					   &ecode, &eoff, NULL);
+		if (p->confirm == NULL) {
+			PCRE2_UCHAR msg[128];
+
+			pcre2_get_error_message(ecode, msg, sizeof(msg));
+			snprintf(db->err, sizeof(db->err), "%s:%u: pcre2: %s", fname(db, p->file), p->line,
+				 (const char *)msg);
+			return SL_EINVAL;
+		}
 	}
 	if (db->npats > 0) {
 		exprs = malloc(db->npats * sizeof(*exprs));

@@ -88,15 +88,28 @@ static int parse_bound(const char *s, size_t len, size_t *i, uint32_t *v_r, cons
 	return 0;
 }
 
-static int emit_jump(sl_buf_t *out, uint32_t n, uint32_t m, bool unbounded)
+/* Hyperscan compiles large bounded repeats slowly (two {1-1000} jumps take
+ * 1.5 s, two {1-32767} jumps 17 s) and refuses them with start-of-match.
+ * Past this bound a jump is widened to ".*" for Hyperscan, which then only
+ * preselects, and PCRE2 confirms with the exact bounds. */
+#define AV_HS_JUMP_EXACT 32u
+
+static int emit_jump(sl_buf_t *out, uint32_t n, uint32_t m, bool unbounded, bool widen, bool *widened)
 {
+	if (widen && (unbounded || m > AV_HS_JUMP_EXACT)) {
+		*widened = true;
+		return sl_buf_append(out, ".*", 2);
+	}
+	/* The exact (PCRE2) form is lazy, so that counting matches of a
+	 * logical subsignature finds each occurrence, not one greedy span. */
 	if (unbounded)
-		return n == 0 ? sl_buf_append(out, ".*", 2) : sl_buf_printf(out, ".{%u,}", n);
+		return n == 0 ? sl_buf_append(out, widen ? ".*" : ".*?", widen ? 2 : 3)
+			      : sl_buf_printf(out, widen ? ".{%u,}" : ".{%u,}?", n);
 	if (m == 0)
 		return 0;
 	if (n == m)
 		return sl_buf_printf(out, ".{%u}", n);
-	return sl_buf_printf(out, ".{%u,%u}", n, m);
+	return sl_buf_printf(out, widen ? ".{%u,%u}" : ".{%u,%u}?", n, m);
 }
 
 /* "(aa|bbcc|??)" or, with NEG, "!(aa|bb)". s[*i] is at the '('. */
@@ -180,9 +193,11 @@ static int emit_alternatives(const char *s, size_t len, size_t *i, bool neg, boo
 	return rc;
 }
 
-int av_hex_translate(const char *s, size_t len, bool wide, sl_buf_t *out, int64_t *fixed_len_r,
-		     const char **why_r)
+int av_hex_translate(const char *s, size_t len, bool wide, bool widen, sl_buf_t *out, int64_t *fixed_len_r,
+		     bool *widened_r, const char **why_r)
 {
+	bool widened = false;
+
 	int64_t fixed = 0;
 	unsigned run = 0, best_run = 0;
 	size_t i = 0;
@@ -214,7 +229,7 @@ int av_hex_translate(const char *s, size_t len, bool wide, sl_buf_t *out, int64_
 				fixed += wide && !(s[i] == '?' && s[i + 1] == '?') ? 2 : 1;
 			i += 2;
 		} else if (c == '*') {
-			rc = sl_buf_append(out, ".*", 2);
+			rc = sl_buf_append(out, widen ? ".*" : ".*?", widen ? 2 : 3);
 			if (rc < 0)
 				return rc;
 			fixed = -1;
@@ -256,7 +271,7 @@ int av_hex_translate(const char *s, size_t len, bool wide, sl_buf_t *out, int64_
 				*why_r = "jump range with max below min";
 				return SL_EINVAL;
 			}
-			rc = emit_jump(out, n, m, unbounded);
+			rc = emit_jump(out, n, m, unbounded, widen, &widened);
 			if (rc < 0)
 				return rc;
 			if (unbounded || n != m)
@@ -291,6 +306,7 @@ int av_hex_translate(const char *s, size_t len, bool wide, sl_buf_t *out, int64_
 		return SL_EINVAL;
 	}
 	*fixed_len_r = fixed;
+	*widened_r = widened;
 	return 0;
 }
 

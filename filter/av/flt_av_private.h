@@ -7,6 +7,8 @@
 #include <stdint.h>
 
 #include <hs/hs.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 
 #include "av/flt_av.h"
 #include "sl_buf.h"
@@ -61,6 +63,8 @@ typedef struct av_pat {
 	av_offset_t off;
 	int64_t fixed_len; /* match length, or -1 when variable */
 	uint32_t file, line;
+	char *exact;       /* PCRE2 form with exact jumps, when Hyperscan only preselects */
+	pcre2_code *confirm; /* compiled EXACT (with the offset window), or NULL: Hyperscan decides */
 } av_pat_t;
 
 enum av_node_op { AV_N_SUB, AV_N_AND, AV_N_OR, AV_N_EQ, AV_N_GT, AV_N_LT };
@@ -95,7 +99,6 @@ struct flt_av_db {
 	av_node_t *nodes;
 	size_t nnodes, nodes_cap;
 	uint32_t ncounts;      /* total ldb subsignatures: size of the count array */
-	bool som;              /* some pattern needs start-of-match */
 	sl_buf_t names;        /* NUL-terminated signature names */
 	sl_buf_t files;        /* NUL-terminated file names, for messages */
 	hs_database_t *hs;     /* NULL when there are no patterns */
@@ -104,14 +107,16 @@ struct flt_av_db {
 	char err[512];
 };
 
-/* av_hex_translate - turn a ClamAV hex signature into a Hyperscan
- * expression appended to OUT. WIDE interleaves NULs after literal bytes
- * (::w). *fixed_len_r is the match length, or -1 if it varies. Returns 0,
+/* av_hex_translate - turn a ClamAV hex signature into a regular
+ * expression (Hyperscan and PCRE2 syntax alike) appended to OUT. WIDE
+ * interleaves NULs after literal bytes (::w). WIDEN turns jumps above 32
+ * bytes into ".*" (the Hyperscan preselection form) and sets *widened_r.
+ * *fixed_len_r is the match length, or -1 if it varies. Returns 0,
  * SL_EINVAL (malformed; *why_r says why) or SL_ENOTSUP (valid ClamAV
  * syntax we do not compile; *why_r says which), SL_ELIMIT/SL_ENOMEM from
  * the buffer. */
-int av_hex_translate(const char *hex, size_t len, bool wide, sl_buf_t *out, int64_t *fixed_len_r,
-		     const char **why_r);
+int av_hex_translate(const char *hex, size_t len, bool wide, bool widen, sl_buf_t *out, int64_t *fixed_len_r,
+		     bool *widened_r, const char **why_r);
 
 /* av_offset_parse - "*", "n", "n,m", "EOF-n", "EOF-n,m". 0, SL_EINVAL,
  * SL_ENOTSUP (EP+n, Sx+n, SEx, SL+n, VI). */

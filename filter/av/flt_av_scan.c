@@ -25,6 +25,9 @@
 
 #define AV_MAGIC_BYTES (256u * 1024) /* what libmagic looks at */
 #define AV_READ_CHUNK (64u * 1024)
+#define AV_CONFIRM_MATCH_LIMIT 1000000u /* PCRE2 steps per confirmation */
+#define AV_CONFIRM_DEPTH_LIMIT 100000u
+#define AV_CONFIRM_COUNT_MAX 256u       /* matches counted for a logical subsignature */
 
 struct flt_av_scanner {
 	const flt_av_db_t *db;
@@ -36,6 +39,11 @@ struct flt_av_scanner {
 	uint8_t *touched;  /* per signature: has counts this scan */
 	uint32_t *tlist;   /* the touched signatures */
 	size_t ntouched;
+	uint8_t *pflag;    /* per pattern: waits for PCRE2 confirmation this scan */
+	uint32_t *plist;   /* those patterns */
+	size_t npending;
+	pcre2_match_data *md;
+	pcre2_match_context *mctx;
 	/* per scan */
 	flt_av_result_t *res;
 	size_t pathlen;
@@ -93,6 +101,16 @@ int flt_av_scanner_new(const flt_av_db_t *db, const flt_av_limits_t *limits, con
 	if (db->nsigs > 0 && ((sc->touched = calloc(db->nsigs, 1)) == NULL ||
 			      (sc->tlist = calloc(db->nsigs, sizeof(*sc->tlist))) == NULL))
 		goto nomem;
+	if (db->npats > 0 && ((sc->pflag = calloc(db->npats, 1)) == NULL ||
+			      (sc->plist = calloc(db->npats, sizeof(*sc->plist))) == NULL))
+		goto nomem;
+	/* PCRE2 confirmation: bounded backtracking, per-thread match data */
+	sc->md = pcre2_match_data_create(4, NULL);
+	sc->mctx = pcre2_match_context_create(NULL);
+	if (sc->md == NULL || sc->mctx == NULL)
+		goto nomem;
+	pcre2_set_match_limit(sc->mctx, AV_CONFIRM_MATCH_LIMIT);
+	pcre2_set_depth_limit(sc->mctx, AV_CONFIRM_DEPTH_LIMIT);
 	if (sc->pol.enabled) {
 		sc->magic = magic_open(MAGIC_MIME_TYPE | MAGIC_NO_CHECK_COMPRESS | MAGIC_NO_CHECK_ENCODING |
 				       MAGIC_ERROR);
@@ -127,6 +145,10 @@ void flt_av_scanner_free(flt_av_scanner_t **scp)
 	free(sc->counts);
 	free(sc->touched);
 	free(sc->tlist);
+	free(sc->pflag);
+	free(sc->plist);
+	pcre2_match_data_free(sc->md);
+	pcre2_match_context_free(sc->mctx);
 	free(sc);
 	*scp = NULL;
 }
@@ -304,6 +326,13 @@ enum av_target av_file_type(sl_slice_t d)
 	return AV_T_ANY;
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 typedef struct av_hsctx {
 	flt_av_scanner_t *sc;
 	uint64_t size;
@@ -325,6 +354,16 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
 	(void)flags;
 	if (s->target != AV_T_ANY && s->target != ctx->ftype)
 		return 0;
+	if (s->kind == AV_SIG_LDB && (ctx->size < s->fsize_min || ctx->size > s->fsize_max))
+		return 0;
+	if (p->confirm != NULL) {
+		/* Hyperscan only preselected: PCRE2 decides after the scan */
+		if (!sc->pflag[id]) {
+			sc->pflag[id] = 1;
+			sc->plist[sc->npending++] = id;
+		}
+		return 0;
+	}
 	if (p->off.kind == AV_OFF_ABS) {
 		if (start < p->off.off || start - p->off.off > p->off.shift)
 			return 0;
@@ -341,8 +380,6 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
 		ctx->hit = p->sig;
 		return 1; /* the first body signature decides: stop the scan */
 	}
-	if (ctx->size < s->fsize_min || ctx->size > s->fsize_max)
-		return 0;
 	c = &sc->counts[s->count_base + p->sub];
 	if (*c < UINT32_MAX)
 		(*c)++;
@@ -351,6 +388,75 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
 		sc->tlist[sc->ntouched++] = p->sig;
 	}
 	return 0;
+}
+
+/* Matches of pattern P's exact form in D, up to MAX: anywhere for offset
+ * '*', else anchored at the start of its offset window (the expression
+ * itself spans the window's shift). A PCRE2 error, such as the match
+ * limit, counts as no match. */
+static uint32_t confirm(flt_av_scanner_t *sc, const av_pat_t *p, sl_slice_t d, uint32_t max)
+{
+	PCRE2_SPTR subj = d.len ? (PCRE2_SPTR)d.ptr : (PCRE2_SPTR) "";
+	PCRE2_SIZE start = 0;
+	uint32_t n = 0;
+
+	if (p->off.kind != AV_OFF_ANY) {
+		uint64_t base;
+
+		if (p->off.kind == AV_OFF_ABS)
+			base = p->off.off;
+		else if (d.len >= p->off.off)
+			base = d.len - p->off.off;
+		else
+			return 0;
+		if (base > d.len)
+			return 0;
+		return pcre2_match(p->confirm, subj, d.len, (PCRE2_SIZE)base, PCRE2_ANCHORED, sc->md, sc->mctx) >= 0;
+	}
+	while (n < max && start <= d.len) {
+		PCRE2_SIZE *ov;
+
+		if (pcre2_match(p->confirm, subj, d.len, start, 0, sc->md, sc->mctx) < 0)
+			break;
+		ov = pcre2_get_ovector_pointer(sc->md);
+		n++;
+		start = ov[1] > start ? ov[1] : start + 1;
+	}
+	return n;
+}
+
+/* After the Hyperscan pass: confirm the preselected patterns, in load
+ * order. Returns the first confirmed body signature, or -1; logical
+ * subsignatures add their confirmed matches to the counts. */
+static int64_t confirm_pending(flt_av_scanner_t *sc, sl_slice_t d, bool body_found)
+{
+	const flt_av_db_t *db = sc->db;
+	int64_t hit = -1;
+
+	qsort(sc->plist, sc->npending, sizeof(*sc->plist), cmp_u32);
+	for (size_t i = 0; i < sc->npending; i++) {
+		const av_pat_t *p = &db->pats[sc->plist[i]];
+		const av_sig_t *s = &db->sigs[p->sig];
+
+		sc->pflag[sc->plist[i]] = 0;
+		if (s->kind == AV_SIG_NDB) {
+			if (!body_found && hit < 0 && confirm(sc, p, d, 1) > 0)
+				hit = p->sig;
+		} else if (!body_found && hit < 0) {
+			uint32_t n = confirm(sc, p, d, AV_CONFIRM_COUNT_MAX);
+			uint32_t *c = &sc->counts[s->count_base + p->sub];
+
+			if (n == 0)
+				continue;
+			*c = *c > UINT32_MAX - n ? UINT32_MAX : *c + n;
+			if (!sc->touched[p->sig]) {
+				sc->touched[p->sig] = 1;
+				sc->tlist[sc->ntouched++] = p->sig;
+			}
+		}
+	}
+	sc->npending = 0;
+	return hit;
 }
 
 typedef struct av_val {
@@ -390,13 +496,6 @@ static av_val_t ldb_eval(const flt_av_scanner_t *sc, const av_sig_t *s, uint32_t
 	}
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* One Hyperscan pass for body and logical subsignatures, then the hashes,
  * then the logical expressions: the order in which clamscan reports when
  * several kinds match one object. 1 and the name on a hit, 0 clean, <0
@@ -418,7 +517,13 @@ static int check_signatures(flt_av_scanner_t *sc, sl_slice_t d, const char **nam
 			      on_match, &ctx);
 		if (err != HS_SUCCESS && err != HS_SCAN_TERMINATED)
 			found = SL_EIO;
-		else if (ctx.hit >= 0) {
+		if (sc->npending > 0) {
+			int64_t hit = confirm_pending(sc, d, ctx.hit >= 0 || found < 0);
+
+			if (ctx.hit < 0)
+				ctx.hit = hit;
+		}
+		if (found == 0 && ctx.hit >= 0) {
 			*name_r = av_db_name(db, db->sigs[ctx.hit].name);
 			found = 1;
 		}

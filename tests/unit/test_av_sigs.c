@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "av/flt_av.h"
@@ -236,6 +237,68 @@ static void test_ndb_offsets(void **state)
 	tdb_close(&t);
 }
 
+/* A buffer: "AB", GAP filler bytes, "CD". */
+static char *gap_buf(size_t gap, size_t *len_r)
+{
+	char *b = malloc(gap + 4);
+
+	assert_non_null(b);
+	memcpy(b, "AB", 2);
+	memset(b + 2, 'x', gap);
+	memcpy(b + 2 + gap, "CD", 2);
+	*len_r = gap + 4;
+	return b;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Jumps above 32 bytes: Hyperscan preselects with ".*", PCRE2 confirms the
+ * exact bounds. Before that, two {1-32767} jumps took Hyperscan 17 s to
+ * compile, and with an offset it refused them ("Pattern is too large"). */
+static void test_ndb_large_jumps_exact_and_fast(void **state)
+{
+	static const struct {
+		size_t gap;
+		const char *want;
+	} cases[] = {{99, ""}, {100, "Test.Big"}, {3000, "Test.Big"}, {5000, "Test.Big"}, {5001, ""}};
+	double t0 = now_s();
+	tdb_t t;
+
+	(void)state;
+	tdb_open(&t, FLT_AV_FMT_NDB,
+		 "Test.Big:0:*:4142{100-5000}4344\n"
+		 "Test.Huge:0:*:4142{1-32767}4344{1-32767}4546\n"
+		 "Test.HugeOff:0:10:4748{1-32767}4344{1-32767}4546\n"
+		 "Test.Tail:0:EOF-46,2:4a4b{40-}4c4d\n");
+	print_message("compile: %.3f s\n", now_s() - t0);
+	assert_true(now_s() - t0 < 10.0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t len;
+		char *b = gap_buf(cases[i].gap, &len);
+
+		if (strcmp(scan(&t, b, len), cases[i].want) != 0)
+			fail_msg("gap %zu: want \"%s\"", cases[i].gap, cases[i].want);
+		free(b);
+	}
+	assert_string_equal(SCAN_S(&t, "AB..CD..EF"), "Test.Huge");
+	assert_string_equal(SCAN_S(&t, "AB..CD"), "");
+	assert_string_equal(SCAN_S(&t, "0123456789GH.CD.EF"), "Test.HugeOff");
+	assert_string_equal(SCAN_S(&t, "012345678GH.CD.EF"), "");
+	assert_string_equal(SCAN_S(&t, "0123456789aGH.CD.EF"), "");
+	/* JK starting 46 to 44 bytes before the end, then at least 40 bytes, LM */
+	assert_string_equal(SCAN_S(&t, "JK..........................................LM"), "Test.Tail");
+	assert_string_equal(SCAN_S(&t, "..JK........................................LM"), "Test.Tail");
+	assert_string_equal(SCAN_S(&t, "...JK.......................................LM"), "");
+	assert_string_equal(SCAN_S(&t, "JK..LM"), "");
+	tdb_close(&t);
+}
+
 static void test_ndb_target_types(void **state)
 {
 	tdb_t t;
@@ -405,13 +468,19 @@ static void test_ldb_modifiers_and_offsets(void **state)
 		 "Test.NoCase;Engine:81-255,Target:0;0;68656c6c6f::i\n"
 		 "Test.Wide;Engine:81-255,Target:0;0;776964::w\n"
 		 "Test.WideAscii;Engine:81-255,Target:0;0;7a7a7a::wa\n"
-		 "Test.Offset;Target:0;0&1;0:4d5a;EOF-2:7a71\n");
+		 "Test.Offset;Target:0;0&1;0:4d5a;EOF-2:7a71\n"
+		 "Test.BigCount;Target:0;0=2;5051{40-100}5253\n");
 	assert_string_equal(SCAN_S(&t, "say HeLLo"), "Test.NoCase");
 	assert_string_equal(scan(&t, "xw\0i\0d\0", 7), "Test.Wide");
 	assert_string_equal(SCAN_S(&t, "xwid"), "");
 	assert_string_equal(SCAN_S(&t, "zzz"), "Test.WideAscii");
 	assert_string_equal(scan(&t, "z\0z\0z\0", 6), "Test.WideAscii");
 	assert_string_equal(SCAN_S(&t, "MZ......zq"), "Test.Offset");
+	/* a preselected (large-jump) subsignature counts its exact matches */
+	assert_string_equal(SCAN_S(&t, "PQ...........................................RS PQ....RS"), "");
+	assert_string_equal(SCAN_S(&t, "PQ...........................................RS "
+				       "PQ.........................................RS"),
+			    "Test.BigCount");
 	assert_string_equal(SCAN_S(&t, ".MZ.....zq"), "");
 	assert_string_equal(SCAN_S(&t, "MZ......zq."), "");
 	tdb_close(&t);
@@ -520,6 +589,7 @@ int main(void)
 		cmocka_unit_test(test_hash_nul_and_long_line),
 		cmocka_unit_test(test_ndb_syntax_table),
 		cmocka_unit_test(test_ndb_offsets),
+		cmocka_unit_test(test_ndb_large_jumps_exact_and_fast),
 		cmocka_unit_test(test_ndb_target_types),
 		cmocka_unit_test(test_ndb_unsupported_lines_are_counted),
 		cmocka_unit_test(test_ndb_malformed_lines),
