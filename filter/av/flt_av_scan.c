@@ -433,7 +433,8 @@ static int64_t confirm_pending(flt_av_scanner_t *sc, sl_slice_t d, bool body_fou
 	const flt_av_db_t *db = sc->db;
 	int64_t hit = -1;
 
-	qsort(sc->plist, sc->npending, sizeof(*sc->plist), cmp_u32);
+	if (sc->npending > 1)
+		qsort(sc->plist, sc->npending, sizeof(*sc->plist), cmp_u32);
 	for (size_t i = 0; i < sc->npending; i++) {
 		const av_pat_t *p = &db->pats[sc->plist[i]];
 		const av_sig_t *s = &db->sigs[p->sig];
@@ -531,7 +532,8 @@ static int check_signatures(flt_av_scanner_t *sc, sl_slice_t d, const char **nam
 	if (found == 0)
 		found = check_hashes(db, d, name_r);
 	/* the earliest-loaded logical signature that holds wins */
-	qsort(sc->tlist, sc->ntouched, sizeof(*sc->tlist), cmp_u32);
+	if (sc->ntouched > 1)
+		qsort(sc->tlist, sc->ntouched, sizeof(*sc->tlist), cmp_u32);
 	for (size_t i = 0; i < sc->ntouched; i++) {
 		const av_sig_t *s = &db->sigs[sc->tlist[i]];
 
