@@ -6,14 +6,17 @@
  * events are hashed (body, text and raw bytes as streams, so piece
  * boundaries do not matter) and must be identical. Invariants: offsets are
  * ordered and inside the message, depth and part counts stay within the
- * limits, a limit hit is reported by finish as SL_ELIMIT. The header
- * decoder and the address parser also get the raw input. */
+ * limits, a limit hit is reported by finish as SL_ELIMIT; the IMAP
+ * blob renders and every section of every part resolves inside the
+ * message. The header decoder and the address parser also get the raw
+ * input. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "imap/imap_structure.h"
 #include "message/msg.h"
 #include "message/msg_struct.h"
 #include "sl_err.h"
@@ -150,6 +153,34 @@ static uint64_t parse(const msg_limits_t *lim, const uint8_t *d, size_t n, uint3
 		const msg_snode_t *nd = msg_struct_part(s, k);
 		if (nd->body_end < nd->body_off || nd->body_end > n)
 			abort();
+	}
+	/* IMAP: the blob renders, and every section of every part resolves
+	 * inside the message */
+	if (!msg_struct_truncated(s) && msg_struct_nparts(s) > 0) {
+		sl_buf_t blob;
+		imap_structure_view_t v;
+		sl_buf_init(&blob, 1u << 22);
+		int brc = imap_structure_blob(s, &blob);
+		if (brc == 0) {
+			if (imap_structure_view(sl_buf_slice(&blob), &v) != 0 || v.nparts != msg_struct_nparts(s))
+				abort();
+			f.h = fnv(f.h, blob.data, blob.len);
+			for (uint32_t k = 0; k < msg_struct_nparts(s); k++) {
+				sl_slice_t path = msg_struct_str(s, msg_struct_part(s, k)->path);
+				for (int kind = IMAP_SECT_PART; kind <= IMAP_SECT_MIME; kind++) {
+					uint64_t off = 0, len = 0;
+					int r = imap_structure_section(sl_buf_slice(&blob), path, (enum imap_sect)kind,
+								       &off, &len);
+					if (r == 0 && (off > n || len > n - off))
+						abort();
+					if (r != 0 && r != SL_EINVAL && r != SL_ENOENT)
+						abort();
+				}
+			}
+		} else if (brc != SL_ELIMIT) {
+			abort();
+		}
+		sl_buf_free(&blob);
 	}
 	f.h = fnv(f.h, &rc, sizeof(rc));
 	*rc_r = rc;
