@@ -10,6 +10,7 @@ own user, so counts and unique-ids are its own."""
 
 import base64
 import hashlib
+import os
 import socket
 import stat
 import time
@@ -624,6 +625,143 @@ def test_fetchmail_downloads_byte_identical(appliance, tmp_path):
     assert p.returncode == 1, p.stdout + p.stderr  # no mail
 
 
+# ------------------------------------------------- sessions and the store
+
+def _arrival_during_session(user, pw, msg):
+    c = Pop3Raw()
+    c.login(user, pw)
+    stat_before = c.cmd("STAT")
+    pe._smtp_many(user, [msg])           # delivered while the maildrop is open
+    stat_during = c.cmd("STAT")
+    last = c.cmd("LIST 2")
+    c.cmd("QUIT")
+    c.close()
+    c = _retry_login(user, pw)
+    stat_after = c.cmd("STAT")
+    st, body = c.multi("RETR 2")
+    c.cmd("QUIT")
+    c.close()
+    return stat_before, stat_during, last, stat_after, body
+
+
+def test_mail_arriving_during_a_session_is_seen_by_the_next(appliance):
+    user, pw, _, got = _mailbox(1, "arrive", ())
+    msg, _ = pe.message("arrive-late", pe.DOT_LINES)
+    before, during, last, after, body = netns(_arrival_during_session, user, pw, msg)
+    # RFC 1939: the maildrop is a snapshot taken at login
+    assert before == during == f"+OK 1 {len(got[0][1])}", (before, during)
+    assert last == "-ERR No such message, only 1 messages in maildrop"
+    assert after.startswith("+OK 2 "), after
+    assert sm.strip_received(body)[1] == msg
+
+
+def _login_both_ways(user, pw):
+    c = Pop3Raw()
+    a = c.login(user, pw)
+    c.cmd("QUIT")
+    c.close()
+    c = _retry_login(user, pw)  # the previous lock may still be on its way out
+    c.cmd("QUIT")
+    c.close()
+    c = Pop3Raw()
+    b = c.cmd("AUTH PLAIN " + base64.b64encode(f"\0{user}\0{pw}".encode()).decode())
+    c.cmd("QUIT")
+    c.close()
+    return a, b
+
+
+def test_password_with_spaces(appliance):
+    # PASS takes the rest of the line, spaces included (RFC 1939 section 7).
+    user, pw = sm.new_user("spaces", password="pass word  with spaces " + os.urandom(4).hex())
+    a, b = netns(_login_both_ways, user, pw)
+    assert a.startswith("+OK Logged in") and b.startswith("+OK Logged in"), (a, b)
+
+
+def _quit_before_login():
+    c = Pop3Raw()
+    r = c.cmd("QUIT")
+    rest = c.eof()
+    c.close()
+    return r, rest
+
+
+def test_quit_in_authorization(appliance):
+    r, rest = netns(_quit_before_login)
+    assert r == f"+OK {pe.HOSTNAME} Sluice POP3 signing off" and rest == b"", (r, rest)
+
+
+def _drop_mid_retr(user, pw):
+    c = Pop3Raw()
+    c.login(user, pw)
+    assert c.cmd("DELE 1").startswith("+OK")
+    st = c.cmd("RETR 2")
+    got = c.f.read(200000)                # a part of the 5 MB, then a reset
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    c.close()
+    c = _retry_login(user, pw)
+    stat = c.cmd("STAT")
+    st2, body = c.multi("RETR 2")
+    c.cmd("QUIT")
+    c.close()
+    return st, len(got), stat, body
+
+
+def test_reset_in_the_middle_of_a_big_retr(appliance):
+    user, pw = sm.new_user("midretr")
+    small, _ = pe.message("midretr-small")
+    big, _ = pe.message("midretr-big", pe.DOT_LINES, size=5 * 1024 * 1024)
+    pe.deliver(user, [small, big])
+    got = pe.stored(user)
+    st, n, stat, body = netns(_drop_mid_retr, user, pw, timeout=180)
+    assert st == f"+OK {len(got[1][1])} octets" and n == 200000
+    # the lock was released, the DELE forgotten, and the message is whole
+    assert stat == f"+OK 2 {len(got[0][1]) + len(got[1][1])}", stat
+    assert hashlib.sha256(body).hexdigest() == hashlib.sha256(got[1][1]).hexdigest()
+    assert len(sm.messages(user)) == 2
+
+
+def _imap_expunge(user, pw, uid):
+    import imaplib
+
+    m = imaplib.IMAP4(e2e.APPLIANCE_IP, 143, timeout=30)
+    m.login(user, pw)
+    m.select("INBOX")
+    m.uid("STORE", str(uid), "+FLAGS", "(\\Deleted)")
+    typ, _ = m.expunge()
+    m.logout()
+    return typ
+
+
+def _pop3_under_imap_expunge(user, pw, uid):
+    c = Pop3Raw()
+    c.login(user, pw)
+    r = {"expunge": _imap_expunge(user, pw, uid)}
+    st, body = c.multi("RETR 1")             # expunged under our feet
+    r["retr1"] = (st, body)
+    r["retr2"] = c.multi("RETR 2")
+    r["dele"] = [c.cmd("DELE 1"), c.cmd("DELE 2")]
+    r["quit"] = c.cmd("QUIT")
+    c.close()
+    return r
+
+
+def test_message_expunged_over_imap_during_a_pop3_session(appliance):
+    """POP3 lists a snapshot; IMAP expunges message 1 behind it. RETR of
+    the vanished message must fail cleanly or still serve the exact bytes,
+    never anything else; the session and the appliance carry on, and the
+    UPDATE of both messages leaves the mailbox empty."""
+    user, pw, sent, got = _mailbox(2, "imapx")
+    r = netns(_pop3_under_imap_expunge, user, pw, got[0][0])
+    assert r["expunge"] == "OK"
+    st, body = r["retr1"]
+    assert (st == "-ERR [SYS/TEMP] Unable to read message 1" and body is None) or \
+        (st == f"+OK {len(got[0][1])} octets" and body == got[0][1]), (st, body and body[:80])
+    assert r["retr2"] == (f"+OK {len(got[1][1])} octets", got[1][1])
+    assert r["dele"] == ["+OK Message 1 deleted", "+OK Message 2 deleted"]
+    assert r["quit"].startswith(f"+OK {pe.HOSTNAME} Sluice POP3 signing off"), r["quit"]
+    assert sm.messages(user) == []
+
+
 # ----------------------------------------------------------------- counters
 
 def test_stats_have_pop3_counters(appliance):
@@ -641,6 +779,7 @@ def test_stats_have_pop3_counters(appliance):
 # ------------------------------------------------- tight limits (overlay)
 
 LOCKOUT_FAILURES = 3
+PER_IP = 3
 LOCKOUT_TIME = 8  # counted from the first failure (each failure takes >= 1 s)
 
 
@@ -648,7 +787,8 @@ LOCKOUT_TIME = 8  # counted from the first failure (each failure takes >= 1 s)
 def pop3_limits(sluice, request):
     conf = pe.pop3_conf("limits", [f"auth_lockout_failures = {LOCKOUT_FAILURES};",
                                    f"auth_lockout_time = {LOCKOUT_TIME}s;",
-                                   "timeout_auth = 2s;", "timeout = 10s;"])
+                                   "timeout_auth = 2s;", "timeout = 10s;",
+                                   f"max_connections_per_ip = {PER_IP};"])
     sluice.ensure(conf)
     yield sluice
     if not sluice.alive():
@@ -735,3 +875,58 @@ def test_idle_timeout_after_login_deletes_nothing(pop3_limits):
     assert sm.inbox_count(user) == 1, "a timed-out session deleted its DELE'd message"
     d = e2e.stats_delta(before, pe.pop3_stats())
     assert d["pop3.timeouts"] >= 1, d
+
+
+def _slow_reader(user, pw):
+    c = Pop3Raw()
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)
+    c.login(user, pw)
+    assert c.cmd("DELE 1").startswith("+OK")
+    c.send("RETR 2\r\n")
+    t0 = time.monotonic()
+    time.sleep(16)                        # timeout 10s: we never read
+    got = c.eof(30)
+    c.close()
+    return len(got), time.monotonic() - t0
+
+
+def test_stalled_reader_of_a_big_retr_is_timed_out(pop3_limits):
+    # The idle timer counts output progress too: a client that stops
+    # reading in the middle of a RETR is disconnected, without UPDATE.
+    user, pw = sm.new_user("stalled")
+    pe.deliver(user, [pe.message("stalled-small")[0],
+                      pe.message("stalled-big", size=5 * 1024 * 1024)[0]])
+    before = pe.pop3_stats()
+    n, dt = netns(_slow_reader, user, pw, timeout=90)
+    assert n < 5 * 1024 * 1024, f"the whole message arrived ({n} bytes) although we never read"
+    d = e2e.stats_delta(before, pe.pop3_stats())
+    assert d["pop3.timeouts"] >= 1, d
+    assert len(sm.messages(user)) == 2, "a timed-out session ran UPDATE"
+    assert netns(_one_login, user, pw).startswith("+OK Logged in"), "the lock was not released"
+
+
+def _per_ip_cap():
+    held = [Pop3Raw() for _ in range(PER_IP)]
+    greetings = [c.greeting for c in held]
+    extra = Pop3Raw()
+    refused, rest = extra.greeting, extra.eof()
+    extra.close()
+    held.pop().close()
+    time.sleep(0.5)
+    again = Pop3Raw()
+    ok = again.greeting
+    again.close()
+    for c in held:
+        c.close()
+    return greetings, refused, rest, ok
+
+
+def test_per_ip_connection_cap(pop3_limits):
+    before = pe.pop3_stats()
+    greetings, refused, rest, ok = netns(_per_ip_cap)
+    assert all(g.startswith("+OK ") for g in greetings), greetings
+    assert refused == "-ERR [SYS/TEMP] Too many connections from your address", refused
+    assert rest == b""
+    assert ok.startswith("+OK "), "a slot freed by a closed session was not given back"
+    d = e2e.stats_delta(before, pe.pop3_stats())
+    assert d["pop3.rejected_ip_limit"] == 1, d
