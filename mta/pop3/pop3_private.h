@@ -93,6 +93,7 @@ struct pop3_session {
 	bool in_sasl;  /* the next line is a SASL response */
 
 	sl_buf_t out;
+	size_t greeting_len; /* the greeting, while none of it has been sent */
 
 	struct pop3_request req;
 	uint8_t cred[POP3_CRED_MAX]; /* decoded credentials while AUTH runs */

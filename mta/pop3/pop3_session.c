@@ -123,6 +123,7 @@ int pop3_session_create(const struct pop3_config *cfg, const struct pop3_peer *p
 	sl_buf_init(&s->uids, (size_t)cfg->msgs_max * POP3_UID_MAX);
 	s->stats->sessions++;
 	pop3_greeting(s);
+	s->greeting_len = s->out.len;
 	*s_r = s;
 	return 0;
 }
@@ -465,8 +466,10 @@ int pop3_session_input(pop3_session_t *s, uint64_t now_us, const void *data, siz
 int pop3_session_output_consume(pop3_session_t *s, uint64_t now_us, size_t n)
 {
 	s->now = now_us;
-	if (n > 0)
+	if (n > 0) {
 		s->last_active = now_us;
+		s->greeting_len = 0;
+	}
 	sl_buf_consume(&s->out, n);
 	if (s->state == POP3_S_CLOSED)
 		return SL_ECLOSED;
@@ -514,6 +517,12 @@ void pop3_session_shutdown(pop3_session_t *s, uint64_t now_us, const char *text)
 	s->now = now_us;
 	if (s->state == POP3_S_CLOSED)
 		return;
+	/* A session shut down before its "+OK ... ready" went out (refused at
+	 * accept for the per-IP cap, or drained during a 995 handshake) must
+	 * not greet and refuse in one breath: the -ERR replaces the greeting. */
+	if (s->greeting_len > 0 && s->out.len == s->greeting_len)
+		sl_buf_reset(&s->out);
+	s->greeting_len = 0;
 	/* Inside a multi-line reply a status line would read as content. */
 	if (!pop3_streaming(s))
 		pop3_reply(s, "-ERR [SYS/TEMP] %s", text ? text : "Server shutting down");
