@@ -76,7 +76,8 @@ static void auth_result(mta_auth_job_t *job)
 	imap_conn_t *ic = job->owner;
 
 	if (ic != NULL) {
-		enum mta_login_status st = mta_login_result(&ic->srv->login, ic->cn, job);
+		mta_login_peer_t peer = mta_login_peer_of(ic->cn);
+		enum mta_login_status st = mta_login_result(&ic->srv->login, &peer, job);
 
 		ic->auth = NULL;
 		ic->pending = IMAP_PENDING_NONE;
@@ -96,13 +97,15 @@ static void start_request(void *proto, mta_conn_t *cn, uint64_t now)
 {
 	imap_conn_t *ic = mta_conn_data(cn);
 	const struct imap_request *rq = imap_session_request(ic->s);
+	mta_login_peer_t peer;
 	int rc;
 
 	(void)proto;
 	switch (rq->kind) {
 	case IMAP_REQ_AUTH:
-		rc = (int)mta_login_start(&ic->srv->login, cn, rq->u.auth.authzid,
-					  rq->u.auth.authcid, rq->u.auth.password, auth_result, ic,
+		peer = mta_login_peer_of(cn);
+		rc = (int)mta_login_start(&ic->srv->login, &peer, rq->u.auth.authzid,
+					  rq->u.auth.authcid, rq->u.auth.password, auth_result, ic->srv, ic,
 					  &ic->auth);
 		if (rc == MTA_LOGIN_PENDING) {
 			ic->pending = IMAP_PENDING_AUTH;
@@ -236,7 +239,8 @@ int imap_server_create(const imap_server_params_t *p, imap_server_t **srv_r,
 	srv->p = *p;
 	srv->authlk = mta_authlock_create(p->auth_lockout_failures, p->auth_lockout_us);
 	srv->login = (mta_login_t){p->auth, srv->authlk, p->lane, IMAP_LOG,
-				   &srv->gs.auth_ip_locked, &srv->gs.auth_queue_full};
+				   &srv->gs.auth_ip_locked, &srv->gs.auth_queue_full,
+				   MTA_LOGIN_FAIL};
 	memset(&sp, 0, sizeof(sp));
 	sp.reader = p->reader;
 	sp.client = p->client;

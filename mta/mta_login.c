@@ -9,12 +9,17 @@
 #include "sl_log.h"
 #include "st.h"
 
-enum mta_login_status mta_login_start(const mta_login_t *l, mta_conn_t *cn, sl_slice_t authzid,
-				      sl_slice_t authcid, sl_slice_t password,
-				      void (*done)(mta_auth_job_t *job), void *owner,
+mta_login_peer_t mta_login_peer_of(mta_conn_t *cn)
+{
+	return (mta_login_peer_t){mta_conn_ip(cn), mta_conn_ip_str(cn),
+				  mta_srv_now(mta_conn_srv(cn))};
+}
+
+enum mta_login_status mta_login_start(const mta_login_t *l, const mta_login_peer_t *peer,
+				      sl_slice_t authzid, sl_slice_t authcid, sl_slice_t password,
+				      void (*done)(mta_auth_job_t *job), void *ctx, void *owner,
 				      mta_auth_job_t **job_r)
 {
-	uint64_t now = mta_srv_now(mta_conn_srv(cn));
 	mta_auth_job_t *job;
 
 	*job_r = NULL;
@@ -28,11 +33,12 @@ enum mta_login_status mta_login_start(const mta_login_t *l, mta_conn_t *cn, sl_s
 		return MTA_LOGIN_FAIL;
 	if (l->pool == NULL)
 		return MTA_LOGIN_TEMPFAIL;
-	if (mta_authlock_locked(l->lock, mta_conn_ip(cn), now)) {
+	if (mta_authlock_locked(l->lock, peer->ip, peer->now_us)) {
+		/* Too many failures from this address lately: no argon2 for it. */
 		(*l->ip_locked)++;
 		sl_log(SL_LOG_INFO, l->log, "[%s]: login refused, too many recent failures",
-		       mta_conn_ip_str(cn));
-		return MTA_LOGIN_FAIL;
+		       peer->ip_str);
+		return l->locked;
 	}
 	job = calloc(1, sizeof(*job));
 	if (job == NULL)
@@ -41,7 +47,7 @@ enum mta_login_status mta_login_start(const mta_login_t *l, mta_conn_t *cn, sl_s
 	memcpy(job->password, password.ptr, password.len);
 	job->password_len = password.len;
 	job->done = done;
-	job->ctx = NULL;
+	job->ctx = ctx;
 	job->owner = owner;
 	job->lane = l->lane;
 	if (mta_authpool_submit(l->pool, job) < 0) {
@@ -53,10 +59,9 @@ enum mta_login_status mta_login_start(const mta_login_t *l, mta_conn_t *cn, sl_s
 	return MTA_LOGIN_PENDING;
 }
 
-enum mta_login_status mta_login_result(const mta_login_t *l, mta_conn_t *cn,
+enum mta_login_status mta_login_result(const mta_login_t *l, const mta_login_peer_t *peer,
 				       const mta_auth_job_t *job)
 {
-	uint64_t now = mta_srv_now(mta_conn_srv(cn));
 	enum mta_login_status st;
 
 	if (job->rc == 0)
@@ -66,12 +71,11 @@ enum mta_login_status mta_login_result(const mta_login_t *l, mta_conn_t *cn,
 	else
 		st = MTA_LOGIN_TEMPFAIL;
 	if (st != MTA_LOGIN_TEMPFAIL)
-		mta_authlock_record(l->lock, mta_conn_ip(cn), st == MTA_LOGIN_OK, now);
+		mta_authlock_record(l->lock, peer->ip, st == MTA_LOGIN_OK, peer->now_us);
 	if (st == MTA_LOGIN_OK)
-		sl_log(SL_LOG_INFO, l->log, "[%s]: login <%s>", mta_conn_ip_str(cn), job->user);
+		sl_log(SL_LOG_INFO, l->log, "[%s]: login <%s>", peer->ip_str, job->user);
 	else if (st == MTA_LOGIN_FAIL)
-		sl_log(SL_LOG_INFO, l->log, "[%s]: login failed for <%s>", mta_conn_ip_str(cn),
-		       job->user);
+		sl_log(SL_LOG_INFO, l->log, "[%s]: login failed for <%s>", peer->ip_str, job->user);
 	return st;
 }
 

@@ -117,7 +117,8 @@ static void auth_result(mta_auth_job_t *job)
 	pop3_conn_t *pc = job->owner;
 
 	if (pc != NULL) {
-		enum mta_login_status st = mta_login_result(&pc->srv->login, pc->cn, job);
+		mta_login_peer_t peer = mta_login_peer_of(pc->cn);
+		enum mta_login_status st = mta_login_result(&pc->srv->login, &peer, job);
 
 		pc->auth = NULL;
 		if (st == MTA_LOGIN_OK)
@@ -341,12 +342,14 @@ static void start_request(void *proto, mta_conn_t *cn, uint64_t now)
 	pop3_server_t *srv = proto;
 	pop3_conn_t *pc = mta_conn_data(cn);
 	const struct pop3_request *rq = pop3_session_request(pc->s);
+	mta_login_peer_t peer;
 	int rc;
 
 	switch (rq->kind) {
 	case POP3_REQ_AUTH:
-		rc = (int)mta_login_start(&srv->login, cn, rq->u.auth.authzid, rq->u.auth.authcid,
-					  rq->u.auth.password, auth_result, pc, &pc->auth);
+		peer = mta_login_peer_of(cn);
+		rc = (int)mta_login_start(&srv->login, &peer, rq->u.auth.authzid, rq->u.auth.authcid,
+					  rq->u.auth.password, auth_result, srv, pc, &pc->auth);
 		if (rc != MTA_LOGIN_PENDING) {
 			mta_conn_request_done(cn);
 			pop3_session_auth_done(pc->s, now, (enum pop3_auth_status)rc, NULL);
@@ -486,7 +489,8 @@ int pop3_server_create(const pop3_server_params_t *p, pop3_server_t **srv_r,
 		return SL_ENOMEM;
 	}
 	srv->login = (mta_login_t){p->auth, srv->authlk, p->lane, POP3_LOG,
-				   &srv->gs.auth_ip_locked, &srv->gs.auth_queue_full};
+				   &srv->gs.auth_ip_locked, &srv->gs.auth_queue_full,
+				   MTA_LOGIN_FAIL};
 	memset(&mp, 0, sizeof(mp));
 	mp.stack = p->stack;
 	mp.tls = p->tls;

@@ -22,6 +22,7 @@
 #include <sys/time.h>
 
 #include "mta_iptable.h"
+#include "mta_login.h"
 #include "ns_tls.h"
 #include "sl_err.h"
 #include "sl_log.h"
@@ -110,6 +111,7 @@ struct smtp_server {
 	smtp_conn_t *retry_head, *retry_tail;
 	mta_ipcount_t *ipt;        /* sessions per client address */
 	mta_authlock_t *authlk;    /* failed AUTH per client address */
+	mta_login_t login;
 	uint64_t staged;
 	uint64_t conn_seq;
 	uint64_t qid_last;
@@ -421,85 +423,39 @@ static void auth_result(mta_auth_job_t *job);
 static void conn_auth_start(smtp_conn_t *cn, const struct smtp_request *rq)
 {
 	smtp_server_t *srv = cn->srv;
-	mta_auth_job_t *job;
-	const sl_slice_t *az = &rq->u.auth.authzid, *ac = &rq->u.auth.authcid;
-	enum smtp_auth_status st = SMTP_AUTH_FAIL;
+	mta_login_peer_t peer = {cn->ip, cn->ip_str, srv->now};
+	enum mta_login_status st = MTA_LOGIN_TEMPFAIL;
 
-	/* No proxy authorization: authzid, if given, must be the user. */
-	if (az->len > 0 && (az->len != ac->len || strncasecmp((const char *)az->ptr,
-							      (const char *)ac->ptr, ac->len) != 0))
-		goto now;
-	if (srv->p.auth == NULL || srv->shutting_down) {
-		st = SMTP_AUTH_TEMPFAIL;
-		goto now;
+	if (!srv->shutting_down)
+		st = mta_login_start(&srv->login, &peer, rq->u.auth.authzid, rq->u.auth.authcid,
+				     rq->u.auth.password, auth_result, srv, cn, &cn->auth);
+	if (st == MTA_LOGIN_PENDING) {
+		srv->auth_inflight++;
+		return;
 	}
-	if (mta_authlock_locked(srv->authlk, cn->ip, srv->now)) {
-		/* Too many failures from this address lately: no argon2 for it. */
-		srv->gs.auth_ip_locked++;
-		sl_log(SL_LOG_INFO, SMTP_LOG, "[%s]: AUTH refused, too many recent failures",
-		       cn->ip_str);
-		st = SMTP_AUTH_TEMPFAIL;
-		goto now;
-	}
-	job = calloc(1, sizeof(*job));
-	if (job == NULL) {
-		st = SMTP_AUTH_TEMPFAIL;
-		goto now;
-	}
-	if (!slice_to_str(*ac, job->user, sizeof(job->user)) ||
-	    rq->u.auth.password.len > ST_PASSWORD_MAX) {
-		free(job);
-		goto now;
-	}
-	memcpy(job->password, rq->u.auth.password.ptr, rq->u.auth.password.len);
-	job->password_len = rq->u.auth.password.len;
-	job->done = auth_result;
-	job->ctx = srv;
-	job->owner = cn;
-	job->lane = srv->p.lane;
-	if (mta_authpool_submit(srv->p.auth, job) < 0) {
-		explicit_bzero(job, sizeof(*job));
-		free(job);
-		srv->gs.auth_queue_full++;
-		st = SMTP_AUTH_TEMPFAIL;
-		goto now;
-	}
-	cn->auth = job;
-	srv->auth_inflight++;
-	return;
-now:
 	cn->req_started = false;
-	smtp_session_auth_done(cn->s, srv->now, st, NULL);
+	smtp_session_auth_done(cn->s, srv->now, (enum smtp_auth_status)st, NULL);
 }
 
 static void auth_result(mta_auth_job_t *job)
 {
 	smtp_server_t *srv = job->ctx;
 	smtp_conn_t *cn = job->owner;
-	enum smtp_auth_status st;
 
 	srv->auth_inflight--;
 	if (cn != NULL) {
+		mta_login_peer_t peer = {cn->ip, cn->ip_str, srv->now};
+		enum mta_login_status st = mta_login_result(&srv->login, &peer, job);
+
 		cn->auth = NULL;
-		if (job->rc == 0)
-			st = SMTP_AUTH_OK;
-		else if (job->rc == SL_EAUTH || job->rc == SL_EINVAL)
-			st = SMTP_AUTH_FAIL;
-		else
-			st = SMTP_AUTH_TEMPFAIL;
-		if (st != SMTP_AUTH_TEMPFAIL)
-			mta_authlock_record(srv->authlk, cn->ip, st == SMTP_AUTH_OK, srv->now);
-		if (st == SMTP_AUTH_FAIL)
-			sl_log(SL_LOG_INFO, SMTP_LOG, "[%s]: AUTH failed for <%s>", cn->ip_str,
-			       job->user);
 		cn->req_started = false;
-		smtp_session_auth_done(cn->s, srv->now, st, job->rc == 0 ? job->user : NULL);
+		smtp_session_auth_done(cn->s, srv->now, (enum smtp_auth_status)st,
+				       st == MTA_LOGIN_OK ? job->user : NULL);
 		if (cn->shutdown_pending)
 			smtp_session_shutdown(cn->s, srv->now, NULL);
 		conn_pump(cn);
 	}
-	explicit_bzero(job, sizeof(*job));
-	free(job);
+	mta_login_job_free(job);
 }
 
 static int dl_str(smtp_delivery_t *dl, const char *str, uint32_t *off_r)
@@ -1059,6 +1015,9 @@ int smtp_server_create(const smtp_server_params_t *p, smtp_server_t **srv_r,
 	srv->now = p->now_us;
 	srv->ipt = mta_ipcount_create(p->max_sessions);
 	srv->authlk = mta_authlock_create(p->auth_lockout_failures, p->auth_lockout_us);
+	srv->login = (mta_login_t){p->auth, srv->authlk, p->lane, SMTP_LOG,
+				   &srv->gs.auth_ip_locked, &srv->gs.auth_queue_full,
+				   MTA_LOGIN_TEMPFAIL};
 	srv->wheel = sl_timer_wheel_create(p->now_us, 0);
 	if (srv->ipt == NULL || srv->authlk == NULL || srv->wheel == NULL) {
 		smtp_server_destroy(&srv);

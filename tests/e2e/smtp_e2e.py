@@ -33,8 +33,8 @@ LIMITS_CONF = None
 LIMITS = [  # (pattern in conf/demo.conf, replacement)
     (r'path = "/var/lib/sluice/demo";', 'path = "/var/lib/sluice/e2e-limits";'),
     (r"max_message_size = \S+;", "max_message_size = 1m;"),
-    (r"max_connections_per_ip = \S+;",
-     "max_connections_per_ip = 3;\n    max_errors = 5;\n    greeting_delay = 500ms;\n"
+    (r"(?s)(\nsmtp \{.*?)max_connections_per_ip = \S+;",  # the smtp section's
+     r"\1max_connections_per_ip = 3;\n    max_errors = 5;\n    greeting_delay = 500ms;\n"
      "    auth_lockout_failures = 4;\n    auth_lockout_time = 3s;"),
     (r"timeout_command = \S+;", "timeout_command = 2s;"),
     (r"timeout_data = \S+;", "timeout_data = 2s;"),
