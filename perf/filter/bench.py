@@ -102,7 +102,7 @@ def children_cpu():
 def bench_spamd(msgs):
     port = 17830
     logf = open(os.path.join(WORK, "spamd.log"), "w")
-    spamd = subprocess.Popen(["taskset", "-c", "0", "spamd", "-L", "--max-children=1",
+    spamd = subprocess.Popen(["taskset", "-c", "0", shutil.which("spamd") or "/usr/sbin/spamd", "-L", "--max-children=1",
                               "--min-children=1", "--listen=127.0.0.1:%d" % port,
                               "-u", "nobody", "--syslog=stderr", "--nouser-config",
                               "-H", WORK], stdout=logf, stderr=logf,
@@ -199,6 +199,7 @@ def bench_rspamd(msgs):
     env = dict(os.environ)
     rsp = subprocess.Popen(["taskset", "-c", "0", "rspamd", "-f", "-i", "-c",
                             os.path.join(conf, "rspamd.conf"),
+                            "--var=CONFDIR=%s" % conf, "--var=LOCAL_CONFDIR=%s" % conf,
                             "--var=DBDIR=%s" % os.path.join(WORK, "rspamd-db"),
                             "--var=RUNDIR=%s" % os.path.join(WORK, "rspamd-db"),
                             "--var=LOGDIR=%s" % WORK],
