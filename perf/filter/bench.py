@@ -273,13 +273,19 @@ def main():
              "alone; with Bayes see filter_cv.md. Wall times are of the whole batch on a shared "
              "2-core box: compare the ratios." % (time.strftime("%Y-%m-%d"), len(msgs),
                                                  nbytes / 1e6), "",
-             "| scanner | msg/s | MB/s | wall s | scanner CPU s | Sluice is x faster | spam recall "
-             "| ham FP |", "|---|---|---|---|---|---|---|---|"]
+             "| scanner | msg/s | MB/s | wall s | scanner CPU s | msg per CPU s | Sluice is x faster "
+             "(msg/s) | x (per CPU s) | spam recall | ham FP |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    base_cpu = (len(msgs) / rows[0][4]) if rows and rows[0][4] else None
     for name, mps, mbs, wall, cpu, rec, fp, ns, ts, nh, th in rows:
-        lines.append("| %s | %.1f | %.2f | %.1f | %s | %s | %.1f %% (%d/%d) | %.2f %% (%d/%d) |" %
+        per_cpu = len(msgs) / cpu if cpu else None
+        lines.append("| %s | %.1f | %.2f | %.1f | %s | %s | %s | %s | %.1f %% (%d/%d) | "
+                     "%.2f %% (%d/%d) |" %
                      (name, mps, mbs, wall, "%.1f" % cpu if cpu is not None else "n/a",
-                      "%.1f" % (base / mps) if mps else "n/a", 100 * rec, ns, ts, 100 * fp, nh,
-                      th))
+                      "%.1f" % per_cpu if per_cpu else "n/a",
+                      "%.1f" % (base / mps) if mps else "n/a",
+                      "%.1f" % (base_cpu / per_cpu) if per_cpu and base_cpu else "n/a",
+                      100 * rec, ns, ts, 100 * fp, nh, th))
     lines.append("")
     os.makedirs(os.path.dirname(OUT_MD), exist_ok=True)
     with open(OUT_MD, "w") as f:
