@@ -150,6 +150,9 @@ Mail (domain $DEMO_DOMAIN, user $DEMO_USER, password "$DEMO_PASSWORD"):
   submit one with AUTH (port 587; plaintext AUTH is allowed there in the demo only):
     ip netns exec $NETNS swaks --server $APPLIANCE_IP --port 587 --auth PLAIN \\
         --auth-user $DEMO_USER --auth-password $DEMO_PASSWORD --from $DEMO_USER --to $DEMO_USER
+  read it with a client (IMAP 143/993, POP3 110/995; plaintext login on 143/110 in the demo only):
+    ip netns exec $NETNS curl -s --user $DEMO_USER:$DEMO_PASSWORD imap://$APPLIANCE_IP/INBOX -X 'FETCH 1 BODY[]'
+    ip netns exec $NETNS curl -sk --user $DEMO_USER:$DEMO_PASSWORD pop3s://$APPLIANCE_IP/1
   read it back:
     build/sluicectl mailbox list $DEMO_USER
     build/sluicectl message list $DEMO_USER INBOX
