@@ -31,6 +31,9 @@ DEPS_PKGS := build-essential pkg-config clang libclang-rt-14-dev dpdk libdpdk-de
 	tcpdump procps psmisc netcat-openbsd swaks postfix openssl curl \
 	libnet-ssleay-perl libio-socket-ssl-perl
 
+# The reference implementations the benchmarks measure against (make perf).
+PERF_PKGS := dovecot-imapd dovecot-pop3d clamav spamassassin spamc rspamd
+
 DPDK_CFLAGS := $(shell pkg-config --cflags libdpdk 2>/dev/null)
 DPDK_LIBS := $(shell pkg-config --libs libdpdk 2>/dev/null)
 LIBS := $(DPDK_LIBS) -llmdb -largon2 -lwolfssl -lhs -lpcre2-8 -larchive -lmagic -lpthread -lm
@@ -64,7 +67,7 @@ FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 PERF_SRCS := $(sort $(wildcard perf/*/bench_*.c))
 PERF_BINS := $(patsubst perf/%.c,$(BUILD)/perf/%,$(PERF_SRCS))
 
-.PHONY: all deps test unit-bins fuzz-bins perf-bins crash-test run start stop clean perf fuzz asan check-deps
+.PHONY: all deps perf-deps test unit-bins fuzz-bins perf-bins crash-test run start stop clean perf fuzz asan check-deps
 .DEFAULT_GOAL := all
 # Keep objects that pattern chains would otherwise delete as intermediates.
 .SECONDARY:
@@ -113,8 +116,9 @@ fuzz-bins: $(FUZZ_BINS)
 perf-bins: $(PERF_BINS)
 
 # deps: install only what is missing; silent and network-free when complete.
-deps:
-	@missing=$$(for p in $(DEPS_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+deps perf-deps: PKGS = $(if $(filter perf-deps,$@),$(PERF_PKGS),$(DEPS_PKGS))
+deps perf-deps:
+	@missing=$$(for p in $(PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "deps: installing:" $$missing; \
 		echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
@@ -136,7 +140,7 @@ start: deps all
 stop:
 	scripts/appliance.sh stop
 
-perf: deps
+perf: deps perf-deps
 	$(MAKE) all perf-bins
 	perf/run_all.sh
 
