@@ -663,6 +663,32 @@ static void test_structure_built_lazily(void **state)
 	t_teardown(d);
 }
 
+/* FETCH of structures over many messages resumes across output pauses
+ * (a small output buffer makes it pause often). */
+static void test_structure_fetch_resumes(void **state)
+{
+	struct tdrv *d = t_setup();
+	const char *o;
+	char want[64];
+
+	(void)state;
+	d->cfg.body_chunk_max = 4096;
+	d->cfg.output_max = 32768;
+	t_open(d, 0);
+	t_login(d, 0);
+	for (int i = 0; i < 150; i++)
+		HAS(t_append(d, 0, "INBOX", "", mime_msg), "A9 OK");
+	HAS(t_cmd(d, 0, "s SELECT INBOX"), "s OK");
+	HAS(t_cmd(d, 0, "b UID FETCH 1:* (FLAGS BODY.PEEK[])"), "b OK FETCH completed");
+	o = t_cmd(d, 0, "f FETCH 1:* (ENVELOPE BODYSTRUCTURE)");
+	for (int i = 1; i <= 150; i++) {
+		snprintf(want, sizeof(want), "* %d FETCH (ENVELOPE (NIL \"parts\"", i);
+		HAS(o, want);
+	}
+	HAS(o, "f OK FETCH completed");
+	t_teardown(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -676,6 +702,7 @@ int main(void)
 		cmocka_unit_test(test_many_messages),
 		cmocka_unit_test(test_structure_and_parts),
 		cmocka_unit_test(test_structure_built_lazily),
+		cmocka_unit_test(test_structure_fetch_resumes),
 	};
 
 	sl_log_set_level(SL_LOG_WARN);
