@@ -32,7 +32,7 @@ DEPS_PKGS := build-essential pkg-config clang libclang-rt-14-dev dpdk libdpdk-de
 	libnet-ssleay-perl libio-socket-ssl-perl
 
 # The reference implementations the benchmarks measure against (make perf).
-PERF_PKGS := dovecot-imapd dovecot-pop3d clamav spamassassin spamc spamd rspamd
+PERF_PKGS := dovecot-imapd dovecot-pop3d clamav spamassassin spamc spamd rspamd libssl-dev
 
 DPDK_CFLAGS := $(shell pkg-config --cflags libdpdk 2>/dev/null)
 DPDK_LIBS := $(shell pkg-config --libs libdpdk 2>/dev/null)

@@ -60,7 +60,7 @@ def tls_conf():
     assert n == 1
     certs = ", ".join(f'"{c}"' for c, _ in pairs)
     keys = ", ".join(f'"{k}"' for _, k in pairs)
-    text, n = re.subn(r"tls \{\n", f"tls {{\n    cert = [{certs}];\n    key = [{keys}];\n",
+    text, n = re.subn(r"(?m)^tls \{\n", f"tls {{\n    cert = [{certs}];\n    key = [{keys}];\n",
                       text)
     assert n == 1
     out = e2e.RUNDIR / "e2e-tls.conf"
