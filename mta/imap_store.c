@@ -289,14 +289,19 @@ static int struct_build(imap_store_t *st, st_reader_t *rd, sl_slice_t body,
 }
 
 /* struct_load - the structure of BLOB into st->blob: the cached one, or
- * built now from the body (and cached for next time). */
+ * built now from the body (and cached for next time). A cached one that
+ * does not read back (written by another version of imap_structure, or
+ * damaged) is rebuilt and replaced the same way. */
 static int struct_load(imap_store_t *st, st_reader_t *rd, const st_blob_id_t *blob)
 {
+	imap_structure_view_t v;
 	int rc;
 
 	sl_buf_reset(&st->blob);
 	rc = st_blob_struct_get(rd, blob, &st->blob);
-	if (rc != SL_ENOENT)
+	if (rc == 0 && imap_structure_view(sl_buf_slice(&st->blob), &v) == 0)
+		return 0;
+	if (rc != 0 && rc != SL_ENOENT)
 		return rc;
 	rc = struct_build(st, rd, sl_slice_make(NULL, 0), blob);
 	if (rc == 0)

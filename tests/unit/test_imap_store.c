@@ -663,6 +663,47 @@ static void test_structure_built_lazily(void **state)
 	t_teardown(d);
 }
 
+/* A cached structure that does not read back (another version's format,
+ * or damage) is rebuilt at FETCH and replaced, not reported unavailable. */
+static void test_stale_structure_rebuilt(void **state)
+{
+	struct tdrv *d = t_setup();
+	st_user_info_t ui;
+	st_deliver_target_t tgt = {0, NULL};
+	st_target_result_t res;
+	st_deliver_t dv;
+	st_admin_wait_t w = {0}, w2 = {0};
+	st_blob_id_t id;
+	imap_store_stats_t ss;
+	const char *o;
+
+	(void)state;
+	assert_int_equal(st_user_lookup(d->u->rd, USER, &ui), 0);
+	tgt.user_id = ui.id;
+	memset(&dv, 0, sizeof(dv));
+	dv.body = sl_slice_make(mime_msg, strlen(mime_msg));
+	dv.targets = &tgt;
+	dv.n_targets = 1;
+	dv.results = &res;
+	assert_int_equal(st_msg_deliver(d->u->c, &dv, st_admin_done, &w), 0);
+	assert_int_equal(st_admin_wait_for(d->u->c, &w), 0);
+	st_sha256(mime_msg, strlen(mime_msg), id.b);
+	assert_int_equal(st_blob_struct_set(d->u->c, &id, sl_slice_make("garbage", 7), st_admin_done,
+					    &w2),
+			 0);
+	assert_int_equal(st_admin_wait_for(d->u->c, &w2), 0);
+	t_open(d, 0);
+	t_login(d, 0);
+	HAS(t_cmd(d, 0, "s SELECT INBOX"), "s OK");
+	o = t_cmd(d, 0, "f FETCH 1 ENVELOPE");
+	HAS(o, "ENVELOPE (NIL \"parts\"");
+	HAS(o, "f OK FETCH completed");
+	imap_store_get_stats(d->st, &ss);
+	assert_int_equal(ss.structs_built, 1);
+	assert_int_equal(ss.structs_cached, 1);
+	t_teardown(d);
+}
+
 /* FETCH of structures over many messages resumes across output pauses
  * (a small output buffer makes it pause often). */
 static void test_structure_fetch_resumes(void **state)
@@ -702,6 +743,7 @@ int main(void)
 		cmocka_unit_test(test_many_messages),
 		cmocka_unit_test(test_structure_and_parts),
 		cmocka_unit_test(test_structure_built_lazily),
+		cmocka_unit_test(test_stale_structure_rebuilt),
 		cmocka_unit_test(test_structure_fetch_resumes),
 	};
 
