@@ -302,7 +302,7 @@ static int add_pat(const av_line_t *l, uint32_t sig, uint32_t sub, const char *h
 	sl_buf_t re, exact;
 	av_pat_t *p;
 	int64_t fixed;
-	bool widened, dummy;
+	bool widened;
 	int rc;
 
 	sl_buf_init(&re, AV_LINE_MAX * 20);
@@ -321,7 +321,7 @@ static int add_pat(const av_line_t *l, uint32_t sig, uint32_t sub, const char *h
 			if (rc == 0)
 				rc = sl_buf_append(&exact, "(?:", 3);
 			if (rc == 0)
-				rc = av_hex_translate(hex, hexlen, wide, false, &exact, &fixed, &dummy, why_r);
+				rc = av_hex_translate(hex, hexlen, wide, false, &exact, &fixed, NULL, why_r);
 			if (rc == 0)
 				rc = sl_buf_append(&exact, ")", 1);
 			fixed = -1;

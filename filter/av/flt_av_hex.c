@@ -306,7 +306,8 @@ int av_hex_translate(const char *s, size_t len, bool wide, bool widen, sl_buf_t 
 		return SL_EINVAL;
 	}
 	*fixed_len_r = fixed;
-	*widened_r = widened;
+	if (widened_r != NULL)
+		*widened_r = widened;
 	return 0;
 }
 

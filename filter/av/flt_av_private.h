@@ -110,7 +110,8 @@ struct flt_av_db {
 /* av_hex_translate - turn a ClamAV hex signature into a regular
  * expression (Hyperscan and PCRE2 syntax alike) appended to OUT. WIDE
  * interleaves NULs after literal bytes (::w). WIDEN turns jumps above 32
- * bytes into ".*" (the Hyperscan preselection form) and sets *widened_r.
+ * bytes into ".*" (the Hyperscan preselection form) and sets *widened_r
+ * (which may be NULL when the caller does not care).
  * *fixed_len_r is the match length, or -1 if it varies. Returns 0,
  * SL_EINVAL (malformed; *why_r says why) or SL_ENOTSUP (valid ClamAV
  * syntax we do not compile; *why_r says which), SL_ELIMIT/SL_ENOMEM from

@@ -33,9 +33,9 @@ def cpu_of(pids):
     """Seconds of CPU of PIDS, their live children and their reaped ones."""
     total = 0
     seen = set()
-    todo = list(pids)
-    while todo:
-        pid = todo.pop()
+    pending = list(pids)
+    while pending:
+        pid = pending.pop()
         if pid in seen:
             continue
         seen.add(pid)
@@ -49,7 +49,7 @@ def cpu_of(pids):
         total += sum(int(x) for x in fields[11:15])
         try:
             with open(f"/proc/{pid}/task/{pid}/children") as f:
-                todo.extend(int(x) for x in f.read().split())
+                pending.extend(int(x) for x in f.read().split())
         except OSError:
             pass
     return total / TICK
