@@ -82,7 +82,6 @@ struct imap_store {
 	imap_store_stats_t stats;
 	uint64_t now;
 	uint64_t poll_last;
-	uint64_t sweep_last;
 	imap_store_sess_t *sessions;
 	imap_store_sess_t *retry_head, *retry_tail;
 	imap_store_op_t *inflight;
@@ -1356,14 +1355,9 @@ static void poll_idlers(imap_store_t *st)
 
 void imap_store_tick(imap_store_t *st, uint64_t now_us)
 {
-	bool sweep;
-
+	/* Store completions are run by the lane, which polls its client once
+	 * per loop turn for all of its servers (sd_dataplane.c). */
 	st->now = now_us;
-	sweep = now_us - st->sweep_last >= SL_US_PER_MS;
-	if (sweep)
-		st->sweep_last = now_us;
-	if (st->inflight != NULL && (sweep || st_client_pending(st->p.client)))
-		st_client_poll(st->p.client);
 	while (st->retry_head != NULL) {
 		imap_store_sess_t *ss = st->retry_head;
 		const struct imap_request *rq = imap_session_request(ss->s);

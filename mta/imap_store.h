@@ -101,7 +101,7 @@ bool imap_store_sess_busy(const imap_store_sess_t *ss);
 /* imap_store_serve - start serving the session's outstanding request RQ
  * (not AUTH or STARTTLS). Returns:
  *   0           completed (reads) or submitted (writes: the completion
- *               follows from imap_store_tick, then wake);
+ *               runs when the lane polls its store client, then wake);
  *   SL_EAGAIN   the store client is full: the session is queued and
  *               imap_store_tick submits it again (do not call again);
  *   SL_EINVAL   RQ is AUTH/STARTTLS/NONE (nothing was done).
@@ -110,10 +110,9 @@ bool imap_store_sess_busy(const imap_store_sess_t *ss);
  * imap_session_closing after the call. */
 int imap_store_serve(imap_store_sess_t *ss, const struct imap_request *rq, uint64_t now_us);
 
-/* imap_store_tick - run the lane client's store completions (it may be
- * shared with other servers of the lane: any of them polling it runs the
- * IMAP callbacks too, on the same thread), resubmit queued writes, poll
- * the mailboxes of IDLE sessions. Wakes sessions as needed. */
+/* imap_store_tick - resubmit queued writes, poll the mailboxes of IDLE
+ * sessions; wakes sessions as needed. The store completions are run by
+ * whoever polls the lane's client (the lane, once per loop turn). */
 void imap_store_tick(imap_store_t *st, uint64_t now_us);
 /* imap_store_next_deadline - when tick has work (a queued write, an IDLE
  * poll), or SL_TIME_NEVER. */
