@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "imap/imap_structure.h"
+#include "imap/imap_textmatch.h"
 #include "message/msg.h"
 #include "message/msg_struct.h"
 #include "sl_err.h"
@@ -27,6 +28,11 @@
 #define RECENT_FILL_MAX (RECENT_SLOTS / 2)
 /* The largest result array a write takes (UIDs of one EXPUNGE/COPY). */
 #define IMAP_STORE_UIDS_MAX (1u << 20)
+/* SEARCH on message text: message bytes one st_read may scan (plus
+ * IMAP_STORE_TM_MSG_COST per message) before the lane gets to run other
+ * sessions; the search goes on from the tick (a few ms per slice). */
+#define IMAP_STORE_TM_BUDGET (2u << 20)
+#define IMAP_STORE_TM_MSG_COST 512u
 
 const char *const imap_store_stats_names[] = {
 #define IMAP_STORE_STATS_NAME(n) #n,
@@ -69,6 +75,11 @@ struct imap_store_sess {
 	bool retry_queued;
 	imap_store_sess_t *prev, *next;
 	imap_store_sess_t *retry_next;
+	/* a SEARCH on text that gave the lane back: its FETCH goes on from
+	 * the tick after tm_after */
+	bool tm_queued;
+	uint32_t tm_after;
+	imap_store_sess_t *tm_next;
 };
 
 struct recent_slot {
@@ -94,6 +105,10 @@ struct imap_store {
 	msg_parser_t *parser;
 	msg_struct_t *mstruct;
 	sl_buf_t blob;            /* the last structure built or read */
+	/* SEARCH on text: the matcher (made at the first such SEARCH) and the
+	 * sessions whose search continues at the next tick */
+	imap_tm_t *tm;
+	imap_store_sess_t *tm_head, *tm_tail;
 };
 
 /* ---- \Recent ---- */
@@ -478,7 +493,35 @@ struct fetch_ctx {
 	struct kwtab kw;
 	sl_buf_t structure;
 	bool stopped;
+	uint32_t after;            /* report UIDs above this */
+	uint32_t last_uid;         /* the last one reported */
+	uint64_t scanned;          /* text search: cost so far (bytes) */
+	bool yielded;              /* text search: stopped on the budget */
 };
+
+/* ---- SEARCH on text (IMAP_WANT_TEXTMATCH) ---- */
+
+static int tm_feed_cb(void *ctx, sl_slice_t part)
+{
+	struct fetch_ctx *fc = ctx;
+
+	fc->scanned += part.len;
+	return imap_tm_feed(fc->ss->st->tm, part.ptr, part.len);
+}
+
+/* tm_eval - the predicates on message MI into M->text_match: one pass over
+ * the body, straight from the map, stopped once all are decided. */
+static int tm_eval(struct fetch_ctx *fc, const st_msg_info_t *mi, struct imap_msg_meta *m)
+{
+	imap_tm_t *tm = fc->ss->st->tm;
+	int rc;
+
+	imap_tm_begin(tm, mi->internaldate, mi->tz_min);
+	fc->scanned += IMAP_STORE_TM_MSG_COST;
+	rc = st_body_read(fc->rd, &mi->blob, 0, UINT64_MAX, tm_feed_cb, fc);
+	m->text_match = imap_tm_end(tm);
+	return rc < 0 ? rc : 0;
+}
 
 static int fetch_msg_cb(void *ctx, const st_msg_info_t *mi)
 {
@@ -487,6 +530,17 @@ static int fetch_msg_cb(void *ctx, const st_msg_info_t *mi)
 	sl_slice_t kws[ST_KEYWORDS_MAX];
 
 	meta_from_info(&m, mi);
+	if (fc->want & IMAP_WANT_TEXTMATCH) {
+		int rc;
+
+		if (fc->scanned >= IMAP_STORE_TM_BUDGET) {
+			fc->yielded = true; /* the rest at the next tick */
+			return 1;
+		}
+		rc = tm_eval(fc, mi, &m);
+		if (rc < 0)
+			return rc;
+	}
 	if (fc->want & IMAP_WANT_KEYWORDS) {
 		m.n_keywords = kw_of(&fc->kw, mi->keywords, kws);
 		m.keywords = kws;
@@ -503,6 +557,7 @@ static int fetch_msg_cb(void *ctx, const st_msg_info_t *mi)
 			m.bodystructure = v.bodystructure;
 		}
 	}
+	fc->last_uid = mi->uid;
 	if (imap_session_fetch_msg(fc->ss->s, &m) == 1) {
 		fc->stopped = true;
 		return 1;
@@ -525,15 +580,84 @@ static int fetch_fn(st_reader_t *rd, void *ctx)
 	for (size_t i = 0; i < rq->u.fetch.n_uids && !fc->stopped; i++) {
 		uint32_t lo = rq->u.fetch.uids[i].lo, hi = rq->u.fetch.uids[i].hi;
 
-		if (hi <= rq->u.fetch.after)
+		if (hi <= fc->after)
 			continue;
-		if (lo <= rq->u.fetch.after)
-			lo = rq->u.fetch.after + 1;
+		if (lo <= fc->after)
+			lo = fc->after + 1;
 		rc = st_msg_list(rd, fc->ss->sel_id, lo, hi, fetch_msg_cb, fc);
 		if (rc < 0)
 			return rc;
+		if (fc->yielded)
+			break;
 	}
 	return 0;
+}
+
+static void tm_queue(imap_store_t *st, imap_store_sess_t *ss)
+{
+	ss->tm_queued = true;
+	ss->tm_next = NULL;
+	if (st->tm_tail != NULL)
+		st->tm_tail->tm_next = ss;
+	else
+		st->tm_head = ss;
+	st->tm_tail = ss;
+}
+
+static void tm_unqueue(imap_store_t *st, imap_store_sess_t *ss)
+{
+	imap_store_sess_t **pp = &st->tm_head, *last = NULL;
+
+	while (*pp != NULL && *pp != ss) {
+		last = *pp;
+		pp = &(*pp)->tm_next;
+	}
+	if (*pp == ss) {
+		*pp = ss->tm_next;
+		if (st->tm_tail == ss)
+			st->tm_tail = last;
+	}
+	ss->tm_next = NULL;
+	ss->tm_queued = false;
+}
+
+/* serve_fetch - IMAP_REQ_FETCH in one st_read. A SEARCH on text that
+ * spends its budget stops after a message and is queued: the tick calls
+ * this again with RESUME (the request is still the engine's outstanding
+ * one), so one search never holds the lane for more than a slice. True if
+ * the request completed. */
+static bool serve_fetch(imap_store_sess_t *ss, const struct imap_request *rq, uint64_t now_us,
+			bool resume)
+{
+	imap_store_t *st = ss->st;
+	struct fetch_ctx *fc;
+	int rc = 0;
+
+	st->stats.reads++;
+	if ((rq->u.fetch.want & IMAP_WANT_TEXTMATCH) && st->tm == NULL)
+		rc = imap_tm_create(&st->tm);
+	if (rc == 0 && (rq->u.fetch.want & IMAP_WANT_TEXTMATCH))
+		rc = imap_tm_prepare(st->tm, rq->u.fetch.text, rq->u.fetch.n_text);
+	fc = rc == 0 ? calloc(1, sizeof(*fc)) : NULL;
+	if (fc == NULL) {
+		imap_session_fetch_done(ss->s, now_us, rc < 0 ? rc : SL_ENOMEM);
+		return true;
+	}
+	fc->ss = ss;
+	fc->rq = rq;
+	fc->want = rq->u.fetch.want;
+	fc->after = resume && ss->tm_after > rq->u.fetch.after ? ss->tm_after : rq->u.fetch.after;
+	rc = st_read(st->p.reader, fetch_fn, fc);
+	st->stats.read_errors += rc < 0;
+	if (rc >= 0 && fc->yielded) {
+		ss->tm_after = fc->last_uid > fc->after ? fc->last_uid : fc->after;
+		free(fc);
+		tm_queue(st, ss);
+		return false;
+	}
+	free(fc);
+	imap_session_fetch_done(ss->s, now_us, rc < 0 ? rc : 0);
+	return true;
 }
 
 struct body_ctx {
@@ -1100,23 +1224,9 @@ int imap_store_serve(imap_store_sess_t *ss, const struct imap_request *rq, uint6
 		st->stats.reads++;
 		serve_select(ss, rq, now_us);
 		return 0;
-	case IMAP_REQ_FETCH: {
-		struct fetch_ctx *fc = calloc(1, sizeof(*fc));
-
-		st->stats.reads++;
-		if (fc == NULL) {
-			imap_session_fetch_done(ss->s, now_us, SL_ENOMEM);
-			return 0;
-		}
-		fc->ss = ss;
-		fc->rq = rq;
-		fc->want = rq->u.fetch.want;
-		rc = st_read(st->p.reader, fetch_fn, fc);
-		st->stats.read_errors += rc < 0;
-		free(fc);
-		imap_session_fetch_done(ss->s, now_us, rc < 0 ? rc : 0);
+	case IMAP_REQ_FETCH:
+		serve_fetch(ss, rq, now_us, false);
 		return 0;
-	}
 	case IMAP_REQ_BODY: {
 		struct body_ctx bc = {ss, rq};
 
@@ -1232,6 +1342,7 @@ void imap_store_destroy(imap_store_t **stp)
 		}
 	}
 	free(st->recent);
+	imap_tm_free(&st->tm);
 	msg_parser_free(&st->parser);
 	msg_struct_free(&st->mstruct);
 	sl_buf_free(&st->blob);
@@ -1289,6 +1400,8 @@ void imap_store_sess_destroy(imap_store_sess_t **ssp, imap_session_t **s)
 	st = ss->st;
 	if (ss->retry_queued)
 		retry_remove(st, ss);
+	if (ss->tm_queued)
+		tm_unqueue(st, ss);
 	if (ss->op != NULL) {
 		/* The store still reads the request's arrays, which live in
 		 * the engine session: keep it until the write completes. */
@@ -1318,7 +1431,7 @@ void imap_store_sess_login(imap_store_sess_t *ss, uint64_t user_id)
 
 bool imap_store_sess_busy(const imap_store_sess_t *ss)
 {
-	return ss->op != NULL || ss->retry_queued;
+	return ss->op != NULL || ss->retry_queued || ss->tm_queued;
 }
 
 uint64_t imap_store_sess_user(const imap_store_sess_t *ss)
@@ -1373,6 +1486,24 @@ void imap_store_tick(imap_store_t *st, uint64_t now_us)
 			break; /* requeued at the tail; the client is still full */
 		st->p.wake(ss->owner);
 	}
+	if (st->tm_head != NULL) {
+		/* one more slice of each text search that gave the lane back
+		 * (those that yield again wait for the next tick) */
+		imap_store_sess_t *ss = st->tm_head;
+
+		st->tm_head = st->tm_tail = NULL;
+		while (ss != NULL) {
+			imap_store_sess_t *next = ss->tm_next;
+			const struct imap_request *rq = imap_session_request(ss->s);
+
+			ss->tm_next = NULL;
+			ss->tm_queued = false;
+			if (rq != NULL && rq->kind == IMAP_REQ_FETCH &&
+			    serve_fetch(ss, rq, now_us, true))
+				st->p.wake(ss->owner); /* may end the session */
+			ss = next;
+		}
+	}
 	if (now_us - st->poll_last >= st->p.poll_us) {
 		st->poll_last = now_us;
 		poll_idlers(st);
@@ -1381,6 +1512,8 @@ void imap_store_tick(imap_store_t *st, uint64_t now_us)
 
 uint64_t imap_store_next_deadline(const imap_store_t *st)
 {
+	if (st->tm_head != NULL)
+		return st->now; /* a text search goes on at once */
 	if (st->retry_head != NULL || st->inflight != NULL)
 		return st->now + SL_US_PER_MS;
 	if (st->n_idle > 0 || st->sessions != NULL)

@@ -178,7 +178,8 @@ enum imap_sk {
 	IMAP_SK_ON,
 	IMAP_SK_SINCE,
 	IMAP_SK_MODSEQ,   /* modseq >= num */
-	IMAP_SK_NONE      /* matches nothing (an empty sequence set) */
+	IMAP_SK_NONE,     /* matches nothing (an empty sequence set) */
+	IMAP_SK_TEXT      /* content key: bit num of the glue's text_match */
 };
 
 struct imap_snode {
@@ -213,6 +214,11 @@ struct imap_search {
 	bool iter_done;
 	uint32_t out_next;   /* results written so far */
 	bool out_started;
+	/* content keys (BODY, TEXT, HEADER, FROM, ..., SENT*): evaluated by
+	 * the glue, IMAP_WANT_TEXTMATCH; strings in the command's arena */
+	struct imap_text_pred preds[IMAP_TEXT_PREDS_MAX];
+	uint32_t n_preds;
+	bool ascii_only;     /* CHARSET US-ASCII: no 8-bit search strings */
 };
 
 /* ---- LIST ---- */

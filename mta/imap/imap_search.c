@@ -4,10 +4,11 @@
  * The keys are parsed into a small tree (at most IMAP_SEARCH_NODES_MAX
  * nodes; nesting is bounded by the parser's depth limit), the glue walks
  * the mailbox's messages (IMAP_REQ_FETCH with the metadata the keys need),
- * and the engine evaluates each. Keys that need the message text or the
- * header fields (BODY, TEXT, HEADER, FROM, SUBJECT, SENT*, ...) are
- * refused with NO [CANNOT] for now: that needs header/body access while
- * searching, which the FETCH path has but SEARCH does not use yet. */
+ * and the engine evaluates each. Keys on the message content (BODY, TEXT,
+ * HEADER, FROM, TO, CC, BCC, SUBJECT, SENTBEFORE/ON/SINCE) become
+ * predicates the request carries (IMAP_WANT_TEXTMATCH): the glue evaluates
+ * them while it reads each message (imap_textmatch.h) and reports one bit
+ * per predicate, which the tree then uses like any other key. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,16 @@ struct imap_sparse {
 	struct imap_parser *ps;
 	struct imap_search *se;
 	bool refuse; /* a valid key we do not support: NO, not BAD */
+	bool badcharset; /* a search string not in the charset: NO [BADCHARSET] */
 };
+
+static bool imap_ascii(sl_slice_t a)
+{
+	for (size_t i = 0; i < a.len; i++)
+		if (a.ptr[i] >= 0x80)
+			return false;
+	return true;
+}
 
 static int32_t imap_snode_new(struct imap_sparse *sp, enum imap_sk kind)
 {
@@ -80,11 +90,84 @@ static const struct {
 	{"UNFLAGGED", IMAP_SK_UNFLAG, IMAP_FLAG_FLAGGED}, {"UNSEEN", IMAP_SK_UNFLAG, IMAP_FLAG_SEEN},
 };
 
-static const char *const imap_text_keys[] = {"BCC",        "BODY",     "CC",     "FROM",
-					     "SUBJECT",    "TEXT",     "TO",     "HEADER",
-					     "SENTBEFORE", "SENTON",   "SENTSINCE", "FUZZY",
-					     "SAVEDBEFORE", "SAVEDON", "SAVEDSINCE", "OLDER",
-					     "YOUNGER",   "X-GM-RAW"};
+/* Content keys: a predicate for the glue. FIELD: the header field the
+ * key stands for (HEADER names its own). */
+static const struct {
+	const char *name;
+	const char *field;
+	enum imap_text_kind kind;
+} imap_text_keys[] = {
+	{"BCC", "Bcc", IMAP_TEXT_HEADER},
+	{"CC", "Cc", IMAP_TEXT_HEADER},
+	{"FROM", "From", IMAP_TEXT_HEADER},
+	{"SUBJECT", "Subject", IMAP_TEXT_HEADER},
+	{"TO", "To", IMAP_TEXT_HEADER},
+	{"HEADER", NULL, IMAP_TEXT_HEADER},
+	{"BODY", NULL, IMAP_TEXT_BODY},
+	{"TEXT", NULL, IMAP_TEXT_TEXT},
+	{"SENTBEFORE", NULL, IMAP_TEXT_SENTBEFORE},
+	{"SENTON", NULL, IMAP_TEXT_SENTON},
+	{"SENTSINCE", NULL, IMAP_TEXT_SENTSINCE},
+};
+
+/* Keys of extensions we do not advertise (RFC 5032 WITHIN, RFC 8514
+ * SAVEDATE, RFC 6203 FUZZY, Gmail's X-GM-RAW): NO [CANNOT], not BAD. */
+static const char *const imap_unsupported_keys[] = {"FUZZY",  "SAVEDBEFORE", "SAVEDON", "SAVEDSINCE",
+						    "OLDER",  "YOUNGER",     "X-GM-RAW"};
+
+/* imap_stext - the arguments of content key I into a new predicate. */
+static int32_t imap_stext(struct imap_sparse *sp, size_t i)
+{
+	struct imap_parser *ps = sp->ps;
+	struct imap_search *se = sp->se;
+	struct imap_text_pred *pr;
+	enum imap_text_kind kind = imap_text_keys[i].kind;
+	sl_slice_t field = {NULL, 0}, needle = {NULL, 0};
+	int64_t days = 0;
+	int32_t k;
+
+	if (!imap_p_sp(ps))
+		return -1;
+	if (kind == IMAP_TEXT_SENTBEFORE || kind == IMAP_TEXT_SENTON || kind == IMAP_TEXT_SENTSINCE) {
+		if (!imap_p_date(ps, &days))
+			return -1;
+	} else {
+		if (imap_text_keys[i].field != NULL) {
+			field = sl_slice_make(imap_text_keys[i].field, strlen(imap_text_keys[i].field));
+		} else if (kind == IMAP_TEXT_HEADER) {
+			/* header-fld-name: printable ASCII but ':' (RFC 5322 §3.6.8) */
+			if (!imap_p_astring(ps, &field) || !imap_p_sp(ps))
+				return -1;
+			if (field.len == 0 || field.len > IMAP_TEXT_FIELD_MAX)
+				return imap_p_fail(ps, "Invalid header field name"), -1;
+			for (size_t j = 0; j < field.len; j++)
+				if (field.ptr[j] < 33 || field.ptr[j] > 126 || field.ptr[j] == ':')
+					return imap_p_fail(ps, "Invalid header field name"), -1;
+		}
+		if (!imap_p_astring(ps, &needle))
+			return -1;
+		/* CHARSET UTF-8 (or none: we take UTF-8, as IMAP4rev2 does);
+		 * US-ASCII allows no 8-bit byte */
+		if ((se->ascii_only && !imap_ascii(needle)) ||
+		    !imap_utf8_valid(needle.ptr, needle.len)) {
+			sp->badcharset = true;
+			return imap_p_fail(ps, "Search string is not in the given charset"), -1;
+		}
+	}
+	if (se->n_preds >= IMAP_TEXT_PREDS_MAX)
+		return imap_p_fail(ps, "[LIMIT] Too many text search keys"), -1;
+	k = imap_snode_new(sp, IMAP_SK_TEXT);
+	if (k < 0)
+		return -1;
+	pr = &se->preds[se->n_preds];
+	pr->kind = kind;
+	pr->field = field;
+	pr->needle = needle;
+	pr->days = days;
+	se->nodes[k].num = se->n_preds++;
+	se->want |= IMAP_WANT_TEXTMATCH;
+	return k;
+}
 
 /* imap_sset - a sequence set as key: UIDs ('*' = the last UID) or
  * sequence numbers ('*' = the last one; numbers past the end match
@@ -238,10 +321,13 @@ static int32_t imap_skey(struct imap_sparse *sp)
 		sp->s->enabled |= IMAP_EN_CONDSTORE;
 		return k;
 	}
-	for (size_t i = 0; i < sizeof(imap_text_keys) / sizeof(imap_text_keys[0]); i++) {
-		if (sl_slice_eq_nocase(a, imap_text_keys[i])) {
+	for (size_t i = 0; i < sizeof(imap_text_keys) / sizeof(imap_text_keys[0]); i++)
+		if (sl_slice_eq_nocase(a, imap_text_keys[i].name))
+			return imap_stext(sp, i);
+	for (size_t i = 0; i < sizeof(imap_unsupported_keys) / sizeof(imap_unsupported_keys[0]); i++) {
+		if (sl_slice_eq_nocase(a, imap_unsupported_keys[i])) {
 			sp->refuse = true;
-			imap_p_fail(ps, "Searching message text and header fields is not supported yet");
+			imap_p_fail(ps, "Search key not supported");
 			return -1;
 		}
 	}
@@ -253,7 +339,7 @@ static int32_t imap_skey(struct imap_sparse *sp)
 bool imap_search_parse(imap_session_t *s, struct imap_parser *ps)
 {
 	struct imap_search *se = s->search;
-	struct imap_sparse sp = {s, ps, NULL, false};
+	struct imap_sparse sp = {s, ps, NULL, false, false};
 	sl_slice_t a;
 
 	if (se == NULL) {
@@ -315,11 +401,15 @@ bool imap_search_parse(imap_session_t *s, struct imap_parser *ps)
 			ps->err = NULL;
 			return false;
 		}
+		se->ascii_only = sl_slice_eq_nocase(cs, "US-ASCII");
 	}
 	se->root = imap_skey_list(&sp, false);
 	if (se->root < 0) {
 		if (sp.refuse) {
 			imap_tagged(s, "NO", "[CANNOT] %s", ps->err);
+			ps->err = NULL;
+		} else if (sp.badcharset) {
+			imap_tagged(s, "NO", "[BADCHARSET (UTF-8 US-ASCII)] %s", ps->err);
 			ps->err = NULL;
 		}
 		return false;
@@ -399,6 +489,8 @@ static bool imap_seval(const imap_session_t *s, int32_t k, const struct imap_msg
 		return imap_days(m->internaldate, m->tz_min) >= (int64_t)n->num;
 	case IMAP_SK_MODSEQ:
 		return m->modseq >= n->num;
+	case IMAP_SK_TEXT:
+		return (m->text_match >> n->num) & 1;
 	default:
 		return false;
 	}
@@ -521,6 +613,8 @@ bool imap_search_pump(imap_session_t *s)
 	s->req.u.fetch.n_uids = 1;
 	s->req.u.fetch.after = se->after;
 	s->req.u.fetch.want = se->want;
+	s->req.u.fetch.text = se->preds;
+	s->req.u.fetch.n_text = se->n_preds;
 	imap_request_issue(s, IMAP_REQ_FETCH);
 	return true;
 }

@@ -178,6 +178,33 @@ struct imap_range {
 #define IMAP_WANT_ENVELOPE 0x10u     /* envelope (cached structure) */
 #define IMAP_WANT_STRUCTURE 0x20u    /* body, bodystructure (cached structure) */
 
+/* ---- SEARCH on message text and header fields (imap_search.c) ----------
+ * With IMAP_WANT_TEXTMATCH, an IMAP_REQ_FETCH carries the content
+ * predicates of a SEARCH (fetch.text, fetch.n_text); the glue evaluates
+ * them on each message it reports (mta/imap/imap_textmatch.h does the
+ * work) and sets bit i of imap_msg_meta.text_match when predicate i holds.
+ * Needles are UTF-8 and NUL-terminated; matching is a case-insensitive
+ * substring match on decoded text (docs/imap.md, "SEARCH"). */
+#define IMAP_WANT_TEXTMATCH 0x8000u  /* text_match (fetch.text predicates) */
+#define IMAP_TEXT_PREDS_MAX 64u      /* predicates in one SEARCH (the bits of text_match) */
+#define IMAP_TEXT_FIELD_MAX 255u     /* bytes of a HEADER field name */
+enum imap_text_kind {
+	IMAP_TEXT_HEADER = 0, /* a top-level header field named FIELD contains NEEDLE
+			       * (decoded RFC 2047, unfolded); NEEDLE "": the field exists.
+			       * FROM/TO/CC/BCC/SUBJECT are this with their field name */
+	IMAP_TEXT_BODY,       /* the decoded text of the body contains NEEDLE */
+	IMAP_TEXT_TEXT,       /* a header field ("Name: value") or the body text does */
+	IMAP_TEXT_SENTBEFORE, /* the Date: field's date (its own zone, time ignored) < DAYS; */
+	IMAP_TEXT_SENTON,     /*   == DAYS; */
+	IMAP_TEXT_SENTSINCE   /*   >= DAYS. No valid Date: the internal date's, in its zone */
+};
+struct imap_text_pred {
+	enum imap_text_kind kind;
+	sl_slice_t field;  /* IMAP_TEXT_HEADER: field name (ASCII, no colon) */
+	sl_slice_t needle; /* HEADER/BODY/TEXT: UTF-8 */
+	int64_t days;      /* SENT*: days since 1970-01-01 */
+};
+
 /* One message for IMAP_REQ_FETCH (st_msg_info_t plus what the glue looks
  * up): all pointers are used during the call only. */
 struct imap_msg_meta {
@@ -195,6 +222,7 @@ struct imap_msg_meta {
 	bool recent;                  /* SYNC only: a message new to the session
 				       * that it reports \Recent for (the glue
 				       * decides, as at SELECT) */
+	uint64_t text_match;          /* IMAP_WANT_TEXTMATCH: bit i = fetch.text[i] holds */
 };
 
 enum imap_req_kind {
@@ -282,6 +310,9 @@ struct imap_request {
 			size_t n_uids;
 			uint32_t after;
 			unsigned want; /* IMAP_WANT_* */
+			/* IMAP_WANT_TEXTMATCH only (SEARCH): predicates */
+			const struct imap_text_pred *text;
+			size_t n_text;
 		} fetch;
 		struct {
 			uint32_t uid;
