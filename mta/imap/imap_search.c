@@ -587,6 +587,48 @@ static bool imap_search_out(imap_session_t *s)
 	return true;
 }
 
+/* imap_search_narrow - clip R (UIDs) to the span of every UID or sequence
+ * set key at the top level of the search (they are ANDed with the rest):
+ * the glue then reads, and for content keys scans, only the messages that
+ * can match. False if nothing is left. */
+static bool imap_search_narrow(const imap_session_t *s, struct imap_range *r)
+{
+	const struct imap_search *se = s->search;
+	const struct imap_view *v = &s->view;
+
+	for (int32_t c = se->nodes[se->root].child; c >= 0; c = se->nodes[c].next) {
+		const struct imap_snode *n = &se->nodes[c];
+		uint32_t lo = UINT32_MAX, hi = 0;
+
+		if (n->kind != IMAP_SK_UID && n->kind != IMAP_SK_SEQ)
+			continue;
+		for (uint32_t i = 0; i < n->n_ranges; i++) {
+			if (n->ranges[i].lo < lo)
+				lo = n->ranges[i].lo;
+			if (n->ranges[i].hi > hi)
+				hi = n->ranges[i].hi;
+		}
+		if (n->kind == IMAP_SK_SEQ) {
+			/* sequence numbers to the UIDs they stand for */
+			if (lo == 0)
+				lo = 1;
+			if (n->n_ranges == 0 || hi == 0 || lo > v->n)
+				return false;
+			if (hi > v->n)
+				hi = v->n;
+			lo = v->uids[lo - 1];
+			hi = v->uids[hi - 1];
+		}
+		if (lo > r->lo)
+			r->lo = lo;
+		if (hi < r->hi)
+			r->hi = hi;
+		if (r->lo > r->hi)
+			return false;
+	}
+	return true;
+}
+
 bool imap_search_pump(imap_session_t *s)
 {
 	struct imap_search *se = s->search;
@@ -607,6 +649,10 @@ bool imap_search_pump(imap_session_t *s)
 	}
 	s->ranges[0].lo = s->view.uids[0];
 	s->ranges[0].hi = s->view.uids[s->view.n - 1];
+	if (!imap_search_narrow(s, &s->ranges[0])) {
+		se->iter_done = true; /* a UID or sequence key leaves nothing */
+		return imap_search_out(s);
+	}
 	s->n_ranges = 1;
 	se->stopped = false;
 	s->req.u.fetch.uids = s->ranges;

@@ -430,6 +430,13 @@ static const struct tcase cases[] = {
 	     "C:b SEARCH RETURN (ALL) TEXT example.com", "S:* ESEARCH (TAG \"b\") ALL 1,3:5", "S*b OK",
 	     "C:c SEARCH RETURN (COUNT) BODY nothing-like-this", "S:* ESEARCH (TAG \"c\") COUNT 0",
 	     "S*c OK"),
+	/* UID and sequence keys narrow what the glue scans; nothing left:
+	 * no request at all */
+	CASE(search_narrowed, 3, "C:a SEARCH 2:3 BODY o", "S:* SEARCH 2 3", "S*a OK",
+	     "C:b UID SEARCH UID 7:8 BODY o", "S:* SEARCH", "S*b OK",
+	     "C:c SEARCH 7:9 TEXT x", "S:* SEARCH", "S*c OK",
+	     "C:d SEARCH 6,1 NOT BODY o", "S:* SEARCH 6", "S*d OK",
+	     "C:e UID SEARCH UID 4 SEEN SUBJECT codes", "S:* SEARCH", "S*e OK"),
 	CASE(search_mixed_no_text, 1, "C:a SEARCH SEEN", "S:* SEARCH 1 3", "S*a OK",
 	     "C:b SEARCH SEEN SUBJECT codes", "S:* SEARCH 3", "S*b OK",
 	     "C:c SEARCH YOUNGER 5", "S:c NO [CANNOT] Search key not supported",
