@@ -432,7 +432,7 @@ static const struct tcase cases[] = {
 	     "S*c OK"),
 	/* UID and sequence keys narrow what the glue scans; nothing left:
 	 * no request at all */
-	CASE(search_narrowed, 3, "C:a SEARCH 2:3 BODY o", "S:* SEARCH 2 3", "S*a OK",
+	CASE(search_narrowed, 4, "C:a SEARCH 2:3 BODY o", "S:* SEARCH 2 3", "S*a OK",
 	     "C:b UID SEARCH UID 7:8 BODY o", "S:* SEARCH", "S*b OK",
 	     "C:c SEARCH 7:9 TEXT x", "S:* SEARCH", "S*c OK",
 	     "C:d SEARCH 6,1 NOT BODY o", "S:* SEARCH 6", "S*d OK",
