@@ -57,7 +57,7 @@ void imap_capability_write(imap_session_t *s)
 	}
 	imap_printf(s, " SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE"
 		       " CHILDREN SPECIAL-USE CREATE-SPECIAL-USE LIST-STATUS ESEARCH"
-		       " CONDSTORE APPENDLIMIT=%" PRIu64,
+		       " CONDSTORE QRESYNC BINARY APPENDLIMIT=%" PRIu64,
 		    s->cfg->appendlimit);
 }
 
@@ -606,25 +606,116 @@ static void imap_do_status(imap_session_t *s)
 	imap_request_issue(s, IMAP_REQ_STATUS);
 }
 
-/* SELECT/EXAMINE mailbox [SP "(" CONDSTORE ")"] (RFC 7162 §3.1.8) */
+/* imap_set_count - how many numbers a parsed set names; 0 if it uses '*'. */
+static uint64_t imap_set_count(const struct imap_range *r, uint32_t n)
+{
+	uint64_t c = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		if (r[i].hi == UINT32_MAX || r[i].lo == UINT32_MAX)
+			return 0;
+		c += (uint64_t)(r[i].hi >= r[i].lo ? r[i].hi - r[i].lo : r[i].lo - r[i].hi) + 1;
+	}
+	return c;
+}
+
+/* QRESYNC SP "(" uidvalidity SP mod-sequence-value [SP known-uids]
+ *   [SP "(" known-sequence-set SP known-uid-set ")"] ")"  (RFC 7162 §3.2.5) */
+static bool imap_p_qresync(imap_session_t *s, struct imap_parser *ps)
+{
+	struct imap_range *set;
+	uint32_t n;
+	uint64_t ms;
+
+	if (!(s->enabled & IMAP_EN_QRESYNC))
+		return imap_p_fail(ps, "QRESYNC is not enabled (ENABLE QRESYNC first)");
+	if (!imap_p_sp(ps) || !imap_p_open(ps) || !imap_p_nz_number(ps, &s->qr_uidvalidity) ||
+	    !imap_p_sp(ps) || !imap_p_number64(ps, &ms))
+		return false;
+	if (ms == 0 || ms > INT64_MAX)
+		return imap_p_fail(ps, "Invalid mod-sequence value");
+	s->qr_modseq = ms;
+	if (imap_p_at(ps, ' ') && ps->pos + 1 < ps->n && ps->p[ps->pos + 1] != '(') {
+		ps->pos++;
+		if (!imap_p_seqset(ps, &set, &n))
+			return false;
+		if (imap_set_count(set, n) == 0)
+			return imap_p_fail(ps, "known-uids must not use '*'");
+		for (uint32_t i = 0; i < n; i++)
+			if (set[i].lo > set[i].hi) {
+				uint32_t t = set[i].lo;
+
+				set[i].lo = set[i].hi;
+				set[i].hi = t;
+			}
+		s->qr_known = set;
+		s->n_qr_known = imap_ranges_normalize(set, n);
+	}
+	if (imap_p_at(ps, ' ')) {
+		/* seq-match-data: checked, not needed (the store keeps the
+		 * whole expunge history, so the answer is exact without it) */
+		struct imap_range *seqs, *uids;
+		uint32_t ns, nu;
+		uint64_t cs, cu;
+
+		ps->pos++;
+		if (!imap_p_open(ps) || !imap_p_seqset(ps, &seqs, &ns) || !imap_p_sp(ps) ||
+		    !imap_p_seqset(ps, &uids, &nu) || !imap_p_close(ps))
+			return false;
+		cs = imap_set_count(seqs, ns);
+		cu = imap_set_count(uids, nu);
+		if (cs == 0 || cu == 0 || cs != cu)
+			return imap_p_fail(ps, "Sequence match data sets differ in size");
+	}
+	if (!imap_p_close(ps))
+		return false;
+	s->qr_select = true;
+	return true;
+}
+
+/* SELECT/EXAMINE mailbox [SP "(" select-param *(SP select-param) ")"]:
+ * CONDSTORE (RFC 7162 §3.1.8), QRESYNC (...) (§3.2.5) */
 static bool imap_check_select(imap_session_t *s, struct imap_parser *ps)
 {
 	s->select_condstore = false;
+	s->qr_select = false;
+	s->qr_known = NULL;
+	s->n_qr_known = 0;
 	if (!imap_p_sp(ps) || !imap_p_mailbox(ps, &s->name))
 		return false;
 	if (imap_p_at(ps, ' ')) {
-		sl_slice_t a;
+		bool first = true;
 
 		ps->pos++;
-		if (!imap_p_open(ps) || !imap_p_atom(ps, &a))
+		if (!imap_p_open(ps))
 			return false;
-		if (!sl_slice_eq_nocase(a, "CONDSTORE"))
-			return imap_p_fail(ps, "Unsupported SELECT parameter");
-		s->select_condstore = true;
+		while (first || !imap_p_at(ps, ')')) {
+			sl_slice_t a;
+
+			if (!first && !imap_p_sp(ps))
+				return false;
+			first = false;
+			if (!imap_p_atom(ps, &a))
+				return false;
+			if (sl_slice_eq_nocase(a, "CONDSTORE")) {
+				s->select_condstore = true;
+			} else if (sl_slice_eq_nocase(a, "QRESYNC")) {
+				if (s->qr_select)
+					return imap_p_fail(ps, "QRESYNC given twice");
+				if (!imap_p_qresync(s, ps))
+					return false;
+			} else {
+				return imap_p_fail(ps, "Unsupported SELECT parameter");
+			}
+		}
 		if (!imap_p_close(ps))
 			return false;
 	}
-	return imap_p_eol(ps);
+	if (!imap_p_eol(ps)) {
+		s->qr_select = false;
+		return false;
+	}
+	return true;
 }
 
 static void imap_select(imap_session_t *s, bool readonly)
@@ -903,21 +994,14 @@ static bool imap_check_uid_set(imap_session_t *s, struct imap_parser *ps)
  * each EXPUNGE renumbers the ones after it), then answer. */
 static bool imap_expunge_pump(imap_session_t *s)
 {
-	struct imap_view *v = &s->view;
-	bool any = false;
-
 	if (s->req.kind != IMAP_REQ_NONE)
 		return false;
 	if (!s->close_expunge) {
-		while (v->gone_out < v->n_gone && imap_room(s) >= 32) {
-			/* indexes are ascending: the earlier ones are gone */
-			imap_reply(s, "* %" PRIu32 " EXPUNGE", v->gone[v->gone_out] - v->gone_out + 1);
-			v->gone_out++;
-			s->stats->expunged++;
-			any = true;
-		}
-		if (v->gone_out < v->n_gone)
-			return any;
+		size_t out0 = s->out.len;
+
+		/* EXPUNGE, or VANISHED under QRESYNC (RFC 7162 §3.2.10) */
+		if (!imap_gone_write(s))
+			return s->out.len != out0;
 	}
 	imap_view_compact(s);
 	if (s->close_expunge) {
@@ -1015,6 +1099,8 @@ bool imap_job_pump(imap_session_t *s)
 		return imap_expunge_pump(s);
 	case IMAP_JOB_COPY:
 		return imap_copy_pump(s);
+	case IMAP_JOB_SYNC:
+		return imap_sync_pump(s);
 	default:
 		return false;
 	}
@@ -1130,6 +1216,41 @@ static void imap_do_store(imap_session_t *s)
 	imap_request_issue(s, IMAP_REQ_STORE);
 }
 
+/* imap_p_literal8_raw - the "{n}" or "{n+}" of a literal8 after its '~':
+ * like a literal, but NUL is data. R points into the command. */
+static bool imap_p_literal8_raw(struct imap_parser *ps, sl_slice_t *r)
+{
+	uint64_t n = 0;
+	size_t digits = 0;
+
+	if (!imap_p_at(ps, '{'))
+		return imap_p_fail(ps, "Expected a literal8");
+	ps->pos++;
+	while (ps->pos < ps->n && ps->p[ps->pos] >= '0' && ps->p[ps->pos] <= '9') {
+		if (n > (UINT64_MAX - 9) / 10)
+			return imap_p_fail(ps, "Literal too large");
+		n = n * 10 + (uint64_t)(ps->p[ps->pos++] - '0');
+		digits++;
+	}
+	if (digits == 0)
+		return imap_p_fail(ps, "Invalid literal");
+	if (imap_p_at(ps, '+'))
+		ps->pos++;
+	if (!imap_p_at(ps, '}'))
+		return imap_p_fail(ps, "Invalid literal");
+	ps->pos++;
+	if (imap_p_at(ps, '\r'))
+		ps->pos++;
+	if (!imap_p_at(ps, '\n'))
+		return imap_p_fail(ps, "Literal must end its line");
+	ps->pos++;
+	if (n > ps->n - ps->pos)
+		return imap_p_fail(ps, "Literal too large");
+	*r = sl_slice_make(ps->p + ps->pos, (size_t)n);
+	ps->pos += (size_t)n;
+	return true;
+}
+
 /* APPEND mailbox [SP flag-list] [SP date-time] SP literal (RFC 9051
  * §6.3.12); the message stays where it is in the input buffer. */
 static bool imap_check_append(imap_session_t *s, struct imap_parser *ps)
@@ -1176,10 +1297,14 @@ static bool imap_check_append(imap_session_t *s, struct imap_parser *ps)
 		if (!imap_p_date_time(ps, &t, &tz) || !imap_p_sp(ps))
 			return false;
 	}
-	if (imap_p_at(ps, '~'))
-		return imap_p_fail(ps, "BINARY literals are not supported yet");
-	if (!imap_p_literal_raw(ps, &msg) || !imap_p_eol(ps))
+	if (imap_p_at(ps, '~')) {
+		/* literal8 (RFC 3516 §4.2): stored as it is, NUL included */
+		ps->pos++;
+		if (!imap_p_literal8_raw(ps, &msg) || !imap_p_eol(ps))
+			return false;
+	} else if (!imap_p_literal_raw(ps, &msg) || !imap_p_eol(ps)) {
 		return false;
+	}
 	s->req.u.append.mailbox = s->name;
 	s->req.u.append.body = msg;
 	s->req.u.append.flags = sys;

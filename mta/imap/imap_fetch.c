@@ -60,12 +60,44 @@ static bool imap_digit(uint8_t c)
 	return c >= '0' && c <= '9';
 }
 
+/* SP "(" header-fld-name *(SP header-fld-name) ")" of HEADER.FIELDS(.NOT) */
+static bool imap_p_fields(imap_session_t *s, struct imap_parser *ps, struct imap_section *sec)
+{
+	sl_slice_t *fields;
+	uint32_t n = 0;
+
+	fields = imap_arena_alloc(s, IMAP_FIELDS_MAX * sizeof(*fields));
+	if (fields == NULL)
+		return imap_p_fail(ps, "[LIMIT] Command too complex");
+	if (!imap_p_sp(ps) || !imap_p_open(ps))
+		return false;
+	do {
+		if (n > 0 && !imap_p_sp(ps))
+			return false;
+		if (n >= IMAP_FIELDS_MAX)
+			return imap_p_fail(ps, "[LIMIT] Too many header fields");
+		if (!imap_p_astring(ps, &fields[n]))
+			return false;
+		if (fields[n].len == 0 || fields[n].len > 998)
+			return imap_p_fail(ps, "Invalid header field name");
+		for (size_t k = 0; k < fields[n].len; k++)
+			if (fields[n].ptr[k] <= 32 || fields[n].ptr[k] >= 127 || fields[n].ptr[k] == ':')
+				return imap_p_fail(ps, "Invalid header field name");
+		n++;
+	} while (!imap_p_at(ps, ')'));
+	if (!imap_p_close(ps))
+		return false;
+	sec->fields = fields;
+	sec->n_fields = n;
+	return true;
+}
+
 /* section-part = nz-number *("." nz-number), then optionally "." and
- * HEADER, TEXT or MIME (RFC 9051 §6.4.5), then "]". The byte range comes
- * from the glue (IMAP_REQ_SECTION) when the section is sent. A part's
- * HEADER.FIELDS is refused with NO by the caller (*MIME_PART_R). */
+ * HEADER, HEADER.FIELDS(.NOT) (...), TEXT or MIME (RFC 9051 §6.4.5), then
+ * "]" (BINARY: the part number only, RFC 3516 §4.1). The byte range comes
+ * from the glue (IMAP_REQ_SECTION) when the section is sent. */
 static bool imap_p_part_section(imap_session_t *s, struct imap_parser *ps,
-				struct imap_section *sec, bool *mime_part_r)
+				struct imap_section *sec, bool binary)
 {
 	size_t st = ps->pos;
 	unsigned depth = 0;
@@ -96,7 +128,7 @@ static bool imap_p_part_section(imap_session_t *s, struct imap_parser *ps,
 	sec->part = sl_slice_make(path, ps->pos - st);
 	sec->kind = IMAP_SEC_FULL;
 	sec->pkind = IMAP_PART_BODY;
-	if (imap_p_at(ps, '.')) {
+	if (imap_p_at(ps, '.') && !binary) {
 		ps->pos++;
 		if (!imap_p_att_name(ps, &a))
 			return false;
@@ -108,8 +140,12 @@ static bool imap_p_part_section(imap_session_t *s, struct imap_parser *ps,
 			sec->pkind = IMAP_PART_MIME;
 		} else if (sl_slice_eq_nocase(a, "HEADER.FIELDS") ||
 			   sl_slice_eq_nocase(a, "HEADER.FIELDS.NOT")) {
-			*mime_part_r = true;
-			return imap_p_fail(ps, "HEADER.FIELDS of a MIME part is not supported");
+			/* the header of the message in a message/rfc822 part,
+			 * filtered like the top-level one */
+			sec->pkind = IMAP_PART_HEADER;
+			sec->kind = a.len == 13 ? IMAP_SEC_FIELDS : IMAP_SEC_FIELDS_NOT;
+			if (!imap_p_fields(s, ps, sec))
+				return false;
 		} else {
 			return imap_p_fail(ps, "Invalid section");
 		}
@@ -122,12 +158,10 @@ static bool imap_p_part_section(imap_session_t *s, struct imap_parser *ps,
 
 /* section = "[" [section-spec] "]"; part numbers (MIME parts) are resolved
  * to byte ranges by the glue when the section is sent. */
-static bool imap_p_section(imap_session_t *s, struct imap_parser *ps, struct imap_section *sec,
-			   bool *mime_part_r)
+static bool imap_p_section(imap_session_t *s, struct imap_parser *ps, struct imap_section *sec)
 {
 	sl_slice_t a;
 
-	*mime_part_r = false;
 	if (!imap_p_at(ps, '['))
 		return imap_p_fail(ps, "Expected '['");
 	ps->pos++;
@@ -137,7 +171,7 @@ static bool imap_p_section(imap_session_t *s, struct imap_parser *ps, struct ima
 		return true;
 	}
 	if (ps->pos < ps->n && ps->p[ps->pos] >= '0' && ps->p[ps->pos] <= '9')
-		return imap_p_part_section(s, ps, sec, mime_part_r);
+		return imap_p_part_section(s, ps, sec, false);
 	if (!imap_p_att_name(ps, &a))
 		return false;
 	if (sl_slice_eq_nocase(a, "HEADER")) {
@@ -146,34 +180,9 @@ static bool imap_p_section(imap_session_t *s, struct imap_parser *ps, struct ima
 		sec->kind = IMAP_SEC_TEXT;
 	} else if (sl_slice_eq_nocase(a, "HEADER.FIELDS") ||
 		   sl_slice_eq_nocase(a, "HEADER.FIELDS.NOT")) {
-		sl_slice_t *fields;
-		uint32_t n = 0;
-
 		sec->kind = a.len == 13 ? IMAP_SEC_FIELDS : IMAP_SEC_FIELDS_NOT;
-		fields = imap_arena_alloc(s, IMAP_FIELDS_MAX * sizeof(*fields));
-		if (fields == NULL)
-			return imap_p_fail(ps, "[LIMIT] Command too complex");
-		if (!imap_p_sp(ps) || !imap_p_open(ps))
+		if (!imap_p_fields(s, ps, sec))
 			return false;
-		do {
-			if (n > 0 && !imap_p_sp(ps))
-				return false;
-			if (n >= IMAP_FIELDS_MAX)
-				return imap_p_fail(ps, "[LIMIT] Too many header fields");
-			if (!imap_p_astring(ps, &fields[n]))
-				return false;
-			if (fields[n].len == 0 || fields[n].len > 998)
-				return imap_p_fail(ps, "Invalid header field name");
-			for (size_t k = 0; k < fields[n].len; k++)
-				if (fields[n].ptr[k] <= 32 || fields[n].ptr[k] >= 127 ||
-				    fields[n].ptr[k] == ':')
-					return imap_p_fail(ps, "Invalid header field name");
-			n++;
-		} while (!imap_p_at(ps, ')'));
-		if (!imap_p_close(ps))
-			return false;
-		sec->fields = fields;
-		sec->n_fields = n;
 	} else {
 		return imap_p_fail(ps, "Invalid section");
 	}
@@ -192,12 +201,25 @@ static bool imap_fetch_add_sec(struct imap_parser *ps, struct imap_fetch *f,
 	return true;
 }
 
-static bool imap_fetch_att(imap_session_t *s, struct imap_parser *ps, bool *refuse_r)
+/* section-binary = "[" [section-part] "]" (RFC 3516 §4.1) */
+static bool imap_p_section_binary(imap_session_t *s, struct imap_parser *ps,
+				  struct imap_section *sec)
+{
+	if (!imap_p_at(ps, '['))
+		return imap_p_fail(ps, "Expected '['");
+	ps->pos++;
+	if (imap_p_at(ps, ']')) {
+		ps->pos++;
+		return true;
+	}
+	return imap_p_part_section(s, ps, sec, true);
+}
+
+static bool imap_fetch_att(imap_session_t *s, struct imap_parser *ps)
 {
 	struct imap_fetch *f = &s->fetch;
 	struct imap_section sec;
 	sl_slice_t a;
-	bool mime;
 
 	memset(&sec, 0, sizeof(sec));
 	if (!imap_p_att_name(ps, &a))
@@ -245,17 +267,23 @@ static bool imap_fetch_att(imap_session_t *s, struct imap_parser *ps, bool *refu
 		}
 		sec.name = IMAP_SN_BODY;
 		sec.peek = a.len == 9;
-		if (!imap_p_section(s, ps, &sec, &mime)) {
-			*refuse_r = mime;
+		if (!imap_p_section(s, ps, &sec))
 			return false;
-		}
 		if (!imap_p_partial(ps, &sec))
 			return false;
 		return imap_fetch_add_sec(ps, f, &sec);
 	} else if (sl_slice_eq_nocase(a, "BINARY") || sl_slice_eq_nocase(a, "BINARY.PEEK") ||
 		   sl_slice_eq_nocase(a, "BINARY.SIZE")) {
-		*refuse_r = true;
-		return imap_p_fail(ps, "BINARY is not supported yet");
+		/* RFC 3516 §4.1: the decoded content of a part */
+		sec.binary = true;
+		sec.name = a.len == 11 && (a.ptr[7] == 'S' || a.ptr[7] == 's') ? IMAP_SN_BINARY_SIZE
+										: IMAP_SN_BINARY;
+		sec.peek = a.len != 6;
+		if (!imap_p_section_binary(s, ps, &sec))
+			return false;
+		if (sec.name == IMAP_SN_BINARY && !imap_p_partial(ps, &sec))
+			return false;
+		return imap_fetch_add_sec(ps, f, &sec);
 	} else {
 		return imap_p_fail(ps, "Unknown FETCH attribute");
 	}
@@ -267,7 +295,6 @@ bool imap_fetch_parse(imap_session_t *s, struct imap_parser *ps)
 	struct imap_fetch *f = &s->fetch;
 	struct imap_range *set;
 	uint32_t n;
-	bool refuse = false;
 
 	memset(f, 0, sizeof(*f));
 	if (!imap_p_sp(ps) || !imap_p_seqset(ps, &set, &n) || !imap_p_sp(ps))
@@ -281,35 +308,71 @@ bool imap_fetch_parse(imap_session_t *s, struct imap_parser *ps)
 			if (!first && !imap_p_sp(ps))
 				return false;
 			first = false;
-			if (!imap_fetch_att(s, ps, &refuse))
-				goto fail;
+			if (!imap_fetch_att(s, ps))
+				return false;
 		}
 		if (first)
 			return imap_p_fail(ps, "Empty FETCH attribute list");
 		if (!imap_p_close(ps))
 			return false;
-	} else if (!imap_fetch_att(s, ps, &refuse)) {
-		goto fail;
+	} else if (!imap_fetch_att(s, ps)) {
+		return false;
 	}
 	if (imap_p_at(ps, ' ')) {
-		/* fetch-modifiers: (CHANGEDSINCE n) (RFC 7162 §3.1.4) */
-		sl_slice_t a;
-		uint64_t v;
+		/* fetch-modifiers: (CHANGEDSINCE n [VANISHED]) (RFC 7162
+		 * §3.1.4, §3.2.6) */
+		bool first = true;
 
 		ps->pos++;
-		if (!imap_p_open(ps) || !imap_p_atom(ps, &a))
+		if (!imap_p_open(ps))
 			return false;
-		if (!sl_slice_eq_nocase(a, "CHANGEDSINCE"))
-			return imap_p_fail(ps, "Unknown FETCH modifier");
-		if (!imap_p_sp(ps) || !imap_p_number64(ps, &v) || !imap_p_close(ps))
+		while (first || !imap_p_at(ps, ')')) {
+			sl_slice_t a;
+			uint64_t v;
+
+			if (!first && !imap_p_sp(ps))
+				return false;
+			first = false;
+			if (!imap_p_atom(ps, &a))
+				return false;
+			if (sl_slice_eq_nocase(a, "VANISHED")) {
+				f->vanished = true;
+				continue;
+			}
+			if (!sl_slice_eq_nocase(a, "CHANGEDSINCE"))
+				return imap_p_fail(ps, "Unknown FETCH modifier");
+			if (!imap_p_sp(ps) || !imap_p_number64(ps, &v))
+				return false;
+			if (v == 0)
+				return imap_p_fail(ps, "CHANGEDSINCE must be positive");
+			f->changedsince = v;
+			f->items |= IMAP_FI_MODSEQ;
+		}
+		if (!imap_p_close(ps))
 			return false;
-		if (v == 0)
-			return imap_p_fail(ps, "CHANGEDSINCE must be positive");
-		f->changedsince = v;
-		f->items |= IMAP_FI_MODSEQ;
 	}
 	if (!imap_p_eol(ps))
 		return false;
+	if (f->vanished) {
+		struct imap_range *raw;
+
+		if (!s->uid)
+			return imap_p_fail(ps, "VANISHED needs UID FETCH");
+		if (!(s->enabled & IMAP_EN_QRESYNC))
+			return imap_p_fail(ps, "VANISHED needs ENABLE QRESYNC");
+		if (f->changedsince == 0)
+			return imap_p_fail(ps, "VANISHED needs CHANGEDSINCE");
+		/* the set as given: expunged UIDs are not in the view */
+		raw = imap_arena_alloc(s, (size_t)n * sizeof(*raw));
+		if (raw == NULL)
+			return imap_p_fail(ps, "[LIMIT] Command too complex");
+		for (uint32_t i = 0; i < n; i++) {
+			raw[i].lo = set[i].lo < set[i].hi ? set[i].lo : set[i].hi;
+			raw[i].hi = set[i].lo < set[i].hi ? set[i].hi : set[i].lo;
+		}
+		f->raw_set = raw;
+		f->n_raw_set = imap_ranges_normalize(raw, n);
+	}
 	if (s->uid)
 		f->items |= IMAP_FI_UID;
 	if (f->items & IMAP_FI_MODSEQ)
@@ -326,12 +389,6 @@ bool imap_fetch_parse(imap_session_t *s, struct imap_parser *ps)
 		return false;
 	}
 	return true;
-fail:
-	if (refuse) {
-		imap_tagged(s, "NO", "[CANNOT] %s", ps->err);
-		ps->err = NULL;
-	}
-	return false;
 }
 
 /* ---- responses ---- */
@@ -411,8 +468,13 @@ void imap_fetch_start(imap_session_t *s)
 	struct imap_fetch *f = &s->fetch;
 
 	if (s->n_ranges == 0) {
-		imap_tagged(s, "OK", "FETCH completed");
-		return;
+		if (!f->vanished) {
+			imap_tagged(s, "OK", "FETCH completed");
+			return;
+		}
+		/* no message to fetch, but expunged UIDs to report */
+		f->iter_done = true;
+		f->set_seen = false;
 	}
 	s->job = IMAP_JOB_FETCH;
 	if (f->set_seen) {
@@ -522,8 +584,10 @@ int imap_fetch_msg(imap_session_t *s, const struct imap_msg_meta *m)
 		f->cur = 0;
 		f->part_resolved = false;
 		f->hdr_loaded = false;
+		f->hdr_started = false;
 		f->hdr_want = 0;
 		f->in_literal = false;
+		f->bin_stage = 0;
 		f->msg_first = first;
 		sl_buf_reset(&s->hdr);
 		f->stopped = true;
@@ -620,10 +684,18 @@ static void imap_sec_name_write(imap_session_t *s, const struct imap_section *se
 	case IMAP_SN_RFC822_TEXT:
 		imap_out(s, "RFC822.TEXT", 11);
 		return;
+	case IMAP_SN_BINARY:
+	case IMAP_SN_BINARY_SIZE:
+		imap_printf(s, "BINARY%s[", sec->name == IMAP_SN_BINARY_SIZE ? ".SIZE" : "");
+		imap_out(s, sec->part.ptr, sec->part.len);
+		imap_out(s, "]", 1);
+		if (sec->partial)
+			imap_printf(s, "<%" PRIu64 ">", origin);
+		return;
 	default:
 		break;
 	}
-	if (sec->part.len > 0) {
+	if (sec->part.len > 0 && sec->kind == IMAP_SEC_FULL) {
 		static const char *const pkinds[] = {"", ".HEADER", ".TEXT", ".MIME"};
 
 		imap_out(s, "BODY[", 5);
@@ -633,7 +705,12 @@ static void imap_sec_name_write(imap_session_t *s, const struct imap_section *se
 			imap_printf(s, "<%" PRIu64 ">", origin);
 		return;
 	}
-	imap_printf(s, "BODY[%s", kinds[sec->kind]);
+	imap_out(s, "BODY[", 5);
+	if (sec->part.len > 0) {
+		imap_out(s, sec->part.ptr, sec->part.len);
+		imap_out(s, ".", 1);
+	}
+	imap_printf(s, "%s", kinds[sec->kind]);
 	if (sec->kind == IMAP_SEC_FIELDS || sec->kind == IMAP_SEC_FIELDS_NOT) {
 		imap_out(s, " (", 2);
 		for (uint32_t i = 0; i < sec->n_fields; i++) {
@@ -663,6 +740,287 @@ static void imap_header_done(imap_session_t *s)
 	s->fetch.hdr_len = s->hdr.len ? imap_header_end(s->hdr.data, s->hdr.len) : 0;
 }
 
+/* imap_hdr_load - s->hdr holds up to WANT header bytes read from message
+ * offset BASE (the top-level header, or a part's) and hdr_len is known.
+ * False while a BODY request reads them. */
+static bool imap_hdr_load(imap_session_t *s, uint64_t base, uint64_t want)
+{
+	struct imap_fetch *f = &s->fetch;
+	uint64_t k;
+
+	if (!f->hdr_started || f->hdr_base != base) {
+		sl_buf_reset(&s->hdr);
+		f->hdr_started = true;
+		f->hdr_loaded = false;
+		f->hdr_base = base;
+		f->hdr_want = want < s->cfg->header_max ? want : s->cfg->header_max;
+	}
+	if (f->hdr_loaded)
+		return true;
+	if (s->hdr.len >= f->hdr_want) {
+		imap_header_done(s);
+		return true;
+	}
+	k = f->hdr_want - s->hdr.len;
+	if (k > s->cfg->body_chunk_max)
+		k = s->cfg->body_chunk_max;
+	f->body_got = 0;
+	s->req.u.body.uid = f->msg_uid;
+	s->req.u.body.offset = base + s->hdr.len;
+	s->req.u.body.len = (uint32_t)k;
+	imap_request_issue(s, IMAP_REQ_BODY);
+	return false;
+}
+
+/* imap_issue_section - where PATH's KIND lies (IMAP_REQ_SECTION). */
+static void imap_issue_section(imap_session_t *s, sl_slice_t path, enum imap_part_kind kind)
+{
+	s->req.u.section.uid = s->fetch.msg_uid;
+	s->req.u.section.path = path;
+	s->req.u.section.kind = kind;
+	imap_request_issue(s, IMAP_REQ_SECTION);
+}
+
+/* imap_partial - apply <origin.octets> to a section of LEN bytes: the
+ * offset into it and the length to send (§6.4.5: past the end is an
+ * empty string). */
+static void imap_partial(const struct imap_section *sec, uint64_t len, uint64_t *skip_r,
+			 uint64_t *len_r)
+{
+	uint64_t origin = 0;
+
+	if (sec->partial) {
+		origin = sec->p_off < len ? sec->p_off : len;
+		len -= origin;
+		if (len > sec->p_len)
+			len = sec->p_len;
+	}
+	*skip_r = origin;
+	*len_r = len;
+}
+
+/* The measuring pass of BINARY: count the decoded bytes, look for NUL. */
+static void imap_bin_measure_sink(void *ctx, sl_slice_t d)
+{
+	struct imap_fetch *f = &((imap_session_t *)ctx)->fetch;
+
+	f->dec_pos += d.len;
+	if (!f->bin_nul && d.len > 0 && memchr(d.ptr, 0, d.len) != NULL)
+		f->bin_nul = true;
+}
+
+/* The sending pass: the decoded bytes that fall in the literal's window. */
+static void imap_bin_stream_sink(void *ctx, sl_slice_t d)
+{
+	imap_session_t *s = ctx;
+	struct imap_fetch *f = &s->fetch;
+	uint64_t a = f->dec_pos, b = a + d.len;
+	uint64_t lo = f->dec_from + f->lit_src, hi = f->dec_from + f->lit_end;
+
+	if (lo < a)
+		lo = a;
+	if (hi > b)
+		hi = b;
+	if (lo < hi) {
+		imap_out(s, d.ptr + (lo - a), (size_t)(hi - lo));
+		f->lit_src += hi - lo;
+		s->stats->body_bytes += hi - lo;
+	}
+	f->dec_pos = b;
+}
+
+/* imap_bin_feed - encoded bytes of the part, to the pass that runs. */
+static void imap_bin_feed(imap_session_t *s, sl_slice_t part)
+{
+	struct imap_fetch *f = &s->fetch;
+
+	f->enc_pos += part.len;
+	if (f->bin_cte == IMAP_CTE_IDENTITY) {
+		imap_bin_measure_sink(s, part);
+		return;
+	}
+	if (imap_dec_feed(s->dec, part) < 0) {
+		/* the decoder stopped: treat the rest as unreadable */
+		f->short_body = true;
+		f->enc_pos = f->bin_off + f->bin_len;
+	}
+}
+
+/* imap_sec_done_inline - a section item written without a literal: the
+ * step moves on to the next one. */
+static void imap_sec_done_inline(struct imap_fetch *f)
+{
+	f->in_literal = true;
+	f->lit_decode = false;
+	f->lit_from_buf = true;
+	f->lit_src = f->lit_end = 0;
+	f->lit_pad = 0;
+}
+
+/* imap_bin_begin - BINARY[p], BINARY.PEEK[p], BINARY.SIZE[p] (RFC 3516):
+ * find the part's MIME header and its encoding, find its body, decode it
+ * once to learn the size (and whether a NUL needs literal8), then write
+ * the item and set up a second decoding pass as the literal. */
+static bool imap_bin_begin(imap_session_t *s)
+{
+	struct imap_fetch *f = &s->fetch;
+	const struct imap_section *sec = &f->sec[f->cur];
+	uint64_t skip, len;
+
+	for (;;) {
+		switch (f->bin_stage) {
+		case 0: /* the MIME header */
+			if (f->bin_cached && f->bin_c_uid == f->msg_uid &&
+			    f->bin_c_path.len == sec->part.len &&
+			    !memcmp(f->bin_c_path.ptr, sec->part.ptr, sec->part.len)) {
+				f->bin_cte = f->bin_c_cte;
+				f->bin_off = f->bin_c_off;
+				f->bin_len = f->bin_c_len;
+				f->bin_size = f->bin_c_size;
+				f->bin_nul = f->bin_c_nul;
+				f->bin_stage = 5;
+				continue;
+			}
+			if (sec->part.len == 0) {
+				/* BINARY[]: the whole message, as it is */
+				f->bin_cte = IMAP_CTE_IDENTITY;
+				f->bin_off = 0;
+				f->bin_len = f->msg_size;
+				f->bin_stage = 3;
+				continue;
+			}
+			if (!f->part_resolved) {
+				imap_issue_section(s, sec->part, IMAP_PART_MIME);
+				return false;
+			}
+			f->part_resolved = false;
+			if (!f->part_found) {
+				/* no such part: an empty string, as for BODY */
+				f->bin_cte = IMAP_CTE_IDENTITY;
+				f->bin_off = f->bin_len = 0;
+				f->bin_stage = 3;
+				continue;
+			}
+			f->bin_off = f->part_off;
+			f->bin_len = f->part_len;
+			f->bin_stage = 1;
+			continue;
+		case 1: /* its Content-Transfer-Encoding */
+			if (!imap_hdr_load(s, f->bin_off, f->bin_len))
+				return false;
+			f->bin_cte = imap_cte_of_header(s->hdr.data, (size_t)f->hdr_len);
+			if (f->bin_cte == IMAP_CTE_UNKNOWN) {
+				/* §4.3: the request fails with NO [UNKNOWN-CTE]; the
+				 * item is NIL so the response stays well formed */
+				if (imap_room(s) < IMAP_REPLY_RESERVE)
+					return false;
+				f->unknown_cte = true;
+				imap_fetch_sp(s, &f->msg_first);
+				imap_sec_name_write(s, sec, 0);
+				imap_out(s, sec->name == IMAP_SN_BINARY_SIZE ? " 0" : " NIL",
+					 sec->name == IMAP_SN_BINARY_SIZE ? 2 : 4);
+				imap_sec_done_inline(f);
+				return true;
+			}
+			f->bin_stage = 2;
+			continue;
+		case 2: /* the body */
+			if (!f->part_resolved) {
+				imap_issue_section(s, sec->part, IMAP_PART_BODY);
+				return false;
+			}
+			f->part_resolved = false;
+			f->bin_off = f->part_found ? f->part_off : 0;
+			f->bin_len = f->part_found ? f->part_len : 0;
+			f->bin_stage = 3;
+			continue;
+		case 3: /* start measuring */
+			if (f->bin_off > f->msg_size)
+				f->bin_off = f->msg_size;
+			if (f->bin_len > f->msg_size - f->bin_off)
+				f->bin_len = f->msg_size - f->bin_off;
+			if (sec->name == IMAP_SN_BINARY_SIZE && f->bin_cte == IMAP_CTE_IDENTITY) {
+				f->bin_size = f->bin_len; /* nothing to decode */
+				f->bin_stage = 5;
+				continue;
+			}
+			f->enc_pos = f->bin_off;
+			f->dec_pos = 0;
+			f->bin_nul = false;
+			if (f->bin_cte != IMAP_CTE_IDENTITY &&
+			    imap_dec_start(&s->dec, f->bin_cte, imap_bin_measure_sink, s) < 0) {
+				f->unavailable = true;
+				f->bin_len = 0;
+			}
+			f->measuring = true;
+			f->bin_stage = 4;
+			continue;
+		case 4: /* measuring: one decoding pass in BODY requests */
+			if (f->enc_pos < f->bin_off + f->bin_len) {
+				uint64_t k = f->bin_off + f->bin_len - f->enc_pos;
+
+				if (k > s->cfg->body_chunk_max)
+					k = s->cfg->body_chunk_max;
+				f->body_got = 0;
+				s->req.u.body.uid = f->msg_uid;
+				s->req.u.body.offset = f->enc_pos;
+				s->req.u.body.len = (uint32_t)k;
+				imap_request_issue(s, IMAP_REQ_BODY);
+				return false;
+			}
+			if (f->bin_cte != IMAP_CTE_IDENTITY && s->dec != NULL)
+				(void)imap_dec_finish(s->dec);
+			f->measuring = false;
+			f->bin_size = f->dec_pos;
+			if (!f->short_body) {
+				f->bin_cached = true;
+				f->bin_c_uid = f->msg_uid;
+				f->bin_c_path = sec->part;
+				f->bin_c_cte = f->bin_cte;
+				f->bin_c_off = f->bin_off;
+				f->bin_c_len = f->bin_len;
+				f->bin_c_size = f->bin_size;
+				f->bin_c_nul = f->bin_nul;
+			}
+			f->bin_stage = 5;
+			continue;
+		default: /* 5: measured: the item */
+			if (imap_room(s) < IMAP_REPLY_RESERVE)
+				return false;
+			imap_fetch_sp(s, &f->msg_first);
+			if (sec->name == IMAP_SN_BINARY_SIZE) {
+				imap_sec_name_write(s, sec, 0);
+				imap_printf(s, " %" PRIu64, f->bin_size);
+				imap_sec_done_inline(f);
+				return true;
+			}
+			imap_partial(sec, f->bin_size, &skip, &len);
+			imap_sec_name_write(s, sec, sec->p_off);
+			/* §4.3: literal8 when the data holds a NUL */
+			imap_printf(s, " %s{%" PRIu64 "}\r\n", f->bin_nul ? "~" : "", len);
+			f->in_literal = true;
+			f->lit_from_buf = false;
+			f->lit_pad = 0;
+			if (f->bin_cte == IMAP_CTE_IDENTITY) {
+				f->lit_decode = false;
+				f->lit_src = f->bin_off + skip;
+				f->lit_end = f->lit_src + len;
+				return true;
+			}
+			f->lit_decode = true;
+			f->dec_flushed = false;
+			f->lit_src = 0;
+			f->lit_end = len;
+			f->dec_from = skip;
+			f->dec_pos = 0;
+			f->enc_pos = f->bin_off;
+			if (len > 0 && imap_dec_start(&s->dec, f->bin_cte, imap_bin_stream_sink, s) < 0)
+				f->enc_pos = f->bin_off + f->bin_len; /* padded, NO at the end */
+			return true;
+		}
+	}
+}
+
 /* imap_sec_begin - write " NAME {len}" for section f->cur and set up its
  * source. False if the header must be read first (a BODY request was
  * issued) or the output is too full. */
@@ -672,14 +1030,36 @@ static bool imap_sec_begin(imap_session_t *s)
 	const struct imap_section *sec = &f->sec[f->cur];
 	uint64_t start, len, origin = 0;
 
+	if (sec->binary)
+		return imap_bin_begin(s);
 	if (sec->part.len > 0) {
 		/* a MIME part: the glue says where it lies */
 		if (!f->part_resolved) {
-			s->req.u.section.uid = f->msg_uid;
-			s->req.u.section.path = sec->part;
-			s->req.u.section.kind = sec->pkind;
-			imap_request_issue(s, IMAP_REQ_SECTION);
+			imap_issue_section(s, sec->part, sec->pkind);
 			return false;
+		}
+		if (sec->kind == IMAP_SEC_FIELDS || sec->kind == IMAP_SEC_FIELDS_NOT) {
+			/* HEADER.FIELDS of an embedded message: its header is
+			 * read and filtered like the top-level one */
+			if (!f->part_found) {
+				sl_buf_reset(&s->sec_buf);
+			} else {
+				uint64_t ps = f->part_off < f->msg_size ? f->part_off : f->msg_size;
+				uint64_t pl = f->part_len < f->msg_size - ps ? f->part_len
+									     : f->msg_size - ps;
+
+				if (!imap_hdr_load(s, ps, pl))
+					return false;
+				if (imap_room(s) < IMAP_REPLY_RESERVE)
+					return false;
+				imap_fields_filter(s, sec);
+			}
+			if (imap_room(s) < IMAP_REPLY_RESERVE)
+				return false;
+			start = 0;
+			len = s->sec_buf.len;
+			f->lit_from_buf = true;
+			goto range;
 		}
 		if (imap_room(s) < IMAP_REPLY_RESERVE)
 			return false;
@@ -688,27 +1068,8 @@ static bool imap_sec_begin(imap_session_t *s)
 		len = f->part_len < f->msg_size - start ? f->part_len : f->msg_size - start;
 		goto range;
 	}
-	if (sec->kind != IMAP_SEC_FULL && !f->hdr_loaded) {
-		if (f->hdr_want == 0) {
-			f->hdr_want = f->msg_size < s->cfg->header_max ? f->msg_size
-								       : s->cfg->header_max;
-			sl_buf_reset(&s->hdr);
-		}
-		if (s->hdr.len >= f->hdr_want) {
-			imap_header_done(s);
-		} else {
-			uint64_t want = f->hdr_want - s->hdr.len;
-
-			if (want > s->cfg->body_chunk_max)
-				want = s->cfg->body_chunk_max;
-			f->body_got = 0;
-			s->req.u.body.uid = f->msg_uid;
-			s->req.u.body.offset = s->hdr.len;
-			s->req.u.body.len = (uint32_t)want;
-			imap_request_issue(s, IMAP_REQ_BODY);
-			return false;
-		}
-	}
+	if (sec->kind != IMAP_SEC_FULL && !imap_hdr_load(s, 0, f->msg_size))
+		return false;
 	if (imap_room(s) < IMAP_REPLY_RESERVE)
 		return false;
 	f->lit_from_buf = false;
@@ -749,6 +1110,7 @@ range:
 	imap_sec_name_write(s, sec, origin);
 	imap_printf(s, " {%" PRIu64 "}\r\n", len);
 	f->in_literal = true;
+	f->lit_decode = false;
 	f->lit_src = start;
 	f->lit_end = start + len;
 	f->lit_pad = 0;
@@ -766,7 +1128,9 @@ static bool imap_sec_step(imap_session_t *s)
 
 	if (left == 0 && f->lit_pad == 0) {
 		f->in_literal = false;
+		f->lit_decode = false;
 		f->part_resolved = false;
+		f->bin_stage = 0;
 		f->cur++;
 		return true;
 	}
@@ -792,6 +1156,34 @@ static bool imap_sec_step(imap_session_t *s)
 		s->stats->body_bytes += k;
 		return true;
 	}
+	if (f->lit_decode) {
+		/* BINARY: encoded bytes in, at most as many decoded out */
+		uint64_t enc_left = f->bin_off + f->bin_len - f->enc_pos;
+
+		if (enc_left == 0) {
+			if (!f->dec_flushed) {
+				f->dec_flushed = true;
+				(void)imap_dec_finish(s->dec);
+				return true;
+			}
+			/* fewer bytes than measured: keep the framing */
+			f->short_body = true;
+			f->lit_pad = f->lit_end - f->lit_src;
+			f->lit_end = f->lit_src;
+			return true;
+		}
+		if (room < 4096 + 64)
+			return false;
+		k = enc_left < room - 64 ? enc_left : room - 64;
+		if (k > s->cfg->body_chunk_max)
+			k = s->cfg->body_chunk_max;
+		f->body_got = 0;
+		s->req.u.body.uid = f->msg_uid;
+		s->req.u.body.offset = f->enc_pos;
+		s->req.u.body.len = (uint32_t)k;
+		imap_request_issue(s, IMAP_REQ_BODY);
+		return true;
+	}
 	/* from the store: wait for a decent amount of room, then ask */
 	k = left;
 	if (k > s->cfg->body_chunk_max)
@@ -815,9 +1207,17 @@ void imap_fetch_body_data(imap_session_t *s, sl_slice_t part)
 
 	if (s->job != IMAP_JOB_FETCH || !f->msg_open)
 		return;
+	if (f->measuring) {
+		imap_bin_feed(s, part);
+		return;
+	}
 	if (!f->in_literal) {
 		/* reading the header for the split */
 		(void)sl_buf_append(&s->hdr, part.ptr, part.len);
+		return;
+	}
+	if (f->lit_decode) {
+		imap_bin_feed(s, part);
 		return;
 	}
 	imap_out(s, part.ptr, part.len);
@@ -832,6 +1232,12 @@ void imap_fetch_body_end(imap_session_t *s, int err)
 
 	if (s->job != IMAP_JOB_FETCH || !f->msg_open)
 		return;
+	if (f->measuring && (err < 0 || f->body_got < asked)) {
+		/* the part ends early: measure what there is */
+		f->short_body = true;
+		f->enc_pos = f->bin_off + f->bin_len;
+		return;
+	}
 	if (err < 0) {
 		sl_log(SL_LOG_WARN, "imap", "%s: body of UID %" PRIu32 " unreadable: %s",
 		       s->client_ip, f->msg_uid, sl_strerror(err));
@@ -867,7 +1273,9 @@ static void imap_fetch_finish(imap_session_t *s)
 
 	if (f->flags_only_silent)
 		s->stats->stores++;
-	if (f->unavailable)
+	if (f->unknown_cte)
+		imap_tagged(s, "NO", "[UNKNOWN-CTE] A part has an unknown Content-Transfer-Encoding");
+	else if (f->unavailable)
 		imap_tagged(s, "NO", "[UNAVAILABLE] Some message structures are not available");
 	else if (f->short_body)
 		imap_tagged(s, "NO", "[UNAVAILABLE] Some message bodies could not be read");
@@ -883,6 +1291,23 @@ bool imap_fetch_pump(imap_session_t *s)
 		return false;
 	if (f->set_seen && !f->seen_stored)
 		return false; /* the STORE failed and was answered */
+	if (f->vanished && f->van_stage != 3) {
+		/* RFC 7162 §3.2.6: VANISHED (EARLIER) before the FETCHes */
+		size_t out0 = s->out.len;
+
+		if (f->van_stage == 0) {
+			imap_van_reset(s);
+			f->van_stage = 1;
+			imap_sync_issue_qr(s, IMAP_SM_QR_FETCH, f->changedsince);
+			return true;
+		}
+		if (f->van_stage == 1)
+			return false;
+		if (!imap_van_write(s))
+			return s->out.len != out0;
+		f->van_stage = 3;
+		return true;
+	}
 	if (f->msg_open) {
 		bool progress = false;
 
@@ -932,6 +1357,7 @@ int imap_session_section_done(imap_session_t *s, uint64_t now_us, int err, uint6
 		return s->phase == IMAP_P_CLOSED ? SL_ECLOSED : SL_ESTATE;
 	s->req.kind = IMAP_REQ_NONE;
 	f->part_resolved = true;
+	f->part_found = err == 0;
 	f->part_off = 0;
 	f->part_len = 0;
 	if (err == 0) {

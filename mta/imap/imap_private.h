@@ -60,6 +60,10 @@ struct imap_frame {
 	uint64_t la_num;
 	bool la_plus;
 	bool la_overflow;
+	bool tilde;         /* the last byte was '~' (outside quotes) */
+	bool la_bin;        /* the announcement is a literal8 "~{n}" */
+	bool lit_bin;       /* the literal being read is APPEND's literal8:
+			     * NUL is data (RFC 3516 §4.2) */
 	bool in_quote;
 	bool escape;
 	uint32_t depth;
@@ -109,7 +113,17 @@ enum imap_sec_name {
 	IMAP_SN_RFC822,       /* RFC822 */
 	IMAP_SN_RFC822_HEADER,
 	IMAP_SN_RFC822_TEXT,
-	IMAP_SN_BINARY        /* BINARY[] / BINARY.PEEK[] (RFC 3516, whole message) */
+	IMAP_SN_BINARY,       /* BINARY[part] / BINARY.PEEK[part] (RFC 3516) */
+	IMAP_SN_BINARY_SIZE   /* BINARY.SIZE[part] */
+};
+
+/* A part's Content-Transfer-Encoding as BINARY sees it. */
+enum imap_cte {
+	IMAP_CTE_IDENTITY = 0, /* 7bit, 8bit, binary, absent: sent as is */
+	IMAP_CTE_BASE64,
+	IMAP_CTE_QP,
+	IMAP_CTE_UU,           /* x-uuencode (filter/message decodes it) */
+	IMAP_CTE_UNKNOWN       /* NO [UNKNOWN-CTE] (RFC 3516 §4.3) */
 };
 
 struct imap_section {
@@ -119,6 +133,7 @@ struct imap_section {
 	enum imap_sec_name name;
 	bool peek;
 	bool partial;
+	bool binary;              /* BINARY / BINARY.PEEK / BINARY.SIZE */
 	uint32_t p_off, p_len;
 	const sl_slice_t *fields; /* in the arena */
 	uint32_t n_fields;
@@ -153,7 +168,37 @@ struct imap_fetch {
 	uint64_t hdr_len;       /* header length incl. the blank line */
 	uint32_t body_got;      /* bytes of the outstanding BODY request */
 	bool part_resolved;     /* part_off/part_len hold section cur's range */
+	bool part_found;        /* ... and the part exists */
 	uint64_t part_off, part_len;
+	uint64_t hdr_base;      /* message offset hdr was read from */
+	bool hdr_started;       /* hdr_base/hdr_want are set */
+	bool dec_flushed;       /* the sending pass flushed its decoder */
+	/* BINARY (RFC 3516) of section cur: resolve the MIME header, read its
+	 * CTE, resolve the body, measure the decoded size (one decoding pass
+	 * in BODY requests), then stream a second decoding pass */
+	uint8_t bin_stage;
+	enum imap_cte bin_cte;
+	uint64_t bin_off, bin_len; /* the encoded range */
+	uint64_t bin_size;      /* decoded bytes */
+	bool bin_nul;           /* the decoded bytes hold a NUL: literal8 */
+	bool measuring;         /* BODY data goes to the measuring pass */
+	bool lit_decode;        /* the literal is decoded from enc_pos on */
+	uint64_t enc_pos;       /* next encoded byte to ask for */
+	uint64_t dec_pos;       /* decoded bytes produced in this pass */
+	uint64_t dec_from;      /* first decoded byte of the literal (partial) */
+	bool unknown_cte;       /* the FETCH ends NO [UNKNOWN-CTE] */
+	/* the last measured part, so BINARY.SIZE[n] BINARY[n] reads it once */
+	bool bin_cached;
+	uint32_t bin_c_uid;
+	sl_slice_t bin_c_path;  /* arena slice of this command */
+	enum imap_cte bin_c_cte;
+	uint64_t bin_c_off, bin_c_len, bin_c_size;
+	bool bin_c_nul;
+	/* UID FETCH (CHANGEDSINCE n VANISHED), RFC 7162 §3.2.6 */
+	bool vanished;
+	uint8_t van_stage;      /* 0 SYNC to issue, 1 issued, 2 writing, 3 done */
+	const struct imap_range *raw_set; /* the UID set as given ('*' max) */
+	uint32_t n_raw_set;
 };
 
 /* ---- SEARCH ---- */
@@ -280,6 +325,21 @@ enum imap_job {
 };
 
 struct imap_cmd;
+struct imap_dec;
+
+/* What an IMAP_REQ_SYNC is for. */
+enum imap_sync_mode {
+	IMAP_SM_NORMAL = 0, /* changes made elsewhere (NOOP, CHECK, IDLE) */
+	IMAP_SM_QR_SELECT,  /* SELECT (QRESYNC ...): changes since the client's MODSEQ */
+	IMAP_SM_QR_FETCH    /* UID FETCH (CHANGEDSINCE n VANISHED): expunged UIDs only */
+};
+
+/* Ranges of VANISHED (EARLIER) UIDs kept exactly; past this the response
+ * is computed as the UIDs not in the view (RFC 7162 §3.2.5.1 lets a server
+ * report UIDs the client never knew, which it ignores). */
+#define IMAP_VAN_RANGES_MAX 16384u
+/* One VANISHED line's UID list, before it continues on another line. */
+#define IMAP_VAN_LINE_MAX 4000u
 
 struct imap_session {
 	const struct imap_config *cfg;
@@ -360,6 +420,31 @@ struct imap_session {
 	uint32_t sync_recent_min;  /* new UIDs from here on are \Recent (the
 				    * glue claims the highest UIDs); 0 = none */
 
+	/* QRESYNC (RFC 7162 §3.2): what the outstanding SYNC is for, the
+	 * SELECT parameters, and the VANISHED (EARLIER) UIDs being collected
+	 * (sorted, merged ranges) and written */
+	enum imap_sync_mode sync_mode;
+	bool qr_select;            /* SELECT/EXAMINE (QRESYNC (...)) */
+	uint32_t qr_uidvalidity;
+	uint64_t qr_modseq;
+	struct imap_range *qr_known; /* known-uids, sorted and merged; NULL: all */
+	uint32_t n_qr_known;
+	uint64_t qr_since;         /* a QRESYNC SYNC resumes from here */
+	bool qr_skipping;          /* output full: the rest comes next round */
+	bool qr_earlier;           /* VANISHED (EARLIER) lines to write */
+	struct imap_range *van;    /* collected UIDs (malloc, IMAP_VAN_RANGES_MAX) */
+	uint32_t n_van;
+	uint32_t van_cap;
+	bool van_overflow;         /* too many ranges: the complement of the view */
+	uint32_t van_i;            /* writer cursor: range index */
+	uint64_t van_at;           /* writer cursor: next UID (complement mode) */
+	const struct imap_range *van_base; /* complement base ranges */
+	uint32_t n_van_base;
+	struct imap_range van_all; /* [1, uidnext-1] when no base is given */
+	uint32_t van_top;          /* the highest UID the complement covers */
+	bool qr_pending;           /* a QRESYNC SYNC round waits for output room */
+	struct imap_dec *dec;      /* BINARY's transfer decoder (lazily made) */
+
 	/* COPY/MOVE result for the tagged response */
 	char copyuid[256];
 };
@@ -425,6 +510,23 @@ bool imap_utf8_valid(const uint8_t *p, size_t n);
 
 /* imap_sync.c */
 bool imap_sync_issue(imap_session_t *s);
+/* imap_sync_issue_qr - a SYNC since SINCE for QRESYNC (MODE). */
+void imap_sync_issue_qr(imap_session_t *s, enum imap_sync_mode mode, uint64_t since);
+/* imap_van_add - collect an expunged UID for VANISHED (EARLIER). */
+void imap_van_add(imap_session_t *s, uint32_t uid);
+/* imap_van_write - write collected VANISHED (EARLIER) lines while there
+ * is room; true when all are written (then the collection is emptied). */
+bool imap_van_write(imap_session_t *s);
+void imap_van_reset(imap_session_t *s);
+void imap_van_base(imap_session_t *s, const struct imap_range *base, uint32_t n);
+bool imap_sync_pump(imap_session_t *s);
+/* imap_gone_write - the removals in view.gone as "* VANISHED uids" (under
+ * QRESYNC) or "* n EXPUNGE" lines while there is room; true when all are
+ * written. */
+bool imap_gone_write(imap_session_t *s);
+bool imap_ranges_have(const struct imap_range *r, uint32_t n, uint32_t uid);
+/* imap_ranges_normalize - sort and merge R in place; the new count. */
+uint32_t imap_ranges_normalize(struct imap_range *r, uint32_t n);
 bool imap_sync_announce(imap_session_t *s);
 void imap_view_compact(imap_session_t *s);
 
@@ -458,6 +560,20 @@ void imap_fetch_body_end(imap_session_t *s, int err);
 void imap_fetch_start(imap_session_t *s);
 void imap_write_flags(imap_session_t *s, uint32_t flags, const sl_slice_t *kw, size_t n_kw,
 		      bool recent);
+
+/* imap_binary.c */
+typedef void imap_dec_sink_fn(void *ctx, sl_slice_t decoded);
+/* imap_dec_start - (re)start the decoder *DP (made on first use) for CTE
+ * (BASE64, QP or UU); decoded bytes go to SINK. 0, SL_EINVAL, SL_ENOMEM. */
+int imap_dec_start(struct imap_dec **dp, enum imap_cte cte, imap_dec_sink_fn *sink, void *ctx);
+int imap_dec_feed(struct imap_dec *d, sl_slice_t enc);
+/* imap_dec_finish - end of the encoded bytes: what the decoder held goes
+ * to the sink. */
+int imap_dec_finish(struct imap_dec *d);
+void imap_dec_free(struct imap_dec **dp);
+/* imap_cte_of_header - the Content-Transfer-Encoding of a MIME header
+ * block (absent: identity). */
+enum imap_cte imap_cte_of_header(const uint8_t *p, size_t n);
 
 /* imap_search.c */
 bool imap_search_parse(imap_session_t *s, struct imap_parser *ps);

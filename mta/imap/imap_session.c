@@ -173,6 +173,8 @@ void imap_session_destroy(imap_session_t **sp)
 	s = *sp;
 	imap_cred_wipe(s);
 	imap_view_reset(s);
+	imap_van_reset(s);
+	imap_dec_free(&s->dec);
 	free(s->sync_new);
 	if (s->search)
 		free(s->search->hits);
@@ -561,6 +563,7 @@ static bool imap_frame_eol(imap_session_t *s)
 		}
 		if (too_big)
 			imap_frame_reject(s, IMAP_RJ_LITERAL);
+		f->lit_bin = f->la_bin && append;
 		if (f->reject != IMAP_RJ_NONE && !f->la_plus) {
 			/* No "+": the client does not send the literal, and the
 			 * command ends here (RFC 9051 §7.5). */
@@ -612,7 +615,9 @@ static void imap_frame_byte(imap_session_t *s, uint8_t c)
 {
 	struct imap_frame *f = &s->fr;
 	uint32_t depth_max;
+	bool after_tilde = f->tilde;
 
+	f->tilde = c == '~' && !f->in_quote;
 	if (f->in_quote) {
 		if (f->escape)
 			f->escape = false;
@@ -642,6 +647,7 @@ static void imap_frame_byte(imap_session_t *s, uint8_t c)
 		break;
 	case '{':
 		f->la = IMAP_LA_OPEN;
+		f->la_bin = after_tilde;
 		f->la_num = 0;
 		f->la_plus = false;
 		f->la_overflow = false;
@@ -689,7 +695,7 @@ static bool imap_frame_step(imap_session_t *s)
 
 			if (k > f->lit_left)
 				k = (size_t)f->lit_left;
-			if (memchr(base + f->off, 0, k) != NULL)
+			if (!f->lit_bin && memchr(base + f->off, 0, k) != NULL)
 				imap_frame_reject(s, IMAP_RJ_NUL);
 			f->off += k;
 			f->lit_left -= k;
