@@ -116,6 +116,7 @@ static enum imap_cte imap_cte_token(const uint8_t *v, size_t n)
 	char tok[32];
 	size_t t = 0, i = 0;
 	int depth = 0;
+	bool ended = false; /* whitespace or a comment followed the token */
 
 	/* drop comments and whitespace; what is left must be one token */
 	for (i = 0; i < n; i++) {
@@ -123,21 +124,16 @@ static enum imap_cte imap_cte_token(const uint8_t *v, size_t n)
 
 		if (c == '(') {
 			depth++;
+			ended = t > 0;
 		} else if (c == ')' && depth > 0) {
 			depth--;
 		} else if (depth > 0) {
 			if (c == '\\')
 				i++;
 		} else if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-			if (t > 0) {
-				/* a second word after the token: not a token */
-				for (size_t k = i; k < n; k++)
-					if (v[k] != ' ' && v[k] != '\t' && v[k] != '\r' &&
-					    v[k] != '\n' && v[k] != '(')
-						return IMAP_CTE_UNKNOWN;
-			}
+			ended = t > 0;
 		} else {
-			if (t + 1 >= sizeof(tok))
+			if (ended || t + 1 >= sizeof(tok))
 				return IMAP_CTE_UNKNOWN;
 			tok[t++] = (char)c;
 		}
