@@ -330,7 +330,9 @@ struct imap_dec;
 /* What an IMAP_REQ_SYNC is for. */
 enum imap_sync_mode {
 	IMAP_SM_NORMAL = 0, /* changes made elsewhere (NOOP, CHECK, IDLE) */
-	IMAP_SM_QR_SELECT,  /* SELECT (QRESYNC ...): changes since the client's MODSEQ */
+	IMAP_SM_QR_VANISHED,/* SELECT (QRESYNC ...), first pass: the UIDs expunged
+			     * since the client's MODSEQ (VANISHED (EARLIER)) */
+	IMAP_SM_QR_SELECT,  /* second pass: FETCH of what changed since then */
 	IMAP_SM_QR_FETCH    /* UID FETCH (CHANGEDSINCE n VANISHED): expunged UIDs only */
 };
 

@@ -1177,6 +1177,17 @@ int imap_session_select_done(imap_session_t *s, uint64_t now_us, int err,
 		imap_write_mailbox(s, s->name);
 		imap_out(s, "\r\n", 2);
 	}
+	if (s->qr_select && mb->uidvalidity == s->qr_uidvalidity) {
+		/* RFC 7162 §3.2.5.1: what was expunged since the client's
+		 * MODSEQ, then what changed, then the tagged OK
+		 * (imap_sync_pump, imap_sync_announce) */
+		imap_van_reset(s);
+		s->job = IMAP_JOB_SYNC;
+		imap_sync_issue_qr(s, IMAP_SM_QR_VANISHED, s->qr_modseq);
+		return imap_resume(s);
+	}
+	/* another UIDVALIDITY: the client's cache is void, a plain SELECT */
+	s->qr_select = false;
 	imap_tagged(s, "OK", "[%s] %s completed", v->readonly ? "READ-ONLY" : "READ-WRITE",
 		    v->readonly ? "EXAMINE" : "SELECT");
 	return imap_resume(s);

@@ -72,7 +72,7 @@ int imap_session_sync_msg(imap_session_t *s, const struct imap_msg_meta *m)
 
 	if (s->req.kind != IMAP_REQ_SYNC)
 		return SL_ESTATE;
-	if (s->sync_mode == IMAP_SM_QR_FETCH)
+	if (s->sync_mode == IMAP_SM_QR_FETCH || s->sync_mode == IMAP_SM_QR_VANISHED)
 		return 0; /* only the expunged UIDs are wanted */
 	msn = imap_view_msn(s, m->uid);
 	if (msn > 0 && s->sync_mode == IMAP_SM_QR_SELECT) {
@@ -138,8 +138,11 @@ int imap_session_sync_vanished(imap_session_t *s, uint32_t uid)
 			imap_van_add(s, uid);
 		return 0;
 	}
-	if (msn == 0 && s->sync_mode == IMAP_SM_QR_SELECT) {
-		if (s->qr_known == NULL || imap_ranges_have(s->qr_known, s->n_qr_known, uid))
+	if (s->sync_mode == IMAP_SM_QR_VANISHED) {
+		/* UIDs the client may still have; those in the view are
+		 * announced (VANISHED) by the second pass */
+		if (msn == 0 &&
+		    (s->qr_known == NULL || imap_ranges_have(s->qr_known, s->n_qr_known, uid)))
 			imap_van_add(s, uid);
 		return 0;
 	}
@@ -197,7 +200,7 @@ int imap_session_sync_done(imap_session_t *s, uint64_t now_us, int err, uint64_t
 		}
 		return imap_resume(s);
 	}
-	if (s->sync_mode == IMAP_SM_QR_SELECT) {
+	if (s->sync_mode == IMAP_SM_QR_SELECT || s->sync_mode == IMAP_SM_QR_VANISHED) {
 		if (err < 0) {
 			/* the client cannot be told what changed: no mailbox is
 			 * selected, it may try again (RFC 9051 §6.3.2) */
@@ -209,6 +212,16 @@ int imap_session_sync_done(imap_session_t *s, uint64_t now_us, int err, uint64_t
 			imap_no_err(s, err, "SELECT");
 			return imap_resume(s);
 		}
+		if (s->sync_mode == IMAP_SM_QR_VANISHED) {
+			/* VANISHED (EARLIER) first, then the second pass
+			 * (imap_sync_pump) */
+			s->sync_mode = IMAP_SM_NORMAL;
+			imap_van_base(s, s->qr_known, s->n_qr_known);
+			s->qr_earlier = true;
+			s->qr_since = s->qr_modseq;
+			s->qr_pending = true;
+			return imap_resume(s);
+		}
 		if (s->qr_skipping) {
 			/* the output filled: go on from the last FETCH written
 			 * once it drains (imap_sync_pump) */
@@ -217,8 +230,6 @@ int imap_session_sync_done(imap_session_t *s, uint64_t now_us, int err, uint64_t
 			return imap_resume(s);
 		}
 		s->sync_mode = IMAP_SM_NORMAL;
-		imap_van_base(s, s->qr_known, s->n_qr_known);
-		s->qr_earlier = true;
 	}
 	if (err < 0) {
 		v->n_gone = 0;
@@ -315,7 +326,7 @@ bool imap_sync_announce(imap_session_t *s)
 
 void imap_sync_issue_qr(imap_session_t *s, enum imap_sync_mode mode, uint64_t since)
 {
-	if (mode == IMAP_SM_QR_SELECT && !s->qr_pending) {
+	if (mode == IMAP_SM_QR_VANISHED) {
 		s->view.n_gone = 0;
 		s->view.gone_out = 0;
 		s->n_sync_new = 0;
@@ -330,10 +341,19 @@ void imap_sync_issue_qr(imap_session_t *s, enum imap_sync_mode mode, uint64_t si
 	imap_request_issue(s, IMAP_REQ_SYNC);
 }
 
-/* imap_sync_pump - a QRESYNC SELECT whose FETCH responses did not all fit
- * goes on once half the output has drained. */
+/* imap_sync_pump - a QRESYNC SELECT between its passes: VANISHED
+ * (EARLIER) is written, then the FETCH pass is issued (again, from the
+ * last FETCH written, once half the output has drained if it filled). */
 bool imap_sync_pump(imap_session_t *s)
 {
+	if (s->qr_earlier && s->req.kind == IMAP_REQ_NONE) {
+		size_t out0 = s->out.len;
+
+		if (!imap_van_write(s))
+			return s->out.len != out0;
+		s->qr_earlier = false;
+		return true;
+	}
 	if (!s->qr_pending || s->req.kind != IMAP_REQ_NONE ||
 	    imap_room(s) < s->cfg->output_max / 2 || imap_room(s) < IMAP_REPLY_RESERVE)
 		return false;
