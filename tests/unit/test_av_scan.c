@@ -521,6 +521,42 @@ static void test_policy_true_type_and_declared_type(void **state)
 	free(pe);
 }
 
+/* Inline body text (no name, declared text type, top level, no NUL) skips
+ * libmagic; anything else that holds the same bytes does not. The bytes: a
+ * Mach-O magic followed by text, which libmagic calls
+ * application/x-mach-binary although no NUL-free Mach-O can run. */
+static void test_true_type_skips_body_text_only(void **state)
+{
+	fx_t *f = *state;
+	static const char macho[] = "\xfe\xed\xfa\xce" "abcdefghijklmnopqrstuvwxyz0123456789\n";
+	size_t len, zl;
+	uint8_t *pe = read_file(TESTFILES "/clam.exe", &len), *z;
+	sl_slice_t b = sl_slice_make(macho, sizeof(macho) - 1);
+
+	/* the body of a message: shown as text, never run */
+	assert_int_equal(flt_av_scan(f->sc, NULL, "text/plain", b, &f->r), 0);
+	expect(&f->r, FLT_AV_CLEAN, NULL, NULL);
+	assert_int_equal(flt_av_scan(f->sc, "", " Text/HTML", b, &f->r), 0);
+	expect(&f->r, FLT_AV_CLEAN, NULL, NULL);
+	/* a named attachment, an undeclared object, a non-text declared type */
+	assert_int_equal(flt_av_scan(f->sc, "notes.txt", "text/plain", b, &f->r), 0);
+	expect(&f->r, FLT_AV_POLICY, "Policy.TrueType", "notes.txt");
+	assert_non_null(strstr(f->r.reason, "application/x-mach-binary"));
+	assert_int_equal(flt_av_scan(f->sc, NULL, NULL, b, &f->r), 0);
+	expect(&f->r, FLT_AV_POLICY, "Policy.TrueType", "-");
+	assert_int_equal(flt_av_scan(f->sc, NULL, "image/gif", b, &f->r), 0);
+	expect(&f->r, FLT_AV_POLICY, "Policy.TrueType", "-");
+	/* an executable declared as inline text: its NULs send it to libmagic */
+	assert_int_equal(flt_av_scan(f->sc, NULL, "text/plain", sl_slice_make(pe, len), &f->r), 0);
+	expect(&f->r, FLT_AV_POLICY, "Policy.TrueType", "-");
+	/* an archive member is always checked */
+	z = zip1("README", macho, sizeof(macho) - 1, &zl);
+	assert_int_equal(flt_av_scan(f->sc, NULL, "application/zip", sl_slice_make(z, zl), &f->r), 0);
+	expect(&f->r, FLT_AV_POLICY, "Policy.TrueType", "-/README");
+	free(z);
+	free(pe);
+}
+
 static void test_policy_configurable_lists(void **state)
 {
 	fx_t *f = *state;
@@ -733,6 +769,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_encrypted_zip_member, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_policy_extensions, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_policy_true_type_and_declared_type, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_true_type_skips_body_text_only, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_policy_configurable_lists, fx_setup, fx_teardown),
 		cmocka_unit_test(test_clamav_testfiles),
 		cmocka_unit_test(test_sha1_any_size),

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -375,6 +376,17 @@ static void usage(FILE *f)
 		   "       sluice-scan [--config FILE] [--rules PATH]... rules\n");
 }
 
+/* User + system CPU seconds of the whole process (every thread). */
+static double cpu_s(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -403,7 +415,7 @@ int main(int argc, char **argv)
 	job_t job = {0};
 	const char *err = NULL, *cmd;
 	int c, rc = 1;
-	double t0;
+	double t0, c0;
 
 	while ((c = getopt_long(argc, argv, "+c:d:r:j:tsa:h", lopts, NULL)) != -1) {
 		switch (c) {
@@ -559,6 +571,7 @@ int main(int argc, char **argv)
 			goto out;
 	}
 	t0 = now_s();
+	c0 = cpu_s();
 	{
 		pthread_t th[MAX_JOBS];
 		thr_t ta[MAX_JOBS];
@@ -580,7 +593,7 @@ int main(int argc, char **argv)
 	}
 	{
 		uint64_t msgs = 0, bytes = 0, learned = 0, already = 0, errors = 0;
-		double dt = now_s() - t0;
+		double dt = now_s() - t0, dc = cpu_s() - c0;
 
 		for (unsigned i = 0; i < o.jobs; i++) {
 			worker_t *w = &job.workers[i];
@@ -601,10 +614,10 @@ int main(int argc, char **argv)
 		if (o.timing)
 			fprintf(stderr,
 				"sluice-scan: %llu messages, %llu bytes in %.3f s: %.1f msg/s, %.2f MB/s "
-				"(%u jobs)\n",
+				"(%u jobs); %.3f CPU s: %.1f msg per CPU s (start-up not counted)\n",
 				(unsigned long long)msgs, (unsigned long long)bytes, dt,
 				dt > 0 ? (double)msgs / dt : 0, dt > 0 ? (double)bytes / dt / 1e6 : 0,
-				o.jobs);
+				o.jobs, dc, dc > 0 ? (double)msgs / dc : 0);
 		rc = errors ? 1 : 0;
 	}
 out:
