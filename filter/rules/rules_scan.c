@@ -11,6 +11,13 @@
 
 enum { SC_IDLE, SC_OPEN };
 
+/* Stream data is gathered up to this many bytes before it goes to
+ * Hyperscan: callers feed a line or a network chunk at a time, and each
+ * hs_scan_stream call costs a stream-state load and save for every engine
+ * of the database, more than scanning a line's bytes. Matching is the
+ * same however a stream is cut, so gathering changes no result. */
+#define STREAM_GATHER (16u << 10)
+
 struct flt_rscan {
 	flt_rules_t *holder;
 	flt_ruleset_t *set;
@@ -20,6 +27,8 @@ struct flt_rscan {
 	hs_scratch_t *scratch;
 	hs_stream_t *streams[NSTREAMS];
 	bool stream_dirty[NSTREAMS]; /* data went in since the last reset */
+	uint8_t gather[NSTREAMS][STREAM_GATHER]; /* fed, not yet scanned */
+	size_t ngather[NSTREAMS];
 	sl_buf_t retain[NSTREAMS];   /* kept for PCRE2 when the db has prefilters */
 	uint32_t body_nl;            /* newlines pending in body normalization */
 	bool body_started;
@@ -256,8 +265,10 @@ int flt_rscan_begin(flt_rscan_t *s)
 	memset(s->plast, 0, s->set->npats * sizeof(*s->plast));
 	memset(s->cand, 0, s->set->npats);
 	memset(s->rcount, 0, s->set->nrules * sizeof(*s->rcount));
-	for (size_t k = 0; k < NSTREAMS; k++)
+	for (size_t k = 0; k < NSTREAMS; k++) {
 		sl_buf_reset(&s->retain[k]);
+		s->ngather[k] = 0;
+	}
 	s->body_nl = 0;
 	s->body_started = false;
 	memset(&s->res, 0, sizeof(s->res));
@@ -362,11 +373,26 @@ int flt_rscan_uri(flt_rscan_t *s, sl_slice_t uri)
 	return block_scan(s, &s->set->uri, uri.ptr, uri.len);
 }
 
+/* Scan what stream K has gathered. */
+static int stream_flush(flt_rscan_t *s, size_t k)
+{
+	size_t n = s->ngather[k];
+
+	s->ngather[k] = 0;
+	if (n == 0 || s->streams[k] == NULL)
+		return 0;
+	if (hs_scan_stream(s->streams[k], (const char *)s->gather[k], (unsigned)n, 0, s->scratch,
+			   on_match, s) != HS_SUCCESS)
+		return SL_EIO;
+	return 0;
+}
+
 /* Feed DATA to stream K (after any normalization). */
 static int stream_feed(flt_rscan_t *s, size_t k, const uint8_t *data, size_t len)
 {
 	const bdb_t *b = &s->set->streams[k];
 	sl_buf_t *keep = &s->retain[k];
+	int rc;
 
 	if (len == 0 || b->nall == 0)
 		return 0;
@@ -383,9 +409,28 @@ static int stream_feed(flt_rscan_t *s, size_t k, const uint8_t *data, size_t len
 	if (b->db == NULL)
 		return 0;
 	s->stream_dirty[k] = true;
-	if (hs_scan_stream(s->streams[k], (const char *)data, (unsigned)len, 0, s->scratch,
-			   on_match, s) != HS_SUCCESS)
-		return SL_EIO;
+	if (s->ngather[k] + len <= STREAM_GATHER) {
+		memcpy(s->gather[k] + s->ngather[k], data, len);
+		s->ngather[k] += len;
+		return 0;
+	}
+	rc = stream_flush(s, k);
+	if (rc != 0)
+		return rc;
+	if (len <= STREAM_GATHER / 2) {
+		memcpy(s->gather[k], data, len);
+		s->ngather[k] = len;
+		return 0;
+	}
+	while (len > 0) {
+		unsigned n = len > UINT32_MAX ? UINT32_MAX : (unsigned)len;
+
+		if (hs_scan_stream(s->streams[k], (const char *)data, n, 0, s->scratch, on_match, s) !=
+		    HS_SUCCESS)
+			return SL_EIO;
+		data += n;
+		len -= n;
+	}
 	return 0;
 }
 
@@ -490,6 +535,8 @@ int flt_rscan_end(flt_rscan_t *s, const flt_rules_result_t **result_r)
 	for (size_t k = 0; k < NSTREAMS; k++) {
 		if (s->streams[k] == NULL)
 			continue;
+		if (stream_flush(s, k) != 0)
+			rc = SL_EIO;
 		if (hs_reset_stream(s->streams[k], 0, s->scratch, on_match, s) != HS_SUCCESS)
 			rc = SL_EIO;
 		s->stream_dirty[k] = false;

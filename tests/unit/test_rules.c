@@ -444,6 +444,53 @@ static void test_stream_match_across_chunks(void **state)
 	flt_rules_free(&r);
 }
 
+/* Streams longer than the scanner's gather buffer (16 KiB), fed in pieces
+ * of every size from one byte to more than the buffer: the same matches and
+ * counts, matches straddling the points where gathered data is scanned, an
+ * end-anchored match, and nothing carried over from a message that was
+ * begun again without being ended. */
+static void test_stream_gather_any_chunking(void **state)
+{
+	flt_rules_t *r = load_rules("full F_WORD /needle/\n"
+				    "tflags F_WORD multiple maxhits=1000\n"
+				    "full F_TAIL /the end$/\n"
+				    "rawbody R_WORD /needle/\n"
+				    "tflags R_WORD multiple maxhits=1000\n",
+				    0);
+	static const size_t chunks[] = {1, 3, 7, 100, 4096, 8191, 8193, 16383, 16384, 16385, 40000, 0};
+	const size_t len = 100000;
+	char *big = malloc(len + 1);
+	flt_rscan_t *s;
+	const flt_rules_result_t *res;
+	size_t want = 0;
+
+	(void)state;
+	assert_non_null(big);
+	memset(big, 'x', len);
+	/* a needle every 997 bytes: many straddle 16 KiB boundaries */
+	for (size_t off = 5; off + 6 < len - 8; off += 997, want++)
+		memcpy(big + off, "needle", 6);
+	memcpy(big + len - 7, "the end", 7);
+	big[len] = '\0';
+	tmsg_t m = {.rawbody = big, .full = big};
+
+	assert_int_equal(flt_rscan_new(r, NULL, &s), 0);
+	for (size_t i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
+		/* an abandoned message first: its gathered bytes must not count */
+		assert_int_equal(flt_rscan_begin(s), 0);
+		assert_int_equal(flt_rscan_full(s, sl_slice_make("needle the end", 14)), 0);
+		res = scan_msg(s, &m, chunks[i]);
+		if (hit_value(res, "F_WORD") != (double)want || hit_value(res, "R_WORD") != (double)want ||
+		    hit_value(res, "F_TAIL") != 1)
+			fail_msg("chunk %zu: F_WORD %g R_WORD %g F_TAIL %g, want %zu %zu 1", chunks[i],
+				 hit_value(res, "F_WORD"), hit_value(res, "R_WORD"),
+				 hit_value(res, "F_TAIL"), want, want);
+	}
+	flt_rscan_free(&s);
+	flt_rules_free(&r);
+	free(big);
+}
+
 /* ---- prefilter + PCRE2 ------------------------------------------------ */
 
 static void test_prefilter_confirmed_by_pcre2(void **state)
@@ -836,6 +883,7 @@ int main(void)
 		cmocka_unit_test(test_meta_boolean_and_arithmetic),
 		cmocka_unit_test(test_multiple_nocase_maxhits),
 		cmocka_unit_test(test_stream_match_across_chunks),
+		cmocka_unit_test(test_stream_gather_any_chunking),
 		cmocka_unit_test(test_prefilter_confirmed_by_pcre2),
 		cmocka_unit_test(test_hyperscan_pcre2_equivalence),
 		cmocka_unit_test(test_failed_reload_keeps_old_set),
