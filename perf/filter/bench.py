@@ -292,9 +292,9 @@ def main():
     base_cpu = (len(msgs) / rows[0][4]) if rows and rows[0][4] else None
     for name, mps, mbs, wall, cpu, rec, fp, ns, ts, nh, th in rows:
         per_cpu = len(msgs) / cpu if cpu else None
-        lines.append("| %s | %.1f | %.2f | %.1f | %s | %s | %s | %s | %.1f %% (%d/%d) | "
+        lines.append("| %s | %.1f | %.2f | %.2f | %s | %s | %s | %s | %.1f %% (%d/%d) | "
                      "%.2f %% (%d/%d) |" %
-                     (name, mps, mbs, wall, "%.1f" % cpu if cpu is not None else "n/a",
+                     (name, mps, mbs, wall, "%.2f" % cpu if cpu is not None else "n/a",
                       "%.1f" % per_cpu if per_cpu else "n/a",
                       "%.1f" % (base / mps) if mps else "n/a",
                       "%.1f" % (base_cpu / per_cpu) if per_cpu and base_cpu else "n/a",
