@@ -9,8 +9,16 @@ talks plain IMAP on a socket (no client library in the measured path):
   structure  UID FETCH 1:* (ENVELOPE BODYSTRUCTURE)
   search     UID SEARCH BODY <a term in one message>
   store      UID STORE 1:* +FLAGS.SILENT (\\Flagged)
-  sessions   C concurrent clients, each LOGIN/SELECT/FETCH 1:10 BODY.PEEK[]/LOGOUT
-             in a loop for a fixed count
+  sessions   C concurrent clients, each LOGIN/EXAMINE/FETCH 1:10 BODY.PEEK[]/LOGOUT
+             ROUNDS times
+  pop3_retr  POP3 (--pop3-port): USER/PASS, STAT, then RETR of every message,
+             pipelined (RFC 2449 PIPELINING, both servers offer it) WINDOW
+             commands ahead, QUIT without DELE
+
+Every workload checks what it got (message count, byte count, the SEARCH
+answer): a wrong answer is an error, not a figure. A server that refuses a
+command as unsupported (IMAP NO [CANNOT] / BAD) gets the row marked
+"not supported" (status) and no figures.
 
 Server CPU: --pids (comma list; for a forking server, its master: the CPU
 of children that exited is in the master's cutime/cstime) read from
@@ -60,6 +68,8 @@ class Conn:
         self.s = socket.create_connection((host, port), timeout=timeout)
         self.buf = bytearray()
         self.rx = 0
+        self.kept = []
+        self.literal_bytes = 0
         self.line()
 
     def line(self):
@@ -84,24 +94,30 @@ class Conn:
             self.buf += chunk
         del self.buf[:n]
 
-    def until(self, tag):
-        """Read responses up to TAG's; returns (status line, untagged count)."""
+    def until(self, tag, keep=None):
+        """Read responses up to TAG's; returns (status line, untagged count).
+        Untagged lines starting with KEEP (bytes) are appended to self.kept."""
         n = 0
         t = tag.encode() + b" "
         while True:
             ln = self.line()
+            if keep and ln.startswith(keep):
+                self.kept.append(ln)
+            lit = 0
             m = re.search(rb"\{(\d+)\}\r\n$", ln)
             while m:
                 self.take(int(m.group(1)))
+                lit += int(m.group(1))
                 ln = self.line()
                 m = re.search(rb"\{(\d+)\}\r\n$", ln)
+            self.literal_bytes += lit
             if ln.startswith(t):
                 return ln, n
             n += 1
 
-    def cmd(self, tag, text):
+    def cmd(self, tag, text, keep=None):
         self.s.sendall(f"{tag} {text}\r\n".encode())
-        ln, n = self.until(tag)
+        ln, n = self.until(tag, keep)
         return ln, n
 
     def close(self):
@@ -123,39 +139,128 @@ def login(c, user, pw):
     assert b"l OK" in ln, ln
 
 
+class Unsupported(Exception):
+    """The server refused the command as not implemented (a row to mark)."""
+
+
+def unsupported(ln):
+    return b" BAD " in ln or b"[CANNOT]" in ln
+
+
+class Clock:
+    """The measured window: from the start of the workload, or from the
+    point where it calls start() (after its LOGIN and set-up commands, which
+    are not what the row measures), to its end."""
+
+    def __init__(self, pids):
+        self.pids = pids
+        self.start()
+
+    def start(self):
+        self.cpu0 = cpu_of(self.pids)
+        self.t0 = time.monotonic()
+
+
 def run(args, name, fn):
-    cpu0 = cpu_of(args.pids)
-    t0 = time.monotonic()
-    out = fn()
-    dt = time.monotonic() - t0
-    cpu = cpu_of(args.pids) - cpu0
+    clock = Clock(args.pids)
+    try:
+        out = fn(clock)
+    except Unsupported as e:
+        out = {"status": "not supported", "reply": str(e)[:80]}
+    # a workload that checks its result after the measured part ends the
+    # window itself (_end: time and CPU when the measured part was done)
+    t1, cpu1 = out.pop("_end", None) or (time.monotonic(), cpu_of(args.pids))
+    dt = t1 - clock.t0
+    cpu = cpu1 - clock.cpu0
     out.update(workload=name, server=args.name, seconds=round(dt, 3),
                server_cpu_s=round(cpu, 3))
-    if "ops" in out:
-        out["ops_per_s"] = round(out["ops"] / dt, 1)
-    if "bytes" in out:
-        out["mb_per_s"] = round(out["bytes"] / dt / 1e6, 2)
+    if out.get("status") != "not supported":
+        if "ops" in out:
+            out["ops_per_s"] = round(out["ops"] / dt, 1)
+        if "bytes" in out:
+            out["mb_per_s"] = round(out["bytes"] / dt / 1e6, 2)
+    out.update(args.extra)
     print(json.dumps(out), flush=True)
+
+
+class Pop3:
+    """A POP3 client on a plain socket: status lines and dot-stuffed
+    multi-line answers (RFC 1939 §3)."""
+
+    def __init__(self, host, port, timeout=120):
+        self.s = socket.create_connection((host, port), timeout=timeout)
+        self.buf = bytearray()
+        self.pos = 0
+        self.rx = 0
+        ln = self.line()
+        assert ln.startswith(b"+OK"), ln
+
+    def fill(self):
+        chunk = self.s.recv(1 << 20)
+        if not chunk:
+            raise EOFError("closed")
+        self.rx += len(chunk)
+        if self.pos > (1 << 20):
+            del self.buf[:self.pos]
+            self.pos = 0
+        self.buf += chunk
+
+    def line(self):
+        while True:
+            i = self.buf.find(b"\r\n", self.pos)
+            if i >= 0:
+                ln = bytes(self.buf[self.pos:i + 2])
+                self.pos = i + 2
+                return ln
+            self.fill()
+
+    def multiline(self):
+        """The body of a multi-line answer, dot-unstuffed, without its end."""
+        out = []
+        while True:
+            ln = self.line()
+            if ln == b".\r\n":
+                return b"".join(out)
+            out.append(ln[1:] if ln.startswith(b".") else ln)
+
+    def cmd(self, text):
+        self.s.sendall(text.encode() + b"\r\n")
+        return self.line()
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--host", required=True)
     ap.add_argument("--port", type=int, default=143)
+    ap.add_argument("--pop3-port", type=int, default=110)
     ap.add_argument("--user", required=True)
     ap.add_argument("--password", required=True)
     ap.add_argument("--name", required=True)
     ap.add_argument("--pids", type=lambda s: [int(x) for x in s.split(",") if x], default=[])
+    ap.add_argument("--cpu-file", default="",
+                    help="a cpuacct.usage file (ns): server CPU from it instead of --pids")
     ap.add_argument("--messages", type=int, default=5000)
     ap.add_argument("--size", type=int, default=4096)
     ap.add_argument("--clients", type=int, default=50)
-    ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--window", type=int, default=64)
+    ap.add_argument("--workloads", default="load,fetch_all,structure,search,store,sessions,pop3_retr")
+    ap.add_argument("--extra", type=json.loads, default={}, help="JSON merged into every line")
     args = ap.parse_args()
     h, p = args.host, args.port
+    if args.cpu_file:
+        global cpu_of
+        cg = args.cpu_file
 
-    def load():
+        def cpu_of(_pids):  # noqa: F811 - the cgroup replaces the pid walk
+            with open(cg) as f:
+                return int(f.read()) / 1e9
+    expect_bytes = sum(len(message(i, args.size)) for i in range(args.messages))
+
+    def load(clock):
         c = Conn(h, p)
         login(c, args.user, args.password)
+        clock.start()
         out = bytearray()
         for i in range(args.messages):
             m = message(i, args.size)
@@ -169,45 +274,64 @@ def main():
         sender.join()
         c.close()
         assert bad == 0, f"{bad} APPENDs failed"
-        return {"ops": args.messages, "bytes": args.messages * args.size}
+        return {"ops": args.messages, "bytes": expect_bytes}
 
-    def fetch_all():
+    def fetch_all(clock):
         c = Conn(h, p)
         login(c, args.user, args.password)
+        clock.start()
         c.cmd("s", "SELECT INBOX")
         rx0 = c.rx
         ln, n = c.cmd("f", "UID FETCH 1:* (FLAGS BODY.PEEK[])")
         assert b"f OK" in ln, ln
         c.close()
+        assert n == args.messages, f"{n} FETCH responses for {args.messages} messages"
+        assert c.literal_bytes == expect_bytes, f"{c.literal_bytes} body bytes, not {expect_bytes}"
         return {"ops": n, "bytes": c.rx - rx0}
 
-    def structure():
+    def structure(clock):
         c = Conn(h, p)
         login(c, args.user, args.password)
         c.cmd("s", "SELECT INBOX")
+        clock.start()
         rx0 = c.rx
         ln, n = c.cmd("f", "UID FETCH 1:* (ENVELOPE BODYSTRUCTURE)")
         c.close()
-        return {"ops": n, "bytes": c.rx - rx0, "status": ln.decode().strip()[:60]}
+        assert b"f OK" in ln, ln
+        assert n == args.messages, f"{n} FETCH responses for {args.messages} messages"
+        return {"ops": n, "bytes": c.rx - rx0}
 
-    def search():
+    def search(clock):
         c = Conn(h, p)
         login(c, args.user, args.password)
         c.cmd("s", "SELECT INBOX")
-        ln, _ = c.cmd("q", "UID SEARCH BODY needle1007")
+        clock.start()
+        ln, _ = c.cmd("q", "UID SEARCH BODY needle1007", keep=b"* SEARCH")
         c.close()
-        return {"ops": 1, "status": ln.decode().strip()[:60]}
+        if unsupported(ln):
+            raise Unsupported(ln.decode(errors="replace").strip())
+        assert b"q OK" in ln, ln
+        # APPEND order: message i has UID i+1 on both servers (fresh mailbox)
+        want = [1008] if args.messages > 1007 else []
+        got = [int(x) for k in c.kept for x in k.split()[2:]]
+        assert got == want, f"SEARCH answered {got}, expected {want}"
+        return {"ops": 1, "bytes": args.messages * args.size}
 
-    def store():
+    def store(clock):
         c = Conn(h, p)
         login(c, args.user, args.password)
         c.cmd("s", "SELECT INBOX")
+        clock.start()
         ln, _ = c.cmd("t", "UID STORE 1:* +FLAGS.SILENT (\\Flagged)")
         assert b"t OK" in ln, ln
+        out = {"ops": args.messages, "_end": (time.monotonic(), cpu_of(args.pids))}
+        ln, _ = c.cmd("c", "UID SEARCH FLAGGED", keep=b"* SEARCH")
         c.close()
-        return {"ops": args.messages}
+        flagged = sum(len(k.split()) - 2 for k in c.kept)
+        assert flagged == args.messages, f"{flagged} flagged after STORE"
+        return out
 
-    def sessions():
+    def sessions(clock):
         errors = []
 
         def worker():
@@ -216,7 +340,8 @@ def main():
                     c = Conn(h, p)
                     login(c, args.user, args.password)
                     c.cmd("s", "EXAMINE INBOX")
-                    c.cmd("f", "FETCH 1:10 BODY.PEEK[]")
+                    ln, n = c.cmd("f", "FETCH 1:10 BODY.PEEK[]")
+                    assert b"f OK" in ln and n == 10, (ln, n)
                     c.cmd("o", "LOGOUT")
                     c.close()
             except Exception as e:  # noqa: BLE001 - counted and reported
@@ -226,11 +351,57 @@ def main():
             t.start()
         for t in ts:
             t.join()
-        return {"ops": args.clients * args.rounds - len(errors), "errors": len(errors)}
+        assert len(errors) < args.clients * args.rounds, f"every session failed: {errors[:3]}"
+        out = {"ops": args.clients * args.rounds - len(errors), "errors": len(errors)}
+        if errors:
+            out["error_sample"] = errors[0][:120]
+        return out
 
-    for name, fn in (("load", load), ("fetch_all", fetch_all), ("structure", structure),
-                     ("search", search), ("store", store), ("sessions", sessions)):
-        run(args, name, fn)
+    def pop3_retr(clock):
+        c = Pop3(h, args.pop3_port)
+        ln = c.cmd(f"USER {args.user}")
+        assert ln.startswith(b"+OK"), ln
+        ln = c.cmd(f"PASS {args.password}")
+        assert ln.startswith(b"+OK"), ln
+        clock.start()
+        ln = c.cmd("STAT")
+        assert ln.startswith(b"+OK"), ln
+        n = int(ln.split()[1])
+        assert n == args.messages, f"STAT says {n} messages"
+        rx0 = c.rx
+        got = 0
+        sent = 0
+        done = 0
+        while done < n:
+            batch = b""
+            while sent < n and sent - done < args.window:
+                sent += 1
+                batch += b"RETR %d\r\n" % sent
+            if batch:
+                c.s.sendall(batch)
+            ln = c.line()
+            assert ln.startswith(b"+OK"), ln
+            body = c.multiline()
+            want = message(done, args.size)
+            # a message that does not end in CRLF gets one before the end
+            # line (RFC 1939 §3); the rest must be the APPENDed bytes
+            assert body == want or body == want + b"\r\n", f"RETR {done + 1}: wrong bytes"
+            got += len(want)
+            done += 1
+        rx = c.rx - rx0
+        out = {"ops": n, "bytes": rx, "_end": (time.monotonic(), cpu_of(args.pids))}
+        c.cmd("QUIT")
+        c.s.close()
+        return out
+
+    table = {"load": load, "fetch_all": fetch_all, "structure": structure, "search": search,
+             "store": store, "sessions": sessions, "pop3_retr": pop3_retr}
+    for name in args.workloads.split(","):
+        try:
+            run(args, name, table[name])
+        except Exception as e:  # noqa: BLE001 - one failed row, reported as such
+            print(json.dumps(dict(workload=name, server=args.name, status="failed",
+                                  error=repr(e)[:200], **args.extra)), flush=True)
 
 
 if __name__ == "__main__":
