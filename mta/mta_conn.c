@@ -132,7 +132,7 @@ void mta_conn_pump(mta_conn_t *cn)
 	const mta_proto_ops_t *ops = srv->ops;
 
 	for (;;) {
-		bool progress = false, gone = false;
+		bool progress = false, gone = false, blocked = false;
 		sl_slice_t out;
 
 		if (cn->shutdown_pending && !cn->req_started) {
@@ -150,6 +150,8 @@ void mta_conn_pump(mta_conn_t *cn)
 			if (n > 0) {
 				ops->output_consume(cn->sess, srv->now, (size_t)n);
 				progress = true;
+			} else {
+				blocked = true; /* the stream is full: `writable` follows */
 			}
 		}
 		if (cn->tls_wait_flush && ops->output(cn->sess).len == 0) {
@@ -170,8 +172,23 @@ void mta_conn_pump(mta_conn_t *cn)
 			cn->tls_handshake = true;
 		}
 		if (ops->has_request(cn->sess) && !cn->req_started) {
+			size_t before = out.len;
+
 			cn->req_started = true;
 			ops->start_request(srv->p.proto, cn, srv->now);
+			/* A request answered at once that added no output and left
+			 * another one behind, while the stream takes nothing: an
+			 * engine that resumes a long answer (a FETCH) as soon as its
+			 * buffer has some room, but needs more room than that for
+			 * its next message, would otherwise re-issue the same
+			 * empty request here for ever, and the worker would never
+			 * get back to the ACKs that drain the stream. Wait for
+			 * `writable` instead. */
+			if (blocked && !cn->req_started && ops->has_request(cn->sess) &&
+			    ops->output(cn->sess).len == before) {
+				srv->stats.pump_yields++;
+				break;
+			}
 			continue;
 		}
 		if (ops->closing(cn->sess)) {

@@ -78,6 +78,8 @@ typedef struct mta_srv_stats {
 	uint64_t rejected_ip_limit; /* refused: too many from one address */
 	uint64_t tls_refused;       /* STARTTLS could not start */
 	uint64_t plaintext_discarded; /* bytes thrown away at STARTTLS */
+	uint64_t pump_yields;       /* a request that made no progress into a full
+				     * stream: waited for `writable` instead */
 } mta_srv_stats_t;
 
 typedef struct mta_srv_params {
