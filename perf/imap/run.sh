@@ -26,8 +26,10 @@
 # Knobs: RUNS (3), MESSAGES (5000), SIZE (4096), CLIENTS (50), ROUNDS (4),
 # WINDOW (64 pipelined POP3 RETRs), IMPLS ("sluice dovecot"), WORKLOADS
 # (all), SERVER_CPU (0), CLIENT_CPU (1), HASH (argon2id|cheap), PROFILE (1:
-# perf record -g of sluiced during each Sluice run, into
-# perf/results/imap.profile-RUN.txt), KEEP (1: append to imap.jsonl),
+# perf record, 999 Hz, of sluiced during each Sluice workload, summarised
+# by thread, library and function into OUT/imap.profile-sluice-WORKLOAD.txt;
+# perf's sampling costs a few per cent, so give such a run its own OUT),
+# KEEP (1: append to imap.jsonl),
 # LOCK_WAIT (1800 s), APPLIANCE_WAIT (900 s), PARENT (/var/tmp).
 #
 # Needs root, dovecot-imapd + dovecot-pop3d, a built tree (make all). The
@@ -271,23 +273,26 @@ bench() { # NS IMPL HOST USER PASS RUN [bench.py options]
 }
 
 sluice_run() { # RUN
-	local run=$1 user pass prof_pid=
+	local run=$1 user pass f w
 	lock_take || return 1
 	rm -rf "$TMP/sluice-store"
 	if appliance_up "$TMP/sluice-store"; then
 		user="bench@sluice.test"
 		pass="pw-$RANDOM$RANDOM"
 		echo "$pass" | build/sluicectl user add "$user" --password-stdin >&2 9>&- || log "cannot add $user"
-		if [ "$PROFILE" = 1 ]; then
-			perf record -g -o "$TMP/perf.data" -p "$MY_PID" >/dev/null 2>&1 9>&- &
-			prof_pid=$!
-		fi
 		log "sluice run $run: $MESSAGES x $SIZE B (load avg $(cut -d' ' -f1-3 /proc/loadavg))"
-		bench sluice sluice "$APPLIANCE_IP" "$user" "$pass" "$run" --pids "$MY_PID"
-		if [ -n "$prof_pid" ]; then
-			kill -INT "$prof_pid" && wait "$prof_pid"
-			perf report -i "$TMP/perf.data" --no-children --percent-limit 0.7 --stdio \
-				>"$OUT/imap.profile-$run.txt" 2>/dev/null
+		if [ "$PROFILE" = 1 ]; then
+			mkdir -p "$TMP/prof"
+			bench sluice sluice "$APPLIANCE_IP" "$user" "$pass" "$run" --pids "$MY_PID" \
+				--perf-dir "$TMP/prof"
+			for f in "$TMP"/prof/*.data; do
+				w=$(basename "$f" .data)
+				perf report -i "$f" --sort comm,dso,sym --percent-limit 0.5 --stdio \
+					>"$OUT/imap.profile-$w.txt" 2>/dev/null
+			done
+			rm -rf "$TMP/prof"
+		else
+			bench sluice sluice "$APPLIANCE_IP" "$user" "$pass" "$run" --pids "$MY_PID"
 		fi
 		appliance_mine || { log "the appliance died during run $run"; tail -n 20 /run/sluice/sluiced.log >&2; }
 	fi
