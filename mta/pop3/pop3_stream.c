@@ -144,6 +144,38 @@ static void pop3_stream_eol(struct pop3_stream *t)
 	t->prev_cr = false;
 }
 
+/* pop3_stream_copy - RETR's body bytes: no line counting, only the
+ * stuffing, so the bytes go out in spans that end before each line that
+ * starts with '.' (an LF followed by '.', found with memmem), not one
+ * line at a time. The same state as the line walk below is kept: bol,
+ * crlf and prev_cr at the end of the chunk. */
+static void pop3_stream_copy(pop3_session_t *s, const uint8_t *p, size_t n)
+{
+	struct pop3_stream *t = &s->st;
+	const uint8_t *end = p + n;
+
+	s->stats->bytes_sent += n;
+	while (p < end) {
+		const uint8_t *dot;
+		size_t k;
+
+		if (t->bol && p[0] == '.')
+			pop3_out(s, ".", 1);
+		dot = memmem(p, (size_t)(end - p), "\n.", 2);
+		k = dot != NULL ? (size_t)(dot - p) + 1 : (size_t)(end - p);
+		pop3_out(s, p, k);
+		t->bol = p[k - 1] == '\n';
+		p += k;
+	}
+	if (end[-1] == '\n') {
+		t->crlf = n >= 2 ? end[-2] == '\r' : t->prev_cr;
+		t->prev_cr = false;
+	} else {
+		t->crlf = false;
+		t->prev_cr = end[-1] == '\r';
+	}
+}
+
 /* pop3_stream_bytes - body bytes from the glue, in order. A line that
  * starts with '.' gets another one (RFC 1939 §3). A line starts after
  * every LF, bare or not: a client that splits on LF alone must not see a
@@ -155,6 +187,11 @@ void pop3_stream_bytes(pop3_session_t *s, const uint8_t *p, size_t n)
 	if (t->kind != POP3_ST_MSG || s->state == POP3_S_CLOSED)
 		return;
 	pop3_stream_ok_line(s);
+	if (!t->top) {
+		if (n > 0)
+			pop3_stream_copy(s, p, n);
+		return;
+	}
 	while (n > 0 && !t->done) {
 		const uint8_t *lf;
 		size_t k;
