@@ -30,7 +30,8 @@
 # by thread, library and function into OUT/imap.profile-sluice-WORKLOAD.txt;
 # perf's sampling costs a few per cent, so give such a run its own OUT),
 # KEEP (1: append to imap.jsonl),
-# LOCK_WAIT (1800 s), APPLIANCE_WAIT (900 s), PARENT (/var/tmp), LOCK_HELD
+# BIN (build: the directory of sluiced and sluicectl), REV (the commit
+# they were built from; default HEAD), LOCK_WAIT (1800 s), APPLIANCE_WAIT (900 s), PARENT (/var/tmp), LOCK_HELD
 # (1: the caller holds /tmp/sluice-netns.lock for the whole run, e.g.
 # `flock /tmp/sluice-perf.lock flock /tmp/sluice-netns.lock env LOCK_HELD=1
 # perf/imap/run.sh`; by default the script takes it only around each Sluice
@@ -69,7 +70,11 @@ DV_IP=198.19.4.1
 APPLIANCE_IP=198.18.0.2
 log() { echo "perf/imap: $*" >&2; }
 
-[ -x build/sluiced ] && [ -x build/sluicectl ] || { log "build/sluiced not built (make all)"; exit 1; }
+# BIN: where sluiced and sluicectl are (default build/); a copy elsewhere
+# lets the tree be rebuilt while a long run goes on
+BIN=${BIN:-build}
+[ -x "$BIN/sluiced" ] && [ -x "$BIN/sluicectl" ] || { log "$BIN/sluiced not built (make all)"; exit 1; }
+export SLUICED=$BIN/sluiced SLUICECTL=$BIN/sluicectl
 command -v dovecot >/dev/null || { log "dovecot missing (make perf-deps)"; exit 1; }
 [ -d /sys/fs/cgroup/cpuacct ] || { log "no cgroup v1 cpuacct hierarchy for Dovecot's CPU"; exit 1; }
 CG=/sys/fs/cgroup/cpuacct/sluiceperf-imap.$$
@@ -79,7 +84,7 @@ STARTED_APPLIANCE=0
 MY_PID=
 DOV_DIR=
 LOCKED=0
-REV=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- mta netstack store platform || echo +dirty)
+REV=${REV:-$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- mta netstack store platform || echo +dirty)}
 
 mkdir -p "$OUT"
 JSONL=$OUT/imap.jsonl
@@ -285,7 +290,7 @@ sluice_run() { # RUN
 	if appliance_up "$TMP/sluice-store"; then
 		user="bench@sluice.test"
 		pass="pw-$RANDOM$RANDOM"
-		echo "$pass" | build/sluicectl user add "$user" --password-stdin >&2 9>&- || log "cannot add $user"
+		echo "$pass" | "$SLUICECTL" user add "$user" --password-stdin >&2 9>&- || log "cannot add $user"
 		log "sluice run $run: $MESSAGES x $SIZE B (load avg $(cut -d' ' -f1-3 /proc/loadavg))"
 		if [ "$PROFILE" = 1 ]; then
 			mkdir -p "$TMP/prof"
