@@ -72,8 +72,14 @@ int imap_session_sync_msg(imap_session_t *s, const struct imap_msg_meta *m)
 
 	if (s->req.kind != IMAP_REQ_SYNC)
 		return SL_ESTATE;
-	if (s->sync_mode == IMAP_SM_QR_FETCH || s->sync_mode == IMAP_SM_QR_VANISHED)
-		return 0; /* only the expunged UIDs are wanted */
+	if (s->sync_mode == IMAP_SM_QR_FETCH) {
+		/* only the expunged UIDs are wanted; the changes are told at
+		 * the next NOOP/IDLE (the glue now counts them as synced) */
+		s->sync_due = true;
+		return 0;
+	}
+	if (s->sync_mode == IMAP_SM_QR_VANISHED)
+		return 0; /* the second pass reports the messages */
 	msn = imap_view_msn(s, m->uid);
 	if (msn > 0 && s->sync_mode == IMAP_SM_QR_SELECT) {
 		/* RFC 7162 §3.2.5.1: changed messages as FETCH (UID FLAGS
@@ -253,8 +259,6 @@ int imap_session_sync_done(imap_session_t *s, uint64_t now_us, int err, uint64_t
 bool imap_sync_announce(imap_session_t *s)
 {
 	struct imap_view *v = &s->view;
-	bool any = false;
-
 	size_t out0 = s->out.len;
 
 	if (!s->announcing)
@@ -267,7 +271,6 @@ bool imap_sync_announce(imap_session_t *s)
 	}
 	if (!imap_gone_write(s) || imap_room(s) < 64)
 		return s->out.len != out0;
-	any = s->out.len != out0;
 	imap_view_compact(s);
 	if (s->n_sync_new > 0) {
 		while (v->n + s->n_sync_new > v->cap && v->cap < s->cfg->view_max) {
@@ -318,7 +321,6 @@ bool imap_sync_announce(imap_session_t *s)
 	} else if (s->job == IMAP_JOB_SYNC) {
 		imap_tagged(s, "OK", "%s completed", s->verb ? s->verb : "NOOP");
 	}
-	(void)any;
 	return true;
 }
 
