@@ -77,7 +77,10 @@ static void fz_line_done(struct fz *f)
 {
 	if (f->resp_start && !f->line_long)
 		fz_check_start(f->line, f->line_len);
-	/* a line that ends in {n} announces a literal */
+	/* a line that ends in {n} announces a literal ({0} too: the
+	 * response goes on after it) */
+	bool announced = false;
+
 	f->lit_left = 0;
 	if (f->line_len >= 3 && f->line[f->line_len - 1] == '}') {
 		size_t i = f->line_len - 2;
@@ -88,10 +91,12 @@ static void fz_line_done(struct fz *f)
 			mul *= 10;
 			i--;
 		}
-		if (f->line[i] == '{' && i + 1 < f->line_len - 1)
+		if (f->line[i] == '{' && i + 1 < f->line_len - 1) {
 			f->lit_left = v;
+			announced = true;
+		}
 	}
-	f->resp_start = f->lit_left == 0;
+	f->resp_start = !announced;
 	f->line_len = 0;
 	f->line_long = false;
 }
