@@ -8,7 +8,10 @@
  * 50 MB. HEADER, TEXT and HEADER.FIELDS need the header/body split: the
  * engine reads the first header_max bytes and finds the blank line itself
  * (RFC 5322 §2.1). ENVELOPE, BODY and BODYSTRUCTURE are rendered at
- * delivery and cached in the store; the glue passes them through. */
+ * delivery and cached in the store; the glue passes them through.
+ * BINARY (RFC 3516) decodes a part twice through BODY requests: once to
+ * measure it, once to send it (imap_bin_begin); UID FETCH (CHANGEDSINCE n
+ * VANISHED) starts with a SYNC for the expunged UIDs (RFC 7162 §3.2.6). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
