@@ -1282,7 +1282,10 @@ int imap_session_store_done(imap_session_t *s, uint64_t now_us, int err)
 	}
 	/* the new flags go out as FETCH responses (RFC 9051 §6.4.6) */
 	memset(&s->fetch, 0, sizeof(s->fetch));
-	s->fetch.items = IMAP_FI_FLAGS | (s->uid ? IMAP_FI_UID : 0) |
+	/* RFC 7162 (errata 1807): under QRESYNC the STORE's FETCH
+	 * responses carry the UID too */
+	s->fetch.items = IMAP_FI_FLAGS |
+			 (s->uid || (s->enabled & IMAP_EN_QRESYNC) ? IMAP_FI_UID : 0) |
 			 ((s->enabled & IMAP_EN_CONDSTORE) ? IMAP_FI_MODSEQ : 0);
 	s->fetch.flags_only_silent = true;
 	s->job = IMAP_JOB_FETCH;

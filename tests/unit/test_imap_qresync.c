@@ -89,6 +89,9 @@ static const struct tcase cases[] = {
 	     "C:c UID FETCH 1:* FLAGS (VANISHED)", "S:c BAD VANISHED needs CHANGEDSINCE",
 	     "C:d UID FETCH 1:* FLAGS (CHANGEDSINCE 1 FOO)", "S:d BAD Unknown FETCH modifier",
 	     "C:f UID FETCH 1:* FLAGS ()", "S*f BAD"),
+	CASE(qresync_store_fetch_has_uid, NULL, GREET, LOGIN, ENABLE_QR, SELECT,
+	     "C:a STORE 2 +FLAGS (\\Answered)",
+	     "S:* 2 FETCH (UID 2 FLAGS (\\Answered $Forwarded) MODSEQ (6))", "S:a OK STORE completed"),
 	CASE(without_qresync_expunge_is_numbered, NULL, GREET, LOGIN, SELECT, "C:b EXPUNGE",
 	     "S:* 3 EXPUNGE", "S:* 3 EXPUNGE", "S:b OK EXPUNGE completed"),
 };
