@@ -239,3 +239,37 @@ def test_qresync_resync(user):
     # another UIDVALIDITY: a plain SELECT, nothing about changes
     assert again[-1].startswith("t OK") and not any("VANISHED" in x for x in again), again
     assert "* OK [CLOSED] Previous mailbox closed\r\n" in again
+
+
+@pytest.mark.slow
+def test_binary_20mb_attachment(user):
+    """A 20 MB attachment (27 MB of base64): BINARY.SIZE and BINARY stream
+    it through the session's output buffer; byte-identical, with timings."""
+    addr, pw = user
+    blob = os.urandom(20 * 1024 * 1024)
+    msg = (b"Subject: big\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=q\r\n\r\n"
+           b"--q\r\nContent-Type: text/plain\r\n\r\nbig one\r\n"
+           b"--q\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+           + b64_lines(blob) + b"\r\n--q--\r\n")
+
+    def run():
+        c = ie.connect(addr, pw, timeout=300)
+        typ, data = c.append("INBOX", None, None, msg)
+        assert typ == "OK", data
+        ie.ok(c.select("INBOX"))
+        t0 = time.monotonic()
+        size = ie.ok(c.fetch("1", "(BINARY.SIZE[2])"))
+        t1 = time.monotonic()
+        got = ie.ok(c.fetch("1", "(BINARY.PEEK[2])"))
+        t2 = time.monotonic()
+        raw = ie.ok(c.fetch("1", "(BODY.PEEK[2])"))
+        t3 = time.monotonic()
+        c.logout()
+        return size, got, len(_item(raw, "BODY[2]")[1]), (t1 - t0, t2 - t1, t3 - t2)
+
+    size, got, raw_len, (t_size, t_bin, t_raw) = ie.netns(run, timeout=600)
+    assert b"BINARY.SIZE[2] %d" % len(blob) in size[0], size
+    head, body = _item(got, "BINARY[2]")
+    assert body == blob
+    print(f"\n20 MB attachment: BINARY.SIZE[2] {t_size:.2f} s, BINARY.PEEK[2] {t_bin:.2f} s "
+          f"(measure + decode + send), BODY.PEEK[2] ({raw_len} bytes) {t_raw:.2f} s")

@@ -358,6 +358,10 @@ static void test_binary_big_attachment(void **state)
 			       ")\r\n");
 		h_expect(&h, "c OK FETCH completed", false);
 		assert_true(h.stats.body_bytes >= BIG_N + 70000);
+		/* streamed: the output buffer never grew past twice output_max
+		 * (it doubles), and the header scratch holds a MIME header */
+		assert_true(h.s->out.cap <= 2 * 32768);
+		assert_true(h.s->hdr.cap <= 4096);
 		h_section_hook = NULL;
 		h_fini(&h);
 	}
