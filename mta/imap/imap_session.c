@@ -1131,6 +1131,7 @@ int imap_session_select_done(imap_session_t *s, uint64_t now_us, int err,
 		err = SL_ESTATE;
 	if (err < 0 || mb == NULL) {
 		/* RFC 9051 §6.3.2: a failed SELECT leaves no mailbox selected */
+		s->qr_select = false;
 		imap_view_reset(s);
 		s->state = IMAP_STATE_AUTH;
 		if (err == SL_ESTATE)

@@ -92,6 +92,10 @@ static const struct tcase cases[] = {
 	CASE(qresync_store_fetch_has_uid, NULL, GREET, LOGIN, ENABLE_QR, SELECT,
 	     "C:a STORE 2 +FLAGS (\\Answered)",
 	     "S:* 2 FETCH (UID 2 FLAGS (\\Answered $Forwarded) MODSEQ (6))", "S:a OK STORE completed"),
+	CASE(qresync_select_of_nothing, NULL, GREET, LOGIN, ENABLE_QR,
+	     "C:s SELECT Nope (QRESYNC (1000 1))",
+	     "S:s NO [NONEXISTENT] SELECT: mailbox does not exist", "C:t SELECT Archive (QRESYNC (1000 1))",
+	     "S:t NO [CANNOT] Mailbox is not selectable", "C:n NOOP", "S:n OK NOOP completed"),
 	CASE(without_qresync_expunge_is_numbered, NULL, GREET, LOGIN, SELECT, "C:b EXPUNGE",
 	     "S:* 3 EXPUNGE", "S:* 3 EXPUNGE", "S:b OK EXPUNGE completed"),
 };
