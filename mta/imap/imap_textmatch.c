@@ -13,6 +13,9 @@
 /* A callback's return that stops the parser: every predicate is decided.
  * Outside the sl_err range, so it cannot be mistaken for an error. */
 #define TM_STOP (-1000)
+/* ... and one that stops it because the rest of the message is the text
+ * itself (raw mode, see tm_on_text). */
+#define TM_RAW (-1001)
 /* Folded text is searched in windows of this many bytes (plus the tail
  * that a match may straddle). */
 #define TM_WINDOW 65536u
@@ -49,6 +52,11 @@ struct imap_tm {
 	uint8_t pend[4];
 	size_t npend;
 	sl_buf_t hbuf;
+	/* the piece being fed, and raw mode: the parser is stopped and the
+	 * remaining raw bytes are searched as they come */
+	const uint8_t *feed_p;
+	size_t feed_n;
+	bool raw;
 };
 
 /* ---- folding ---- */
@@ -104,9 +112,23 @@ size_t imap_tm_fold(const uint8_t *in, size_t n, uint8_t *out, int partial)
 		size_t need;
 
 		if (b < 0x80) {
-			/* the common case: a run of ASCII */
+			/* the common case: a run of ASCII, 8 bytes at a time
+			 * (A-Z get 0x20 where a byte is in 'A'..'Z') */
 			size_t j = i;
 
+			while (j + 8 <= n) {
+				uint64_t x, h, ge, gt;
+
+				memcpy(&x, in + j, 8);
+				if (x & 0x8080808080808080ull)
+					break;
+				h = 0x0101010101010101ull;
+				ge = (x + h * (0x80 - 'A')) & (h * 0x80);
+				gt = (x + h * (0x80 - 'Z' - 1)) & (h * 0x80);
+				x |= (ge & ~gt) >> 2;
+				memcpy(out + j, &x, 8);
+				j += 8;
+			}
 			while (j < n && in[j] < 0x80) {
 				out[j] = tm_ascii[in[j]];
 				j++;
@@ -397,18 +419,50 @@ static int tm_on_part_end(void *ctx, const msg_part_t *part)
 	return tm_status(tm);
 }
 
-/* tm_on_text - a piece of a text part's text: fold it behind the tail of
- * the part's text so far and search the window. */
+static int tm_text(imap_tm_t *tm, const uint8_t *p, size_t n);
+
+/* tm_raw_ok - is the rest of the message, from the text of PART on, its
+ * text byte for byte? A single text/plain part without transfer encoding,
+ * in UTF-8/US-ASCII or no charset: the parser passes such a body through
+ * as it is (docs/message.md), so there is no need to run it. */
+static bool tm_raw_ok(const msg_part_t *part)
+{
+	if (part->index != 0 || part->is_multipart || part->is_rfc822 ||
+	    (part->cte != MSG_CTE_7BIT && part->cte != MSG_CTE_8BIT && part->cte != MSG_CTE_BINARY))
+		return false;
+	if (part->type.len != 4 || memcmp(part->type.ptr, "text", 4) != 0 ||
+	    part->subtype.len != 5 || memcmp(part->subtype.ptr, "plain", 5) != 0)
+		return false;
+	return part->charset.len == 0 ||
+	       (part->charset.len == 5 && memcmp(part->charset.ptr, "utf-8", 5) == 0) ||
+	       (part->charset.len == 8 && memcmp(part->charset.ptr, "us-ascii", 8) == 0);
+}
+
+/* tm_on_text - a piece of a text part's text. When the rest of the
+ * message is that text (tm_raw_ok) and the piece lies in what is being
+ * fed, the parser is stopped and the raw bytes are searched directly from
+ * here on: the common plain-text message costs one fold and one search. */
 static int tm_on_text(void *ctx, const msg_part_t *part, sl_slice_t data)
 {
 	imap_tm_t *tm = ctx;
-	const uint8_t *p = data.ptr;
-	size_t n = data.len;
-	uint64_t mask;
+	int rc;
 
-	(void)part;
 	tm_header_end(tm);
-	mask = tm->body_mask & ~tm->decided;
+	if ((tm->body_mask & ~tm->decided) != 0 && tm_raw_ok(part) && tm->feed_p != NULL &&
+	    data.ptr >= tm->feed_p && data.ptr + data.len <= tm->feed_p + tm->feed_n) {
+		tm->raw = true;
+		rc = tm_text(tm, data.ptr, (size_t)(tm->feed_p + tm->feed_n - data.ptr));
+		return rc == 0 ? TM_RAW : rc;
+	}
+	return tm_text(tm, data.ptr, data.len);
+}
+
+/* tm_text - fold text behind the tail of the part's text so far and
+ * search the window. */
+static int tm_text(imap_tm_t *tm, const uint8_t *p, size_t n)
+{
+	uint64_t mask = tm->body_mask & ~tm->decided;
+
 	while (mask != 0 && n > 0) {
 		size_t take = n < TM_WINDOW ? n : TM_WINDOW, len, used, keep;
 		uint8_t *w = tm->win + tm->tail;
@@ -563,7 +617,7 @@ void imap_tm_begin(imap_tm_t *tm, int64_t internaldate, int32_t tz_min)
 {
 	msg_parser_reset(tm->parser);
 	tm->matched = tm->decided = 0;
-	tm->hdr_done = tm->date_seen = tm->stopped = false;
+	tm->hdr_done = tm->date_seen = tm->stopped = tm->raw = false;
 	tm->internaldate = internaldate;
 	tm->tz_min = tz_min;
 	tm->tail = 0;
@@ -584,7 +638,16 @@ int imap_tm_feed(imap_tm_t *tm, const void *data, size_t len)
 
 	if (tm->stopped)
 		return 1;
-	rc = msg_parser_feed(tm->parser, data, len);
+	if (tm->raw) {
+		rc = tm_text(tm, data, len);
+	} else {
+		tm->feed_p = data;
+		tm->feed_n = len;
+		rc = msg_parser_feed(tm->parser, data, len);
+		tm->feed_p = NULL;
+		if (rc == TM_RAW)
+			rc = tm_status(tm);
+	}
 	if (rc == TM_STOP) {
 		tm->stopped = true;
 		return 1;
@@ -594,11 +657,11 @@ int imap_tm_feed(imap_tm_t *tm, const void *data, size_t len)
 
 uint64_t imap_tm_end(imap_tm_t *tm)
 {
-	if (!tm->stopped) {
+	if (!tm->stopped && !tm->raw) {
 		/* closes the open parts: their part_end may still decide */
 		(void)msg_parser_finish(tm->parser, NULL);
-		tm->stopped = true;
 	}
+	tm->stopped = true;
 	tm_header_end(tm);
 	return tm->matched & tm->all;
 }
