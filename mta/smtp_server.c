@@ -875,6 +875,14 @@ static void conn_pump(smtp_conn_t *cn)
 
 /* ---- stream callbacks ---- */
 
+/* smtp_overflow_sessions - how many sessions past max_sessions may still
+ * be accepted to answer 421: at most 32, and never more than max_sessions,
+ * so the per-address table (sized 2 x max_sessions) cannot fill. */
+static uint32_t smtp_overflow_sessions(uint32_t max_sessions)
+{
+	return max_sessions < 32 ? max_sessions : 32;
+}
+
 static int tcp_accepted(ns_stream_t *c, void *listen_ctx)
 {
 	smtp_listener_t *lst = listen_ctx;
@@ -883,13 +891,19 @@ static int tcp_accepted(ns_stream_t *c, void *listen_ctx)
 	struct smtp_peer peer;
 	smtp_conn_t *cn;
 	struct in_addr a;
+	bool over;
 	int rc;
 
 	if (srv->shutting_down)
 		return SL_ESTATE;
-	if (srv->n_conns >= srv->p.max_sessions) {
+	/* Over max_sessions a client is told so with a 421 (RFC 5321 §3.8)
+	 * by up to smtp_overflow_sessions() extra sessions that only say that
+	 * and close; past those it is reset: we cannot even afford a 421. */
+	over = srv->n_conns >= srv->p.max_sessions;
+	if (over) {
 		srv->gs.rejected_session_limit++;
-		return SL_ELIMIT; /* reset: we cannot even afford a 421 */
+		if (srv->n_conns >= srv->p.max_sessions + smtp_overflow_sessions(srv->p.max_sessions))
+			return SL_ELIMIT;
 	}
 	cn = calloc(1, sizeof(*cn));
 	if (cn == NULL)
@@ -919,8 +933,21 @@ static int tcp_accepted(ns_stream_t *c, void *listen_ctx)
 	/* Implicit TLS: the session starts secured; its greeting waits in the
 	 * stream until the handshake is done. */
 	peer.tls_active = lst->implicit_tls;
+	/* Over a limit the session only refuses in place of its greeting. */
+	if (over) {
+		sl_log(SL_LOG_INFO, SMTP_LOG, "[%s]: too many sessions (max_sessions %u)", cn->ip_str,
+		       srv->p.max_sessions);
+		peer.refuse = "Too many sessions, try again later";
+	}
+	if (mta_ipcount_acquire(srv->ipt, cn->ip) > srv->p.max_per_ip && !over) {
+		srv->gs.rejected_ip_limit++;
+		sl_log(SL_LOG_INFO, SMTP_LOG, "[%s]: too many connections from this address",
+		       cn->ip_str);
+		peer.refuse = "Error: too many connections from your address";
+	}
 	rc = smtp_session_create(&lst->cfg, &cn->hooks, &peer, srv->now, &cn->s);
 	if (rc < 0) {
+		mta_ipcount_release(srv->ipt, cn->ip);
 		free(cn);
 		return rc;
 	}
@@ -931,13 +958,6 @@ static int tcp_accepted(ns_stream_t *c, void *listen_ctx)
 	srv->conns = cn;
 	srv->n_conns++;
 	srv->gs.sessions_current = srv->n_conns;
-	if (mta_ipcount_acquire(srv->ipt, cn->ip) > srv->p.max_per_ip) {
-		srv->gs.rejected_ip_limit++;
-		sl_log(SL_LOG_INFO, SMTP_LOG, "[%s]: too many connections from this address",
-		       cn->ip_str);
-		smtp_session_shutdown(cn->s, srv->now,
-				      "Error: too many connections from your address");
-	}
 	conn_pump(cn);
 	return 0;
 }

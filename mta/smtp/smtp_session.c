@@ -144,7 +144,12 @@ int smtp_session_create(const struct smtp_config *cfg, const struct smtp_hooks *
 		    (size_t)(cfg->rcpt_max + 2) * (SMTP_PATH_MAX + SMTP_ORCPT_MAX + 2) + 1024);
 	s->stats->sessions++;
 
-	if (cfg->greeting_delay_us > 0) {
+	if (peer->refuse != NULL) {
+		/* RFC 5321 §3.1: a server that will not serve says so in
+		 * place of the greeting, and closes. */
+		s->phase = SMTP_P_CMD;
+		smtp_session_shutdown(s, now_us, peer->refuse);
+	} else if (cfg->greeting_delay_us > 0) {
 		s->phase = SMTP_P_GREET_WAIT;
 		s->deadline = now_us + cfg->greeting_delay_us;
 	} else {

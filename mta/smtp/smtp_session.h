@@ -124,6 +124,8 @@ struct smtp_peer {
 	const char *client_rdns; /* verified reverse DNS name, or NULL */
 	bool tls_active;         /* implicit TLS (port 465) already established */
 	uint64_t conn_id;        /* unique per process lifetime; seeds queue ids */
+	const char *refuse;      /* non-NULL: greet with "421 4.3.2 <host> <refuse>"
+				  * and close (a connection limit was hit) */
 };
 
 /* Filter verdict at end of data (the filter issue plugs Hyperscan in). */

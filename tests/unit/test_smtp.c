@@ -1432,11 +1432,39 @@ static void test_shutdown_and_stats(void **state)
 	smtp_session_destroy(&s);
 }
 
+/* A session created to refuse says 421 in place of the greeting, with
+ * or without a greeting delay, and takes no command. */
+static void test_refuse_in_place_of_greeting(void **state)
+{
+	static const char want[] = "421 4.3.2 " HOST " Too many sessions\r\n";
+	struct smtp_config cfg;
+	struct smtp_peer peer = {.client_ip = "192.0.2.1", .refuse = "Too many sessions"};
+	smtp_session_t *s;
+	size_t used;
+	sl_slice_t o;
+
+	(void)state;
+	for (int delay = 0; delay < 2; delay++) {
+		smtp_config_defaults(&cfg);
+		cfg.hostname = HOST;
+		cfg.greeting_delay_us = delay ? 500000 : 0;
+		assert_int_equal(smtp_session_create(&cfg, NULL, &peer, 0, &s), 0);
+		assert_true(smtp_session_closing(s));
+		o = smtp_session_output(s);
+		assert_int_equal(o.len, sizeof(want) - 1);
+		assert_memory_equal(o.ptr, want, o.len);
+		assert_int_equal(smtp_session_input(s, 0, "EHLO x\r\n", 8, &used), SL_ECLOSED);
+		assert_int_equal(smtp_session_output(s).len, o.len);
+		smtp_session_destroy(&s);
+	}
+}
+
 int main(void)
 {
 	size_t nc = sizeof(cases) / sizeof(cases[0]);
 	static const struct CMUnitTest fixed[] = {
 		cmocka_unit_test(test_every_command_in_every_state),
+		cmocka_unit_test(test_refuse_in_place_of_greeting),
 		cmocka_unit_test(test_every_command_all_features),
 		cmocka_unit_test(test_split_every_boundary),
 		cmocka_unit_test(test_output_backpressure),
