@@ -12,6 +12,7 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
+#include "imap_recent.h"
 #include "ns_diag.h"
 #include "ns_tls.h"
 #include "sl_err.h"
@@ -53,6 +54,7 @@ struct sd_dataplane {
 	unsigned n;
 	atomic_int stopping;  /* 0 running, 1 draining, 2 hard stop */
 	mta_authpool_t *auth;
+	imap_recent_t *imap_recent; /* \Recent claims of every lane's IMAP sessions */
 	flt_rules_t *rules;        /* the live rule set, or NULL (no filter) */
 	flt_av_db_t *av;           /* the compiled virus signatures */
 	flt_filter_t *filter;      /* shared by the lanes' scans */
@@ -251,6 +253,7 @@ static int sd_lane_imap(const sd_config_t *c, sd_dataplane_t *dp, sd_lane_t *l,
 	ip.client = l->client;
 	ip.reader = l->reader;
 	ip.auth = dp->auth;
+	ip.recent = dp->imap_recent;
 	ip.tls = l->tls;
 	ip.lane = l->index;
 	sd_config_imap(c, &ip.engine);
@@ -494,6 +497,14 @@ int sd_dataplane_create(const sd_config_t *c, st_store_t *store, sd_dataplane_t 
 		if (rc < 0)
 			goto fail;
 	}
+	if (sd_config_imap_enabled(c)) {
+		dp->imap_recent = imap_recent_create();
+		if (dp->imap_recent == NULL) {
+			*error_r = "imap: out of memory";
+			rc = SL_ENOMEM;
+			goto fail;
+		}
+	}
 	for (unsigned i = 0; i < dp->n; i++) {
 		sd_lane_t *l = &dp->lane[i];
 		sl_worker_params_t wp;
@@ -609,6 +620,7 @@ void sd_dataplane_destroy(sd_dataplane_t **dpp)
 		st_reader_destroy(&l->reader);
 	}
 	mta_authpool_destroy(&dp->auth);
+	imap_recent_destroy(&dp->imap_recent);
 	flt_filter_free(&dp->filter);
 	flt_rules_free(&dp->rules);
 	flt_av_db_free(&dp->av);

@@ -246,6 +246,7 @@ int imap_server_create(const imap_server_params_t *p, imap_server_t **srv_r,
 	sp.client = p->client;
 	sp.poll_us = p->idle_poll_us;
 	sp.wake = imap_wake;
+	sp.recent = p->recent;
 	rc = imap_store_create(&sp, &srv->store);
 	if (srv->authlk == NULL || rc < 0) {
 		*error_r = "imap: out of memory";

@@ -45,6 +45,7 @@ typedef struct imap_server_params {
 	st_client_t *client;     /* the lane's; borrowed */
 	st_reader_t *reader;     /* the lane's; borrowed */
 	mta_authpool_t *auth;    /* shared; NULL: logins fail temporarily */
+	struct imap_recent *recent; /* \Recent claims, shared; NULL: this lane's own */
 	ns_tls_ctx_t *tls;       /* the lane's, borrowed; NULL: no TLS */
 	unsigned lane;
 	/* Engine settings shared by the listeners (hostname must outlive the

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "imap_recent.h"
 #include "imap/imap_structure.h"
 #include "imap/imap_textmatch.h"
 #include "message/msg.h"
@@ -21,11 +22,6 @@
 
 #define IMAP_STORE_LOG "imap"
 #define IMAP_STORE_POLL_US (50 * SL_US_PER_MS)
-/* \Recent table: mailbox id -> highest UID claimed. Cleared when full
- * (then every message is \Recent once more to the next session: rare and
- * harmless; RFC 9051 dropped \Recent). */
-#define RECENT_SLOTS 16384u
-#define RECENT_FILL_MAX (RECENT_SLOTS / 2)
 /* The largest result array a write takes (UIDs of one EXPUNGE/COPY). */
 #define IMAP_STORE_UIDS_MAX (1u << 20)
 /* SEARCH on message text: message bytes one st_read may scan (plus
@@ -82,11 +78,6 @@ struct imap_store_sess {
 	imap_store_sess_t *tm_next;
 };
 
-struct recent_slot {
-	uint64_t mailbox_id; /* 0 = empty */
-	uint32_t claimed;
-};
-
 struct imap_store {
 	imap_store_params_t p;
 	st_store_t *store;
@@ -98,8 +89,8 @@ struct imap_store {
 	imap_store_op_t *inflight;
 	unsigned n_idle;           /* IDLE sessions seen at the last tick */
 	uint64_t sess_seq;
-	struct recent_slot *recent;
-	unsigned recent_fill;
+	imap_recent_t *recent;    /* p.recent, or our own */
+	bool own_recent;
 	/* ENVELOPE/BODYSTRUCTURE and the part table (imap_structure.h),
 	 * built once per body and cached with the blob */
 	msg_parser_t *parser;
@@ -110,36 +101,6 @@ struct imap_store {
 	imap_tm_t *tm;
 	imap_store_sess_t *tm_head, *tm_tail;
 };
-
-/* ---- \Recent ---- */
-
-static struct recent_slot *recent_find(imap_store_t *st, uint64_t id, bool add)
-{
-	uint32_t i = (uint32_t)((id * 0x9E3779B97F4A7C15ull) >> 40) & (RECENT_SLOTS - 1);
-
-	while (st->recent[i].mailbox_id != 0 && st->recent[i].mailbox_id != id)
-		i = (i + 1) & (RECENT_SLOTS - 1);
-	if (st->recent[i].mailbox_id == id)
-		return &st->recent[i];
-	if (!add)
-		return NULL;
-	if (st->recent_fill >= RECENT_FILL_MAX) {
-		memset(st->recent, 0, RECENT_SLOTS * sizeof(*st->recent));
-		st->recent_fill = 0;
-		return recent_find(st, id, true);
-	}
-	st->recent_fill++;
-	st->recent[i].mailbox_id = id;
-	st->recent[i].claimed = 0;
-	return &st->recent[i];
-}
-
-static uint32_t recent_claimed(imap_store_t *st, uint64_t id)
-{
-	struct recent_slot *r = recent_find(st, id, false);
-
-	return r != NULL ? r->claimed : 0;
-}
 
 /* ---- helpers ---- */
 
@@ -224,7 +185,7 @@ static int count_cb(void *ctx, const st_msg_info_t *m)
 /* \Recent count for STATUS/LIST-STATUS: messages above the claimed UID. */
 static uint32_t recent_count(imap_store_t *st, const st_mailbox_info_t *i)
 {
-	uint32_t claimed = recent_claimed(st, i->id), n = 0;
+	uint32_t claimed = imap_recent_claimed(st->recent, i->id), n = 0;
 
 	if (i->count == 0 || claimed + 1 >= i->uidnext)
 		return 0;
@@ -434,7 +395,16 @@ static int select_fn(st_reader_t *rd, void *ctx)
 		return rc;
 	if (sc->info.attrs & ST_MBOX_NOSELECT)
 		return SL_ESTATE;
-	sc->claimed = recent_claimed(sc->ss->st, sc->info.id);
+	/* RFC 3501 §2.3.2: the first session to see a new message gets
+	 * \Recent for it; EXAMINE changes no state, \Recent included
+	 * (§6.3.2). The claim is taken here, before listing, so that a
+	 * session on another lane selecting at the same time cannot also
+	 * take it. */
+	if (sc->rq->u.select.readonly || sc->info.uidnext <= 1)
+		sc->claimed = imap_recent_claimed(sc->ss->st->recent, sc->info.id);
+	else
+		sc->claimed = imap_recent_claim(sc->ss->st->recent, sc->info.id,
+						sc->info.uidnext - 1);
 	rc = st_msg_list(rd, sc->info.id, 1, UINT32_MAX, select_msg_cb, sc);
 	if (sc->msg_err < 0)
 		return sc->msg_err;
@@ -466,15 +436,6 @@ static void serve_select(imap_store_sess_t *ss, const struct imap_request *rq, u
 	}
 	mailbox_info_to_imap(&sc->info, &m);
 	m.recent = sc->recent;
-	/* RFC 3501 §2.3.2: the first session to see a new message gets
-	 * \Recent for it; EXAMINE changes no state, \Recent included
-	 * (§6.3.2). */
-	if (!rq->u.select.readonly && sc->info.uidnext > 1) {
-		struct recent_slot *r = recent_find(st, sc->info.id, true);
-
-		if (r->claimed < sc->info.uidnext - 1)
-			r->claimed = sc->info.uidnext - 1;
-	}
 	ss->sel_id = sc->info.id;
 	ss->sel_readonly = rq->u.select.readonly;
 	/* The generation cannot be loaded before the snapshot (the id comes
@@ -728,14 +689,9 @@ static int sync_changed_cb(void *ctx, const st_msg_info_t *mi)
 	m.keywords = kws;
 	/* a message nobody has seen yet: this session takes \Recent for it,
 	 * unless it only EXAMINEs */
-	if (!yc->ss->sel_readonly) {
-		struct recent_slot *r = recent_find(yc->ss->st, yc->ss->sel_id, true);
-
-		if (mi->uid > r->claimed) {
-			m.recent = true;
-			r->claimed = mi->uid;
-		}
-	}
+	if (!yc->ss->sel_readonly &&
+	    imap_recent_claim(yc->ss->st->recent, yc->ss->sel_id, mi->uid) < mi->uid)
+		m.recent = true;
 	imap_session_sync_msg(yc->ss->s, &m);
 	return 0;
 }
@@ -1309,7 +1265,11 @@ int imap_store_create(const imap_store_params_t *p, imap_store_t **st_r)
 	st->store = st_reader_store(p->reader);
 	if (st->p.poll_us == 0)
 		st->p.poll_us = IMAP_STORE_POLL_US;
-	st->recent = calloc(RECENT_SLOTS, sizeof(*st->recent));
+	st->recent = p->recent;
+	if (st->recent == NULL) {
+		st->recent = imap_recent_create();
+		st->own_recent = true;
+	}
 	st->mstruct = msg_struct_new(0);
 	if (st->mstruct != NULL) {
 		msg_callbacks_t cb;
@@ -1341,7 +1301,8 @@ void imap_store_destroy(imap_store_t **stp)
 			op->ss = NULL;
 		}
 	}
-	free(st->recent);
+	if (st->own_recent)
+		imap_recent_destroy(&st->recent);
 	imap_tm_free(&st->tm);
 	msg_parser_free(&st->parser);
 	msg_struct_free(&st->mstruct);

@@ -55,6 +55,9 @@ typedef struct imap_store_params {
 	 * mailbox changed: the owner pumps the session (output, next request).
 	 * Never called from inside imap_store_serve. */
 	void (*wake)(void *owner);
+	/* \Recent claims shared with the other lanes (borrowed); NULL: the
+	 * store side keeps its own (one lane, or a test). */
+	struct imap_recent *recent;
 } imap_store_params_t;
 
 /* Counters of the store side. */
