@@ -718,6 +718,9 @@ static int sync_fn(st_reader_t *rd, void *ctx)
 	yc->hms = mi.highestmodseq;
 	if (rq->u.sync.since >= mi.highestmodseq)
 		return 0; /* nothing changed: no index walk */
+	if (rq->u.sync.expunged_only) /* QRESYNC's VANISHED (EARLIER) pass */
+		return st_changes_since(rd, yc->ss->sel_id, rq->u.sync.since, NULL,
+					sync_vanished_cb, yc);
 	rc = kwtab_load(rd, yc->ss->sel_id, &yc->kw);
 	if (rc < 0)
 		return rc;

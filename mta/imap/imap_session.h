@@ -368,6 +368,9 @@ struct imap_request {
 			 * then every UID expunged at a MODSEQ > SINCE. */
 			uint64_t since;
 			unsigned want; /* IMAP_WANT_* for the messages */
+			/* QRESYNC passes that want only the expunged UIDs:
+			 * the glue may skip the changed messages */
+			bool expunged_only;
 		} sync;
 	} u;
 };

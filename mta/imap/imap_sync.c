@@ -49,6 +49,7 @@ bool imap_sync_issue(imap_session_t *s)
 	s->sync_recent_min = 0;
 	s->req.u.sync.since = s->view.highestmodseq;
 	s->req.u.sync.want = IMAP_WANT_KEYWORDS | IMAP_WANT_MODSEQ;
+	s->req.u.sync.expunged_only = false;
 	imap_request_issue(s, IMAP_REQ_SYNC);
 	return true;
 }
@@ -72,12 +73,8 @@ int imap_session_sync_msg(imap_session_t *s, const struct imap_msg_meta *m)
 
 	if (s->req.kind != IMAP_REQ_SYNC)
 		return SL_ESTATE;
-	if (s->sync_mode == IMAP_SM_QR_FETCH) {
-		/* only the expunged UIDs are wanted; the changes are told at
-		 * the next NOOP/IDLE (the glue now counts them as synced) */
-		s->sync_due = true;
-		return 0;
-	}
+	if (s->sync_mode == IMAP_SM_QR_FETCH)
+		return 0; /* only the expunged UIDs are wanted */
 	if (s->sync_mode == IMAP_SM_QR_VANISHED)
 		return 0; /* the second pass reports the messages */
 	msn = imap_view_msn(s, m->uid);
@@ -195,7 +192,10 @@ int imap_session_sync_done(imap_session_t *s, uint64_t now_us, int err, uint64_t
 		return s->phase == IMAP_P_CLOSED ? SL_ECLOSED : SL_ESTATE;
 	s->req.kind = IMAP_REQ_NONE;
 	if (s->sync_mode == IMAP_SM_QR_FETCH) {
+		/* changes this pass skipped are told at the next NOOP/IDLE
+		 * (the glue now counts the mailbox as synced) */
 		s->sync_mode = IMAP_SM_NORMAL;
+		s->sync_due = true;
 		if (err < 0) {
 			imap_van_reset(s);
 			s->fetch.unavailable = true;
@@ -340,6 +340,7 @@ void imap_sync_issue_qr(imap_session_t *s, enum imap_sync_mode mode, uint64_t si
 	s->qr_skipping = false;
 	s->req.u.sync.since = since;
 	s->req.u.sync.want = IMAP_WANT_KEYWORDS | IMAP_WANT_MODSEQ;
+	s->req.u.sync.expunged_only = mode != IMAP_SM_QR_SELECT;
 	imap_request_issue(s, IMAP_REQ_SYNC);
 }
 
