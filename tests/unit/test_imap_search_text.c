@@ -371,6 +371,10 @@ static void run_case(void **state)
 	       "S:* 0 RECENT", "S*", "S** OK [UIDVALIDITY", "S** OK [UIDNEXT", "S*s1 OK"
 #define CASE(n, tf, ...) {#n, (const char *const[]){LOGIN, SELECT, __VA_ARGS__, NULL}, tf}
 
+/* 64 content keys (the most one SEARCH takes): only message 2 has all */
+#define MANY8 "BODY c BODY r BODY e BODY m BODY b BODY l BODY t BODY g "
+#define MANY64 MANY8 MANY8 MANY8 MANY8 MANY8 MANY8 MANY8 "BODY c BODY r BODY e BODY m BODY b BODY l BODY t BODY \"\xc3\xa8\""
+
 /* Sequence numbers: 1..6 are UIDs 1 2 3 5 6 9. */
 static const struct tcase cases[] = {
 	CASE(search_header_keys, 5, "C:a SEARCH FROM alice", "S:* SEARCH 1", "S:a OK SEARCH completed",
@@ -437,11 +441,13 @@ static const struct tcase cases[] = {
 	     "C:c SEARCH 7:9 TEXT x", "S:* SEARCH", "S*c OK",
 	     "C:d SEARCH 6,1 NOT BODY o", "S:* SEARCH 6", "S*d OK",
 	     "C:e UID SEARCH UID 4 SEEN SUBJECT codes", "S:* SEARCH", "S*e OK"),
-	CASE(search_mixed_no_text, 1, "C:a SEARCH SEEN", "S:* SEARCH 1 3", "S*a OK",
+	CASE(search_mixed_no_text, 2, "C:a SEARCH SEEN", "S:* SEARCH 1 3", "S*a OK",
 	     "C:b SEARCH SEEN SUBJECT codes", "S:* SEARCH 3", "S*b OK",
 	     "C:c SEARCH YOUNGER 5", "S:c NO [CANNOT] Search key not supported",
 	     "C:d SEARCH SENTON 32-Jan-2026", "S:d BAD Invalid date", "C:e SEARCH BODY",
-	     "S:e BAD Expected a space"),
+	     "S:e BAD Expected a space", "C:f SEARCH " MANY64 " BODY x",
+	     "S:f BAD [LIMIT] Too many text search keys", "C:g SEARCH " MANY64, "S:* SEARCH 2",
+	     "S*g OK"),
 };
 
 /* ---- the matcher on its own ---- */
