@@ -471,7 +471,9 @@ static int tm_feed_cb(void *ctx, sl_slice_t part)
 }
 
 /* tm_eval - the predicates on message MI into M->text_match: one pass over
- * the body, straight from the map, stopped once all are decided. */
+ * the body, straight from the map, stopped once all are decided. A body
+ * the store cannot read (damage) is matched as far as it was read and
+ * logged, so one bad message does not fail every search of the mailbox. */
 static int tm_eval(struct fetch_ctx *fc, const st_msg_info_t *mi, struct imap_msg_meta *m)
 {
 	imap_tm_t *tm = fc->ss->st->tm;
@@ -481,7 +483,12 @@ static int tm_eval(struct fetch_ctx *fc, const st_msg_info_t *mi, struct imap_ms
 	fc->scanned += IMAP_STORE_TM_MSG_COST;
 	rc = st_body_read(fc->rd, &mi->blob, 0, UINT64_MAX, tm_feed_cb, fc);
 	m->text_match = imap_tm_end(tm);
-	return rc < 0 ? rc : 0;
+	if (rc == SL_ENOMEM)
+		return rc;
+	if (rc < 0)
+		sl_log(SL_LOG_WARN, IMAP_STORE_LOG, "SEARCH: body of UID %u unreadable: %s", mi->uid,
+		       sl_strerror(rc));
+	return 0;
 }
 
 static int fetch_msg_cb(void *ctx, const st_msg_info_t *mi)
