@@ -5,6 +5,7 @@
  * between), and a session that goes away while its search waits is
  * forgotten cleanly. */
 #include "test_store_util.h"
+#include "st_private.h"
 
 #include <strings.h>
 
@@ -262,11 +263,49 @@ static void test_search_session_gone(void **state)
 	t_teardown(d);
 }
 
+/* A body the store cannot read (its first chunk is gone) does not match,
+ * is logged, and the search answers OK with the other messages. */
+static void test_search_damaged_body(void **state)
+{
+	static const char dmg[] = "Subject: damaged\r\n\r\nPINEAPPLE here too\r\n";
+	struct tdrv *d = t_setup();
+	st_store_t *s = d->u->s;
+	st_blob_id_t id;
+	st_blob_rec_t b;
+	MDB_txn *txn;
+	MDB_val k = {ST_BLOB_ID_LEN, id.b}, v, ck;
+	uint8_t kb[12];
+	const char *o;
+	char want[256];
+
+	(void)state;
+	assert_int_equal(ut_deliver(d->u, d->user, "INBOX", dmg, strlen(dmg), 0), NMSG + 1);
+	st_sha256(dmg, strlen(dmg), id.b);
+	assert_int_equal(mdb_txn_begin(s->env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_get(txn, s->dbi[ST_DB_BLOB], &k, &v), 0);
+	memcpy(&b, v.mv_data, sizeof(b));
+	st_chunk_key(kb, b.no, 0);
+	ck = (MDB_val){sizeof(kb), kb};
+	assert_int_equal(mdb_del(txn, s->dbi[ST_DB_CHUNK], &ck, NULL), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	t_open(d, 0);
+	o = t_cmd(d, 0, "a UID SEARCH BODY pineapple", true, NULL);
+	snprintf(want, sizeof(want), "* SEARCH");
+	for (unsigned i = 100; i <= NMSG; i += 100)
+		snprintf(want + strlen(want), sizeof(want) - strlen(want), " %u", i);
+	strcat(want, "\r\na OK SEARCH completed");
+	HAS(o, want);
+	HAS(t_cmd(d, 0, "b UID SEARCH SUBJECT damaged", true, NULL), "* SEARCH\r\nb OK");
+	HAS(t_cmd(d, 0, "c UID SEARCH UID 1501", true, NULL), "* SEARCH 1501\r\nc OK");
+	t_teardown(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_search_slices),
 		cmocka_unit_test(test_search_session_gone),
+		cmocka_unit_test(test_search_damaged_body),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
