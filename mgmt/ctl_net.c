@@ -120,11 +120,16 @@ typedef struct ctl_stats_call {
 	imap_server_stats_t imap_glue;
 	smtp_filter_t *filter;
 	smtp_filter_stats_t filter_stats;
+	const sd_dataplane_t *dp; /* the lane's TLS context is read on its worker */
+	unsigned lane;
+	bool have_tls;
+	ns_tls_stats_t tls_stats;
 } ctl_stats_call_t;
 
 static void ctl_stats_on_worker(void *arg)
 {
 	ctl_stats_call_t *k = arg;
+	ns_tls_ctx_t *tls;
 
 	ns_stack_get_stats(k->stack, &k->stats);
 	if (k->smtp != NULL)
@@ -135,6 +140,10 @@ static void ctl_stats_on_worker(void *arg)
 		imap_server_get_stats(k->imap, &k->imap_stats, &k->imap_glue);
 	if (k->filter != NULL)
 		smtp_filter_get_stats(k->filter, &k->filter_stats);
+	tls = sd_dataplane_lane_tls(k->dp, k->lane);
+	k->have_tls = tls != NULL;
+	if (tls != NULL)
+		ns_tls_ctx_get_stats(tls, &k->tls_stats);
 }
 
 /* ctl_add_u64s - DST[i] += SRC[i] over a struct of uint64_t counters. */
@@ -198,7 +207,9 @@ static int ctl_show_stats(void *ctx, int argc, char **argv, sl_buf_t *out, const
 	imap_server_stats_t imap_glue;
 	const uint64_t *src;
 	smtp_filter_stats_t filter_total;
+	ns_tls_stats_t tls_total;
 	bool have_smtp = false, have_pop3 = false, have_imap = false, have_filter = false;
+	bool have_tls = false;
 
 	(void)argv;
 	if (ctl_no_args(argc, error_r) < 0)
@@ -211,6 +222,7 @@ static int ctl_show_stats(void *ctx, int argc, char **argv, sl_buf_t *out, const
 	memset(&imap_total, 0, sizeof(imap_total));
 	memset(&imap_glue, 0, sizeof(imap_glue));
 	memset(&filter_total, 0, sizeof(filter_total));
+	memset(&tls_total, 0, sizeof(tls_total));
 	for (unsigned i = 0; i < sd_dataplane_workers(c->dp); i++) {
 		/* heap: on timeout the worker may still write into it later */
 		ctl_stats_call_t *k = calloc(1, sizeof(*k));
@@ -221,6 +233,8 @@ static int ctl_show_stats(void *ctx, int argc, char **argv, sl_buf_t *out, const
 		k->pop3 = sd_dataplane_pop3(c->dp, i);
 		k->imap = sd_dataplane_imap(c->dp, i);
 		k->filter = sd_dataplane_filter(c->dp, i);
+		k->dp = c->dp;
+		k->lane = i;
 		if (sl_worker_call(sd_dataplane_worker(c->dp, i), ctl_stats_on_worker, k,
 				   CTL_CALL_TIMEOUT_US) < 0) {
 			*error_r = "worker did not answer in time";
@@ -246,6 +260,10 @@ static int ctl_show_stats(void *ctx, int argc, char **argv, sl_buf_t *out, const
 			have_filter = true;
 			ctl_add_u64s(&filter_total, &k->filter_stats, sizeof(filter_total));
 		}
+		if (k->have_tls) {
+			have_tls = true;
+			ctl_add_u64s(&tls_total, &k->tls_stats, sizeof(tls_total));
+		}
 		free(k);
 	}
 	src = (const uint64_t *)&total;
@@ -265,6 +283,10 @@ static int ctl_show_stats(void *ctx, int argc, char **argv, sl_buf_t *out, const
 	}
 	if (have_filter)
 		ctl_print_glue(out, "filter", smtp_filter_stats_names, &filter_total);
+	/* since start or the last `tls install` (each install starts new
+	 * contexts with new counters) */
+	if (have_tls)
+		ctl_print_glue(out, "tls", ns_tls_stats_names, &tls_total);
 	return 0;
 }
 

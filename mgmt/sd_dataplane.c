@@ -642,6 +642,7 @@ smtp_server_t *sd_dataplane_smtp(const sd_dataplane_t *dp, unsigned i) { return 
 pop3_server_t *sd_dataplane_pop3(const sd_dataplane_t *dp, unsigned i) { return dp->lane[i].pop3; }
 imap_server_t *sd_dataplane_imap(const sd_dataplane_t *dp, unsigned i) { return dp->lane[i].imap; }
 smtp_filter_t *sd_dataplane_filter(const sd_dataplane_t *dp, unsigned i) { return dp->lane[i].filter; }
+ns_tls_ctx_t *sd_dataplane_lane_tls(const sd_dataplane_t *dp, unsigned i) { return dp->lane[i].tls; }
 const ns_tls_config_t *sd_dataplane_tls_config(const sd_dataplane_t *dp) { return dp->tls_cfg; }
 
 /* On lane L's worker: a context for the new config, the listeners switch

@@ -47,6 +47,9 @@ smtp_server_t *sd_dataplane_smtp(const sd_dataplane_t *dp, unsigned i);
 pop3_server_t *sd_dataplane_pop3(const sd_dataplane_t *dp, unsigned i);
 imap_server_t *sd_dataplane_imap(const sd_dataplane_t *dp, unsigned i);
 smtp_filter_t *sd_dataplane_filter(const sd_dataplane_t *dp, unsigned i);
+/* sd_dataplane_lane_tls - lane I's TLS context, or NULL. On lane I's own
+ * worker only: `tls install` replaces it there. */
+ns_tls_ctx_t *sd_dataplane_lane_tls(const sd_dataplane_t *dp, unsigned i);
 
 /* sd_dataplane_tls_config - the TLS config the lanes use now, or NULL (no
  * TLS). Control thread; valid until the next sd_dataplane_tls_install. */

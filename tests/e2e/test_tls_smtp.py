@@ -272,6 +272,29 @@ def test_resumption(appliance, tmp_path, flag):
     assert "221 " in out, out
 
 
+def _tls_stats():
+    return {k: v for k, v in e2e.stats().items() if k.startswith("tls.")}
+
+
+def test_tls_counters_in_show_stats(appliance, tmp_path):
+    """`sluicectl show stats` carries the lanes' TLS counters: a full
+    handshake, a resumed one and a garbage ClientHello each count."""
+    before = _tls_stats()
+    assert "tls.handshakes_ok" in before, sorted(before)
+    sess = str(tmp_path / "sess.pem")
+    target = f"{e2e.APPLIANCE_IP}:{SUBMISSIONS}"
+    te.s_client("-connect", target, "-tls1_3", "-sess_out", sess, "-ign_eof")
+    rc, out = te.s_client("-connect", target, "-tls1_3", "-sess_in", sess, "-ign_eof")
+    assert te.brief(out)["reused"] is True, out
+    netns(_garbage_hello)
+    after = _tls_stats()
+    assert after["tls.handshakes_ok"] == before["tls.handshakes_ok"] + 2
+    assert after["tls.handshakes_resumed"] == before["tls.handshakes_resumed"] + 1
+    assert after["tls.tls13"] == before["tls.tls13"] + 2
+    assert after["tls.handshakes_failed"] >= before["tls.handshakes_failed"] + 1
+    assert after["tls.handshakes_current"] == 0
+
+
 # ----------------------------------------------------- SNI and bulk (tls_conf)
 
 def test_sni_picks_certificate(tls_appliance):
