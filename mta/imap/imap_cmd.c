@@ -667,18 +667,17 @@ static bool imap_p_qresync(imap_session_t *s, struct imap_parser *ps)
 		if (cs == 0 || cu == 0 || cs != cu)
 			return imap_p_fail(ps, "Sequence match data sets differ in size");
 	}
-	if (!imap_p_close(ps))
-		return false;
-	s->qr_select = true;
-	return true;
+	return imap_p_close(ps);
 }
 
 /* SELECT/EXAMINE mailbox [SP "(" select-param *(SP select-param) ")"]:
  * CONDSTORE (RFC 7162 §3.1.8), QRESYNC (...) (§3.2.5) */
 static bool imap_check_select(imap_session_t *s, struct imap_parser *ps)
 {
+	bool qr = false;
+
 	s->select_condstore = false;
-	s->qr_select = false;
+	s->qr_select = false; /* set only once the whole command parsed */
 	s->qr_known = NULL;
 	s->n_qr_known = 0;
 	if (!imap_p_sp(ps) || !imap_p_mailbox(ps, &s->name))
@@ -700,10 +699,11 @@ static bool imap_check_select(imap_session_t *s, struct imap_parser *ps)
 			if (sl_slice_eq_nocase(a, "CONDSTORE")) {
 				s->select_condstore = true;
 			} else if (sl_slice_eq_nocase(a, "QRESYNC")) {
-				if (s->qr_select)
+				if (qr)
 					return imap_p_fail(ps, "QRESYNC given twice");
 				if (!imap_p_qresync(s, ps))
 					return false;
+				qr = true;
 			} else {
 				return imap_p_fail(ps, "Unsupported SELECT parameter");
 			}
@@ -711,10 +711,9 @@ static bool imap_check_select(imap_session_t *s, struct imap_parser *ps)
 		if (!imap_p_close(ps))
 			return false;
 	}
-	if (!imap_p_eol(ps)) {
-		s->qr_select = false;
+	if (!imap_p_eol(ps))
 		return false;
-	}
+	s->qr_select = qr;
 	return true;
 }
 

@@ -57,7 +57,11 @@ static const struct tcase cases[] = {
 	     "C:i SELECT INBOX (QRESYNC (1000 99999999999999999999))", "S*i BAD",
 	     "C:j SELECT INBOX (QRESYNC (1000 5 0:3))", "S*j BAD", "C:k SELECT INBOX (QRESYNC)",
 	     "S*k BAD", "C:l SELECT INBOX (QRESYNC (1000 5 1:3 (1:3 1:3) x))", "S*l BAD",
-	     "C:m SELECT INBOX (QRESYNC (1000 5 1:3 (1:3 1:3)))", "W:m OK [READ-WRITE] SELECT completed"),
+	     "C:m SELECT INBOX (QRESYNC (1000 5 1:3 (1:3 1:3)))", "W:m OK [READ-WRITE] SELECT completed",
+	     /* a refused SELECT leaves nothing of its QRESYNC behind */
+	     "C:o SELECT INBOX (QRESYNC (1000 5) FOO)", "S:o BAD Unsupported SELECT parameter",
+	     "G:seen 2", "C:n NOOP", "S:* 2 FETCH (UID 2 FLAGS (\\Seen $Forwarded) MODSEQ (6))",
+	     "S:n OK NOOP completed"),
 	CASE(qresync_expunge_says_vanished, NULL, GREET, LOGIN, ENABLE_QR, SELECT,
 	     "C:a STORE 1:2 +FLAGS.SILENT (\\Deleted)", "S:a OK STORE completed", "C:b EXPUNGE",
 	     "S:* VANISHED 1:2,4,7", "S:b OK EXPUNGE completed", "C:c NOOP", "S:c OK NOOP completed"),
