@@ -43,6 +43,7 @@ typedef struct flt_rscan flt_rscan_t;
 #define FLT_RULES_MAX_META_TOKENS 1024
 #define FLT_RULES_MAX_SCORE 1000.0
 #define FLT_RULES_GTUBE_SCORE 1000.0
+#define FLT_RULES_MAX_CACHE_PATH 3800 /* bytes of a cache directory path */
 
 /* One source of rule text. NAME is used in error messages. */
 typedef struct flt_rules_src {
@@ -89,6 +90,7 @@ typedef struct flt_ruleset_stats {
 	size_t stream_dbs;    /* body, rawbody, full (those that have patterns) */
 	size_t db_bytes;      /* total size of the Hyperscan databases */
 	size_t stream_bytes;  /* stream state per scanner */
+	size_t dbs_cached;    /* databases read from the cache (flt_rules_set_cache) */
 } flt_ruleset_stats_t;
 
 /* flt_ruleset_compile - parse and compile the N sources as one rule set (a
@@ -128,6 +130,16 @@ int flt_rules_load(flt_rules_t *rules, const char *const *paths, size_t n, unsig
 		   const char **error_r);
 int flt_rules_load_sources(flt_rules_t *rules, const flt_rules_src_t *srcs, size_t n,
 			   unsigned flags, const char **error_r);
+/* flt_rules_set_cache - keep compiled Hyperscan databases in DIR (an
+ * existing directory, at most FLT_RULES_MAX_CACHE_PATH bytes; NULL: no
+ * cache) for this holder's later loads. A database whose patterns, flags,
+ * Hyperscan version and CPU are unchanged is read back instead of compiled
+ * (a cached rule set matches exactly as a compiled one); a file that is
+ * missing, stale or damaged is compiled as if there were no cache, and
+ * writing it is best effort: the cache never fails a load. Returns 0,
+ * SL_EINVAL (empty or too long), SL_ENOENT (not a directory), SL_ENOMEM. */
+int flt_rules_set_cache(flt_rules_t *rules, const char *dir);
+
 /* flt_rules_current - a new reference to the live set (never NULL). */
 flt_ruleset_t *flt_rules_current(flt_rules_t *rules);
 /* flt_rules_generation - increases by one with every successful load. */

@@ -73,6 +73,8 @@ static int build_db(flt_ruleset_t *set, uint32_t *ids, size_t n, bool stream, bd
 	const char **exprs = NULL;
 	unsigned *flags = NULL, *hsids = NULL;
 	hs_compile_error_t *cerr = NULL;
+	char cpath[4096];
+	bool cached;
 	int rc = 0;
 
 	b->all = ids;
@@ -92,7 +94,14 @@ static int build_db(flt_ruleset_t *set, uint32_t *ids, size_t n, bool stream, bd
 		rc = SL_ENOMEM;
 		goto out;
 	}
-	for (size_t attempt = 0; attempt <= n; attempt++) {
+	cached = set->cache_dir != NULL &&
+		 rules_cache_path(set, ids, n, stream ? HS_MODE_STREAM : HS_MODE_BLOCK, cpath,
+				  sizeof(cpath)) == 0;
+	if (cached && rules_cache_load(set, cpath, ids, n, &b->db) == 0) {
+		set->dbs_cached++;
+		cached = false; /* nothing to store */
+	}
+	for (size_t attempt = 0; b->db == NULL && attempt <= n; attempt++) {
 		unsigned mode = stream ? HS_MODE_STREAM : HS_MODE_BLOCK;
 		hs_error_t hrc;
 		pat_t *p;
@@ -135,6 +144,8 @@ static int build_db(flt_ruleset_t *set, uint32_t *ids, size_t n, bool stream, bd
 		rc = SL_ECONFIG;
 		goto out;
 	}
+	if (cached)
+		(void)rules_cache_store(set, cpath, ids, n, b->db); /* best effort */
 	for (size_t i = 0; i < n; i++) {
 		pat_t *p = &set->pats[ids[i]];
 
@@ -253,8 +264,8 @@ out:
 	return rc;
 }
 
-int flt_ruleset_compile(const flt_rules_src_t *srcs, size_t n, unsigned flags,
-			flt_ruleset_t **set_r, const char **error_r)
+static int ruleset_compile(const flt_rules_src_t *srcs, size_t n, unsigned flags,
+			   const char *cache_dir, flt_ruleset_t **set_r, const char **error_r)
 {
 	flt_ruleset_t *set = calloc(1, sizeof(*set));
 	int rc;
@@ -269,15 +280,23 @@ int flt_ruleset_compile(const flt_rules_src_t *srcs, size_t n, unsigned flags,
 	atomic_init(&set->refs, 1);
 	set->flags = flags;
 	set->tg_all = set->tg_tocc = -1;
+	set->cache_dir = cache_dir;
 	rc = rules_parse(set, srcs, n, rules_errbuf, sizeof(rules_errbuf));
 	if (rc == 0)
 		rc = rules_compile_dbs(set, rules_errbuf, sizeof(rules_errbuf));
+	set->cache_dir = NULL;
 	if (rc != 0) {
 		rules_set_destroy(set);
 		return rc;
 	}
 	*set_r = set;
 	return 0;
+}
+
+int flt_ruleset_compile(const flt_rules_src_t *srcs, size_t n, unsigned flags,
+			flt_ruleset_t **set_r, const char **error_r)
+{
+	return ruleset_compile(srcs, n, flags, NULL, set_r, error_r);
 }
 
 static int read_file(const char *path, char **text_r, size_t *len_r)
@@ -365,8 +384,8 @@ static int srclist_add(srclist_t *l, const char *path)
 	return 0;
 }
 
-int flt_ruleset_load(const char *const *paths, size_t n, unsigned flags, flt_ruleset_t **set_r,
-		     const char **error_r)
+static int ruleset_load(const char *const *paths, size_t n, unsigned flags, const char *cache_dir,
+			flt_ruleset_t **set_r, const char **error_r)
 {
 	srclist_t l = {0};
 	int rc = 0;
@@ -418,7 +437,7 @@ int flt_ruleset_load(const char *const *paths, size_t n, unsigned flags, flt_rul
 		}
 	}
 	if (rc == 0)
-		rc = flt_ruleset_compile(l.v, l.n, flags, set_r, error_r);
+		rc = ruleset_compile(l.v, l.n, flags, cache_dir, set_r, error_r);
 	else if (rc == SL_ENOMEM)
 		snprintf(rules_errbuf, sizeof(rules_errbuf), "out of memory reading rules");
 	for (size_t i = 0; i < l.n; i++) {
@@ -427,6 +446,12 @@ int flt_ruleset_load(const char *const *paths, size_t n, unsigned flags, flt_rul
 	}
 	free(l.v);
 	return rc;
+}
+
+int flt_ruleset_load(const char *const *paths, size_t n, unsigned flags, flt_ruleset_t **set_r,
+		     const char **error_r)
+{
+	return ruleset_load(paths, n, flags, NULL, set_r, error_r);
 }
 
 flt_ruleset_t *flt_ruleset_ref(flt_ruleset_t *set)
@@ -457,6 +482,7 @@ void flt_ruleset_stats(const flt_ruleset_t *set, flt_ruleset_stats_t *st)
 		st->stream_dbs += set->streams[k].db != NULL;
 	st->db_bytes = set->db_bytes;
 	st->stream_bytes = set->stream_bytes;
+	st->dbs_cached = set->dbs_cached;
 }
 
 int flt_ruleset_rule_at(const flt_ruleset_t *set, size_t i, flt_rule_info_t *info)
@@ -488,7 +514,41 @@ struct flt_rules {
 	pthread_mutex_t mu;
 	flt_ruleset_t *cur;
 	atomic_uint gen;
+	char *cache_dir; /* NULL: compile every database */
 };
+
+int flt_rules_set_cache(flt_rules_t *rules, const char *dir)
+{
+	char *d = NULL;
+	struct stat st;
+
+	if (dir != NULL) {
+		if (dir[0] == '\0' || strlen(dir) > FLT_RULES_MAX_CACHE_PATH)
+			return SL_EINVAL;
+		if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+			return SL_ENOENT;
+		d = strdup(dir);
+		if (d == NULL)
+			return SL_ENOMEM;
+	}
+	pthread_mutex_lock(&rules->mu);
+	free(rules->cache_dir);
+	rules->cache_dir = d;
+	pthread_mutex_unlock(&rules->mu);
+	return 0;
+}
+
+/* A copy of the holder's cache directory, or NULL (none, or no memory:
+ * the load then compiles everything). */
+static char *rules_cache_dup(flt_rules_t *rules)
+{
+	char *d;
+
+	pthread_mutex_lock(&rules->mu);
+	d = rules->cache_dir != NULL ? strdup(rules->cache_dir) : NULL;
+	pthread_mutex_unlock(&rules->mu);
+	return d;
+}
 
 int flt_rules_new(flt_rules_t **rules_r)
 {
@@ -527,8 +587,10 @@ int flt_rules_load(flt_rules_t *rules, const char *const *paths, size_t n, unsig
 		   const char **error_r)
 {
 	flt_ruleset_t *set;
-	int rc = flt_ruleset_load(paths, n, flags, &set, error_r);
+	char *cache = rules_cache_dup(rules);
+	int rc = ruleset_load(paths, n, flags, cache, &set, error_r);
 
+	free(cache);
 	if (rc == 0)
 		rules_swap(rules, set);
 	return rc;
@@ -538,8 +600,10 @@ int flt_rules_load_sources(flt_rules_t *rules, const flt_rules_src_t *srcs, size
 			   unsigned flags, const char **error_r)
 {
 	flt_ruleset_t *set;
-	int rc = flt_ruleset_compile(srcs, n, flags, &set, error_r);
+	char *cache = rules_cache_dup(rules);
+	int rc = ruleset_compile(srcs, n, flags, cache, &set, error_r);
 
+	free(cache);
 	if (rc == 0)
 		rules_swap(rules, set);
 	return rc;
@@ -569,5 +633,6 @@ void flt_rules_free(flt_rules_t **rules_r)
 		return;
 	flt_ruleset_unref(&r->cur);
 	pthread_mutex_destroy(&r->mu);
+	free(r->cache_dir);
 	free(r);
 }

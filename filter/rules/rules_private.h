@@ -110,6 +110,8 @@ struct flt_ruleset {
 	char **files;        /* file names used in messages */
 	size_t nfiles;
 	size_t db_bytes, stream_bytes, nprefilter;
+	size_t dbs_cached;      /* databases read from the cache, not compiled */
+	const char *cache_dir;  /* while compiling only: rules_cache.c, or NULL */
 	unsigned generation;
 };
 
@@ -120,5 +122,19 @@ int rules_parse(flt_ruleset_t *set, const flt_rules_src_t *srcs, size_t n, char 
 int rules_compile_dbs(flt_ruleset_t *set, char *err, size_t errlen);
 void rules_set_destroy(flt_ruleset_t *set);
 int rules_find(const flt_ruleset_t *set, const char *name, size_t len);
+
+/* Database cache (rules_cache.c). rules_cache_path names the file of the
+ * database of patterns IDS in MODE as they stand before compiling: 0, or
+ * <0 when no name can be made (then there is no caching). rules_cache_load
+ * reads it: 0 with *db_r and the patterns' compiled flags set, or <0 for a
+ * miss (no file, or one that does not fit; nothing is changed).
+ * rules_cache_store writes DB compiled from IDS: 0 or <0 (the cache is
+ * best effort: the caller goes on either way). */
+int rules_cache_path(const flt_ruleset_t *set, const uint32_t *ids, size_t n, unsigned mode,
+		     char *path, size_t len);
+int rules_cache_load(flt_ruleset_t *set, const char *path, const uint32_t *ids, size_t n,
+		     hs_database_t **db_r);
+int rules_cache_store(const flt_ruleset_t *set, const char *path, const uint32_t *ids, size_t n,
+		      const hs_database_t *db);
 
 #endif

@@ -2,6 +2,7 @@
  * reference: parse errors, every rule type, metas, flags, streaming across
  * chunk boundaries, prefilter confirmation, Hyperscan/PCRE2 equivalence,
  * reload that fails, GTUBE, limits, threads, the default rule set. */
+#include <dirent.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "rules/rules.h"
@@ -538,6 +540,164 @@ static void test_prefilter_confirmed_by_pcre2(void **state)
 	flt_rules_free(&r);
 }
 
+/* ---- database cache ----------------------------------------------------- */
+
+static const char *cache_rules =
+	"body   C_REPEAT /\\b(\\w{3,})\\s+\\1\\b/\n"
+	"body   C_PLAIN /plain/\n"
+	"header C_SUBJ Subject =~ /cash/i\n"
+	"uri    C_URI /^https?:\\/\\/\\d+\\./\n"
+	"full   C_FULL /^X-Bait: yes$/m\n";
+
+/* Load TEXT into a holder caching in DIR; the live set's stats. */
+static flt_rules_t *cache_load(const char *dir, const char *text, flt_ruleset_stats_t *st)
+{
+	flt_rules_t *r;
+	flt_ruleset_t *set;
+	const char *err = NULL;
+	flt_rules_src_t src = {"c.cf", text, strlen(text)};
+
+	assert_int_equal(flt_rules_new(&r), 0);
+	assert_int_equal(flt_rules_set_cache(r, dir), 0);
+	if (flt_rules_load_sources(r, &src, 1, 0, &err) != 0)
+		fail_msg("load failed: %s", err);
+	set = flt_rules_current(r);
+	flt_ruleset_stats(set, st);
+	flt_ruleset_unref(&set);
+	return r;
+}
+
+/* The cached set must match exactly as the compiled one. */
+static void cache_check_scan(flt_rules_t *r)
+{
+	flt_rscan_t *s;
+	const flt_rules_result_t *res;
+	tmsg_t yes = {.headers = {"Subject: CASH"}, .body = "you have have won, plain",
+		      .uris = {"http://10.1.2.3/x"}, .full = "Subject: CASH\nX-Bait: yes\n"};
+	tmsg_t no = {.headers = {"Subject: none"}, .body = "you have hav won, pla in",
+		     .uris = {"http://example.test/"}, .full = "X-Bait: no\n"};
+
+	assert_int_equal(flt_rscan_new(r, NULL, &s), 0);
+	res = scan_msg(s, &yes, 3);
+	assert_true(hit_value(res, "C_REPEAT") == 1);
+	assert_true(hit_value(res, "C_PLAIN") == 1);
+	assert_true(hit_value(res, "C_SUBJ") == 1);
+	assert_true(hit_value(res, "C_URI") == 1);
+	assert_true(hit_value(res, "C_FULL") == 1);
+	res = scan_msg(s, &no, 3);
+	assert_int_equal(res->nhits, 0);
+	flt_rscan_free(&s);
+}
+
+/* Every *.hsdb file of DIR: damage (1) or remove (2) them; count them. */
+static size_t cache_files(const char *dir, int what)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		char p[600];
+		size_t l = strlen(e->d_name);
+		FILE *f;
+
+		if (l < 6 || strcmp(e->d_name + l - 5, ".hsdb") != 0)
+			continue;
+		n++;
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		if (what == 1) {
+			/* flip a byte well inside the serialized database */
+			f = fopen(p, "r+b");
+			assert_non_null(f);
+			assert_int_equal(fseek(f, -40, SEEK_END), 0);
+			int c = fgetc(f);
+			assert_int_equal(fseek(f, -40, SEEK_END), 0);
+			fputc(c ^ 0x5a, f);
+			fclose(f);
+		} else if (what == 2) {
+			unlink(p);
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+static void test_db_cache_hit_miss_damage(void **state)
+{
+	char dir[] = "/tmp/test_rules_cache.XXXXXX";
+	flt_ruleset_stats_t st, st2;
+	flt_rules_t *r;
+	size_t ndbs;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	/* argument checks */
+	assert_int_equal(flt_rules_new(&r), 0);
+	assert_int_equal(flt_rules_set_cache(r, ""), SL_EINVAL);
+	assert_int_equal(flt_rules_set_cache(r, "/nonexistent/sluice-cache"), SL_ENOENT);
+	assert_int_equal(flt_rules_set_cache(r, NULL), 0);
+	flt_rules_free(&r);
+
+	/* cold: everything compiled and written */
+	r = cache_load(dir, cache_rules, &st);
+	ndbs = st.block_dbs + st.stream_dbs;
+	assert_true(ndbs >= 4);
+	assert_int_equal(st.dbs_cached, 0);
+	assert_int_equal(st.prefilter, 1);
+	assert_int_equal(cache_files(dir, 0), ndbs);
+	cache_check_scan(r);
+	flt_rules_free(&r);
+
+	/* warm: everything read back, the prefilter still confirmed by PCRE2 */
+	r = cache_load(dir, cache_rules, &st2);
+	assert_int_equal(st2.dbs_cached, ndbs);
+	assert_int_equal(st2.prefilter, 1);
+	assert_int_equal(st2.db_bytes, st.db_bytes);
+	assert_int_equal(st2.stream_bytes, st.stream_bytes);
+	cache_check_scan(r);
+	flt_rules_free(&r);
+
+	/* a score is not part of any database; a changed body pattern is */
+	{
+		char text[1024];
+
+		snprintf(text, sizeof(text), "%sscore C_PLAIN 3\n", cache_rules);
+		r = cache_load(dir, text, &st2);
+		assert_int_equal(st2.dbs_cached, ndbs);
+		flt_rules_free(&r);
+		snprintf(text, sizeof(text), "%sbody C_MORE /more/\n", cache_rules);
+		r = cache_load(dir, text, &st2);
+		assert_int_equal(st2.dbs_cached, ndbs - 1);
+		flt_rules_free(&r);
+	}
+
+	/* damaged files are compiled again (and rewritten) */
+	cache_files(dir, 1);
+	r = cache_load(dir, cache_rules, &st2);
+	assert_int_equal(st2.dbs_cached, 0);
+	cache_check_scan(r);
+	flt_rules_free(&r);
+	r = cache_load(dir, cache_rules, &st2);
+	assert_int_equal(st2.dbs_cached, ndbs);
+	cache_check_scan(r);
+	flt_rules_free(&r);
+
+	/* the public one-shot compile never uses a cache */
+	{
+		flt_ruleset_t *set;
+		const char *err;
+		flt_rules_src_t src = {"c.cf", cache_rules, strlen(cache_rules)};
+
+		assert_int_equal(flt_ruleset_compile(&src, 1, 0, &set, &err), 0);
+		flt_ruleset_stats(set, &st2);
+		assert_int_equal(st2.dbs_cached, 0);
+		flt_ruleset_unref(&set);
+	}
+	cache_files(dir, 2);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 /* ---- equivalence -------------------------------------------------------- */
 
 static const char *equiv_rules =
@@ -884,6 +1044,7 @@ int main(void)
 		cmocka_unit_test(test_multiple_nocase_maxhits),
 		cmocka_unit_test(test_stream_match_across_chunks),
 		cmocka_unit_test(test_stream_gather_any_chunking),
+		cmocka_unit_test(test_db_cache_hit_miss_damage),
 		cmocka_unit_test(test_prefilter_confirmed_by_pcre2),
 		cmocka_unit_test(test_hyperscan_pcre2_equivalence),
 		cmocka_unit_test(test_failed_reload_keeps_old_set),

@@ -13,7 +13,9 @@
  * Options: --config FILE (filter section, docs/filter.md), --db DIR (the
  * Bayes token store, an LMDB store directory; without it no Bayes),
  * --rules PATH (repeatable; default conf/rules), --av DIR (ClamAV-format
- * signature files, docs/filter-av.md; EICAR is always built in), --jobs N (scan with N
+ * signature files, docs/filter-av.md; EICAR is always built in), --cache DIR
+ * (keep compiled Hyperscan databases in DIR, created if missing, so the next
+ * start reads them instead of compiling), --jobs N (scan with N
  * threads, files spread over them; output stays in input order),
  * --scores (the rules column lists NAME:SCORE), --timing (messages/s and
  * MB/s on stderr). */
@@ -43,6 +45,7 @@ typedef struct opts {
 	const char *config;
 	const char *db;
 	const char *av;
+	const char *cache;
 	const char *rules[MAX_RULE_PATHS];
 	unsigned nrules;
 	unsigned jobs;
@@ -371,7 +374,7 @@ static void *thr_main(void *arg)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: sluice-scan [--config FILE] [--db DIR] [--rules PATH]... [--av DIR] "
-		   "[--jobs N] scan PATH...\n"
+		   "[--cache DIR] [--jobs N] scan PATH...\n"
 		   "       sluice-scan [--config FILE] --db DIR learn spam|ham PATH...\n"
 		   "       sluice-scan [--config FILE] [--rules PATH]... rules\n");
 }
@@ -402,7 +405,7 @@ int main(int argc, char **argv)
 		{"rules", required_argument, NULL, 'r'},  {"jobs", required_argument, NULL, 'j'},
 		{"timing", no_argument, NULL, 't'},       {"help", no_argument, NULL, 'h'},
 		{"scores", no_argument, NULL, 's'},       {"av", required_argument, NULL, 'a'},
-		{NULL, 0, NULL, 0},
+		{"cache", required_argument, NULL, 'C'},  {NULL, 0, NULL, 0},
 	};
 	opts_t o = {.jobs = 1};
 	conf_t conf = {.bayes = true};
@@ -417,7 +420,7 @@ int main(int argc, char **argv)
 	int c, rc = 1;
 	double t0, c0;
 
-	while ((c = getopt_long(argc, argv, "+c:d:r:j:tsa:h", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+c:d:r:j:tsa:C:h", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o.config = optarg; break;
 		case 'd': o.db = optarg; break;
@@ -442,6 +445,7 @@ int main(int argc, char **argv)
 		case 't': o.timing = true; break;
 		case 's': o.scores = true; break;
 		case 'a': o.av = optarg; break;
+		case 'C': o.cache = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -478,6 +482,19 @@ int main(int argc, char **argv)
 
 	if (flt_rules_new(&rules) != 0)
 		goto out;
+	if (o.cache != NULL) {
+		if (mkdir(o.cache, 0755) != 0 && errno != EEXIST) {
+			fprintf(stderr, "sluice-scan: %s: %s\n", o.cache, strerror(errno));
+			rc = 2;
+			goto out;
+		}
+		c = flt_rules_set_cache(rules, o.cache);
+		if (c != 0) {
+			fprintf(stderr, "sluice-scan: --cache %s: %s\n", o.cache, sl_strerror(c));
+			rc = 2;
+			goto out;
+		}
+	}
 	if (flt_rules_load(rules, o.rules, o.nrules, 0, &err) != 0) {
 		fprintf(stderr, "sluice-scan: %s\n", err);
 		goto out;
@@ -488,9 +505,9 @@ int main(int argc, char **argv)
 
 		flt_ruleset_stats(set, &s);
 		printf("rules\t%zu\npatterns\t%zu\nprefilter\t%zu\nblock_dbs\t%zu\nstream_dbs\t%zu\n"
-		       "db_bytes\t%zu\nstream_bytes\t%zu\n",
+		       "db_bytes\t%zu\nstream_bytes\t%zu\ndbs_cached\t%zu\n",
 		       s.rules, s.patterns, s.prefilter, s.block_dbs, s.stream_dbs, s.db_bytes,
-		       s.stream_bytes);
+		       s.stream_bytes, s.dbs_cached);
 		for (size_t i = 0; i < s.rules; i++) {
 			flt_rule_info_t ri;
 
