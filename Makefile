@@ -24,7 +24,7 @@ endif
 CC ?= gcc
 
 DEPS_PKGS := build-essential pkg-config clang libclang-rt-14-dev dpdk libdpdk-dev \
-	libcmocka-dev liblmdb-dev libargon2-dev libwolfssl-dev \
+	libcmocka-dev liblmdb-dev libargon2-dev autoconf automake libtool \
 	libhyperscan-dev libpcre2-dev libarchive-dev libmagic-dev clamav-testfiles \
 	isync fetchmail \
 	python3-pytest python3-scapy python3-matplotlib iperf3 time nftables iproute2 iputils-ping \
@@ -36,7 +36,7 @@ PERF_PKGS := dovecot-imapd dovecot-pop3d clamav spamassassin spamc spamd rspamd 
 
 DPDK_CFLAGS := $(shell pkg-config --cflags libdpdk 2>/dev/null)
 DPDK_LIBS := $(shell pkg-config --libs libdpdk 2>/dev/null)
-LIBS := $(DPDK_LIBS) -llmdb -largon2 -lwolfssl -lhs -lpcre2-8 -larchive -lmagic -lpthread -lm
+LIBS := $(DPDK_LIBS) -llmdb -largon2 -lhs -lpcre2-8 -larchive -lmagic -lpthread -lm
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers
 CFLAGS_COMMON := -std=gnu11 -g $(OPT) $(WARN) $(DPDK_CFLAGS) -D_GNU_SOURCE -MMD -MP

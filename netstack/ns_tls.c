@@ -323,8 +323,7 @@ static WOLFSSL_CTX *server_ctx(ns_tls_ctx_t *ctx, const ns_tls_cert_t *cert, con
 		wolfSSL_CTX_set_TicketEncCtx(w, ctx);
 		wolfSSL_CTX_set_timeout(w, cfg->p.session_lifetime_s);
 	}
-	/* Our order, not the client's: ChaCha20 before AES-GCM on a build
-	 * without AES-NI. */
+	/* Our order, not the client's (NS_TLS_CIPHERS_DEFAULT says why). */
 	wolfSSL_CTX_set_options(w, WOLFSSL_OP_CIPHER_SERVER_PREFERENCE);
 	*rc_r = 0;
 	return w;

@@ -20,8 +20,9 @@
  *                    names, expiry, SHA-256 fingerprint), and generate
  *                    (self-signed ECDSA P-256 for a first start).
  *
- * What the Debian wolfSSL 5.5.4 build gives us, and therefore what this
- * layer does, is documented in docs/tls.md.
+ * What our wolfSSL 5.5.4 build (mk/wolfssl.mk: Debian's source and patches,
+ * built with the x86-64 assembly) gives us, and therefore what this layer
+ * does, is documented in docs/tls.md.
  *
  * Threading: ns_tls_global_init, the ns_tls_config_* and ns_tls_cert_*
  * functions may run on any thread (the control plane); an ns_tls_ctx_t and
@@ -44,8 +45,9 @@ typedef struct ns_tls_ctx ns_tls_ctx_t;
 #define NS_TLS_1_3 0x0304
 
 /* The default cipher list, server order: AEAD only, forward secret only.
- * ChaCha20-Poly1305 leads because Debian's wolfSSL has no AES-NI code
- * (docs/tls.md has the numbers). */
+ * ChaCha20-Poly1305 leads (it was chosen when the library had no AES-NI
+ * code; with it AES-GCM seals faster, and neither limits a session:
+ * docs/tls.md has the numbers). */
 #define NS_TLS_CIPHERS_DEFAULT                                                 \
 	"TLS13-CHACHA20-POLY1305-SHA256:TLS13-AES128-GCM-SHA256:"              \
 	"TLS13-AES256-GCM-SHA384:"                                             \

@@ -3,7 +3,7 @@
  * This is control-plane code (boot, `tls install`, `tls show`): it reads
  * files, allocates freely and may take milliseconds. It uses wolfCrypt's
  * certificate parser (DecodedCert) for what it reads and wc_MakeCert /
- * wc_SignCert (WOLFSSL_CERT_GEN, present in Debian's build) for what it
+ * wc_SignCert (WOLFSSL_CERT_GEN, mk/wolfssl.mk) for what it
  * writes. PEM blocks are found by their BEGIN/END markers with bounded
  * searches; nothing relies on a terminating NUL. */
 #include <errno.h>

@@ -13,11 +13,18 @@
 #ifndef NS_TLS_PRIVATE_H
 #define NS_TLS_PRIVATE_H
 
-/* Debian's options.h forces _FORTIFY_SOURCE=2 unless told not to; the
- * build's own flags decide that. options.h must precede every other
+/* A configure-built options.h may define system macros (_FORTIFY_SOURCE);
+ * the build's own flags decide those. options.h must precede every other
  * wolfSSL header so the structure layouts match the library's. */
 #define WOLFSSL_OPTIONS_IGNORE_SYS
 #include <wolfssl/options.h>
+/* Our library is built from Debian's source with other options than
+ * Debian's package (mk/wolfssl.mk): structures such as WOLFSSL_CTX, Aes or
+ * ecc_key differ in layout between the two, so compiling against the other
+ * one's headers breaks silently at run time. Refuse it here. */
+#ifndef SLUICE_WOLFSSL
+#error "wolfSSL headers are not Sluice's build (build/third_party/wolfssl): see mk/wolfssl.mk"
+#endif
 #include <wolfssl/ssl.h>
 #include <wolfssl/wolfcrypt/random.h>
 
