@@ -124,7 +124,9 @@ $(WOLFSSL_STAMP): $(WOLFSSL_DL)/$(WOLFSSL_ORIG) $(WOLFSSL_DL)/$(WOLFSSL_DEBIAN)
 	@echo "wolfssl: building $(WOLFSSL_DEBREV) with the x86-64 assembly (a few minutes, once)"
 	@set -e; \
 	printf '%s  %s\n' $(WOLFSSL_ORIG_SHA256) $(WOLFSSL_DL)/$(WOLFSSL_ORIG) \
-		$(WOLFSSL_DEBIAN_SHA256) $(WOLFSSL_DL)/$(WOLFSSL_DEBIAN) | sha256sum -c --quiet; \
+		$(WOLFSSL_DEBIAN_SHA256) $(WOLFSSL_DL)/$(WOLFSSL_DEBIAN) | sha256sum -c --quiet || \
+		{ echo "wolfssl: a tarball in $(WOLFSSL_DL) does not match its pinned sha256: delete it and run make again"; \
+		  exit 1; }; \
 	rm -rf $(WOLFSSL_SRCDIR) $(WOLFSSL_PREFIX).tmp; mkdir -p $(WOLFSSL_SRCDIR); \
 	tar -xzf $(WOLFSSL_DL)/$(WOLFSSL_ORIG) -C $(WOLFSSL_SRCDIR) --strip-components=1; \
 	tar -xJf $(WOLFSSL_DL)/$(WOLFSSL_DEBIAN) -C $(WOLFSSL_SRCDIR); \
