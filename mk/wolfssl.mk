@@ -170,8 +170,11 @@ wolfssl-check: $(WOLFSSL_STAMP) $(BUILD)/sluiced $(UNIT_BINS) $(PERF_BINS)
 # known-answer tests and our TLS unit tests on CPUs qemu-user emulates
 # without those instructions: Haswell has AVX2/BMI2 (no ADX), Westmere AES-NI
 # and PCLMUL but no AVX at all, Nehalem no AES-NI either (the C fallbacks).
-# A SIGILL or a wrong answer fails it. Not part of make test (minutes under
-# emulation; needs qemu-user).
+# A wrong answer fails it, and so does an AES-NI instruction on Nehalem
+# (qemu 7.2 raises SIGILL for it). qemu's TCG does execute AVX2 even on a
+# model without it, so what this shows for AVX2 is that the code CPUID picks
+# when a CPU reports none gives the right answers. Not part of make test
+# (about a minute; needs qemu-user).
 WOLFSSL_CPUS ?= Haswell Westmere Nehalem
 wolfssl-cpucheck: $(WOLFSSL_STAMP) $(BUILD)/tests/test_tls
 	@command -v qemu-x86_64 >/dev/null || { echo "wolfssl-cpucheck: needs qemu-user"; exit 1; }
