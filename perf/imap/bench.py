@@ -234,13 +234,25 @@ class Pop3:
             self.fill()
 
     def multiline(self):
-        """The body of a multi-line answer, dot-unstuffed, without its end."""
-        out = []
+        """The body of a multi-line answer, dot-unstuffed, without its end
+        line: one search for CRLF "." CRLF (an empty body is "." CRLF
+        alone) and one replace to unstuff. A line-by-line loop in Python
+        would make the client, not the server, what a RETR of every
+        message waits for."""
         while True:
-            ln = self.line()
-            if ln == b".\r\n":
-                return b"".join(out)
-            out.append(ln[1:] if ln.startswith(b".") else ln)
+            start = self.pos
+            if self.buf.startswith(b".\r\n", start):
+                self.pos = start + 3
+                return b""  # an empty body: a body's own "." line is stuffed
+            i = self.buf.find(b"\r\n.\r\n", start)
+            if i >= 0:
+                break
+            self.fill()  # may compact the buffer: start again from self.pos
+        body = bytes(self.buf[start:i + 2])
+        self.pos = i + 5
+        if body.startswith(b"."):
+            body = body[1:]
+        return body.replace(b"\r\n..", b"\r\n.")
 
     def cmd(self, text):
         self.s.sendall(text.encode() + b"\r\n")
