@@ -153,6 +153,27 @@ def unsupported(ln):
     return b" BAD " in ln or b"[CANNOT]" in ln
 
 
+def cpu_by_thread(pids):
+    """{thread name: CPU seconds} of PIDS' threads (schedstat), to split a
+    row's server CPU between the worker and its helper threads."""
+    out = {}
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                    name = f.read().strip()
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                    ns = int(f.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue
+            out[name] = out.get(name, 0) + ns / 1e9
+    return out
+
+
 class Clock:
     """The measured window: from the start of the workload, or from the
     point where it calls start() (after its LOGIN and set-up commands, which
@@ -163,6 +184,7 @@ class Clock:
         self.start()
 
     def start(self):
+        self.threads0 = cpu_by_thread(self.pids)
         self.cpu0 = cpu_of(self.pids)
         self.t0 = time.monotonic()
 
@@ -191,6 +213,10 @@ def run(args, name, fn):
     t1, cpu1 = out.pop("_end", None) or (time.monotonic(), cpu_of(args.pids))
     dt = t1 - clock.t0
     cpu = cpu1 - clock.cpu0
+    if clock.threads0:
+        th = cpu_by_thread(args.pids)
+        out["server_cpu_threads"] = {k: round(v - clock.threads0.get(k, 0), 4)
+                                     for k, v in th.items() if v - clock.threads0.get(k, 0) > 0}
     out.update(workload=name, server=args.name, seconds=round(dt, 3),
                server_cpu_s=round(cpu, 3))
     if out.get("status") != "not supported":
