@@ -103,15 +103,18 @@ def main():
         if w in rows:
             print(f"- `{w}`: {WHAT[w]}")
     print("\n## Every run\n")
-    print("| run | server | workload | seconds | ops/s | MB/s | server CPU s | load avg | status |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| run | server | workload | seconds | ops/s | MB/s | server CPU s | CPU by thread | "
+          "load avg | status |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in runs:
         st = r.get("status", "ok")
         if st == "failed":
             st = "failed: " + r.get("error", "")[:80]
+        th = ", ".join(f"{k} {v:.3g}" for k, v in sorted(r.get("server_cpu_threads", {}).items(),
+                                                          key=lambda kv: -kv[1]) if v >= 0.001)
         print(f"| {r.get('run', '-')} | {r['server']} | {r['workload']} | {r.get('seconds', '-')} | "
               f"{fmt(r.get('ops_per_s'))} | {fmt(r.get('mb_per_s'))} | {fmt(r.get('server_cpu_s'))} | "
-              f"{r.get('load_avg', '-')} | {st} |")
+              f"{th or '-'} | {r.get('load_avg', '-')} | {st} |")
 
     if len(sys.argv) > 2:
         plot(summary, sys.argv[2])
