@@ -30,7 +30,8 @@ WOLFSSL_DEBIAN_URL := http://deb.debian.org/debian-security/pool/updates/main/w/
 # From bookworm-security's Sources (Package: wolfssl, Checksums-Sha256).
 WOLFSSL_DEBIAN_SHA256 := 79565eb855d557eb062cb88b033b6fe96e2a6e598236021b81b9840bef5ab6f4
 
-WOLFSSL_TP := build/third_party
+# WOLFSSL_TP=/some/dir shares one build between several work trees.
+WOLFSSL_TP ?= build/third_party
 WOLFSSL_DL := $(WOLFSSL_TP)/dl
 WOLFSSL_SRCDIR := $(WOLFSSL_TP)/src/wolfssl-$(WOLFSSL_DEBREV)
 WOLFSSL_PREFIX := $(abspath $(WOLFSSL_TP))/wolfssl
