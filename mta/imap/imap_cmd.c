@@ -1215,41 +1215,6 @@ static void imap_do_store(imap_session_t *s)
 	imap_request_issue(s, IMAP_REQ_STORE);
 }
 
-/* imap_p_literal8_raw - the "{n}" or "{n+}" of a literal8 after its '~':
- * like a literal, but NUL is data. R points into the command. */
-static bool imap_p_literal8_raw(struct imap_parser *ps, sl_slice_t *r)
-{
-	uint64_t n = 0;
-	size_t digits = 0;
-
-	if (!imap_p_at(ps, '{'))
-		return imap_p_fail(ps, "Expected a literal8");
-	ps->pos++;
-	while (ps->pos < ps->n && ps->p[ps->pos] >= '0' && ps->p[ps->pos] <= '9') {
-		if (n > (UINT64_MAX - 9) / 10)
-			return imap_p_fail(ps, "Literal too large");
-		n = n * 10 + (uint64_t)(ps->p[ps->pos++] - '0');
-		digits++;
-	}
-	if (digits == 0)
-		return imap_p_fail(ps, "Invalid literal");
-	if (imap_p_at(ps, '+'))
-		ps->pos++;
-	if (!imap_p_at(ps, '}'))
-		return imap_p_fail(ps, "Invalid literal");
-	ps->pos++;
-	if (imap_p_at(ps, '\r'))
-		ps->pos++;
-	if (!imap_p_at(ps, '\n'))
-		return imap_p_fail(ps, "Literal must end its line");
-	ps->pos++;
-	if (n > ps->n - ps->pos)
-		return imap_p_fail(ps, "Literal too large");
-	*r = sl_slice_make(ps->p + ps->pos, (size_t)n);
-	ps->pos += (size_t)n;
-	return true;
-}
-
 /* APPEND mailbox [SP flag-list] [SP date-time] SP literal (RFC 9051
  * §6.3.12); the message stays where it is in the input buffer. */
 static bool imap_check_append(imap_session_t *s, struct imap_parser *ps)
@@ -1299,9 +1264,9 @@ static bool imap_check_append(imap_session_t *s, struct imap_parser *ps)
 	if (imap_p_at(ps, '~')) {
 		/* literal8 (RFC 3516 §4.2): stored as it is, NUL included */
 		ps->pos++;
-		if (!imap_p_literal8_raw(ps, &msg) || !imap_p_eol(ps))
+		if (!imap_p_literal_raw(ps, &msg, true) || !imap_p_eol(ps))
 			return false;
-	} else if (!imap_p_literal_raw(ps, &msg) || !imap_p_eol(ps)) {
+	} else if (!imap_p_literal_raw(ps, &msg, false) || !imap_p_eol(ps)) {
 		return false;
 	}
 	s->req.u.append.mailbox = s->name;

@@ -194,8 +194,10 @@ static bool imap_p_literal(struct imap_parser *ps, sl_slice_t *r)
 }
 
 /* imap_p_literal_raw - a literal, not copied: R points into the command
- * (APPEND's message, which may be as large as APPENDLIMIT). */
-bool imap_p_literal_raw(struct imap_parser *ps, sl_slice_t *r)
+ * (APPEND's message, which may be as large as APPENDLIMIT). LITERAL8: the
+ * "{n}" or "{n+}" of a literal8 after its '~' (RFC 3516), where NUL is
+ * data. */
+bool imap_p_literal_raw(struct imap_parser *ps, sl_slice_t *r, bool literal8)
 {
 	uint64_t n = 0;
 	size_t digits = 0;
@@ -223,7 +225,7 @@ bool imap_p_literal_raw(struct imap_parser *ps, sl_slice_t *r)
 	ps->pos++;
 	if (n > ps->n - ps->pos)
 		return imap_p_fail(ps, "Literal too large");
-	if (memchr(ps->p + ps->pos, 0, (size_t)n) != NULL)
+	if (!literal8 && memchr(ps->p + ps->pos, 0, (size_t)n) != NULL)
 		return imap_p_fail(ps, "NUL in literal");
 	*r = sl_slice_make(ps->p + ps->pos, (size_t)n);
 	ps->pos += (size_t)n;

@@ -496,7 +496,7 @@ bool imap_p_list_mailbox(struct imap_parser *ps, sl_slice_t *r);
 bool imap_p_seqset(struct imap_parser *ps, struct imap_range **r, uint32_t *n_r);
 bool imap_p_date(struct imap_parser *ps, int64_t *days_r);
 bool imap_p_date_time(struct imap_parser *ps, int64_t *t_r, int32_t *tz_r);
-bool imap_p_literal_raw(struct imap_parser *ps, sl_slice_t *r);
+bool imap_p_literal_raw(struct imap_parser *ps, sl_slice_t *r, bool literal8);
 bool imap_p_flag(struct imap_parser *ps, uint32_t *sysflag_r, sl_slice_t *kw_r, bool *recent_r);
 bool imap_atom_char(uint8_t c);
 /* imap_write_string - S as an IMAP string (quoted, or a literal if it
