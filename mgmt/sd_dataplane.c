@@ -1,6 +1,7 @@
 /* sd_dataplane - port + workers + stacks. */
 #include "sd_dataplane.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -356,6 +357,22 @@ fail:
 	return rc;
 }
 
+/* sd_rules_cache - compiled Hyperscan databases are kept in
+ * <store.path>/hs-cache, so a start (or a later reload) with unchanged
+ * rules reads them back instead of compiling for a second or more. The
+ * cache is best effort: without it every load compiles. */
+static void sd_rules_cache(const sd_config_t *c, flt_rules_t *rules)
+{
+	char dir[sizeof(c->store.path) + 16];
+
+	if (c->store.path[0] == '\0')
+		return;
+	snprintf(dir, sizeof(dir), "%s/hs-cache", c->store.path);
+	if ((mkdir(dir, 0700) < 0 && errno != EEXIST) || flt_rules_set_cache(rules, dir) < 0)
+		sl_log(SL_LOG_WARN, "filter", "rule cache %s unusable (%s): compiling every load",
+		       dir, strerror(errno));
+}
+
 /* sd_filter_build - the rule set and the filter every lane scans with. */
 static int sd_filter_build(const sd_config_t *c, sd_dataplane_t *dp, const char **error_r)
 {
@@ -371,6 +388,7 @@ static int sd_filter_build(const sd_config_t *c, sd_dataplane_t *dp, const char 
 		*error_r = "filter: no memory for the rule set";
 		return rc;
 	}
+	sd_rules_cache(c, dp->rules);
 	if (c->filter.rules.count > 0) {
 		rc = flt_rules_load(dp->rules, (const char *const *)c->filter.rules.items,
 				    c->filter.rules.count, 0, &err);
@@ -392,8 +410,11 @@ static int sd_filter_build(const sd_config_t *c, sd_dataplane_t *dp, const char 
 	set = flt_rules_current(dp->rules);
 	flt_ruleset_stats(set, &rs);
 	flt_ruleset_unref(&set);
-	sl_log(SL_LOG_INFO, "filter", "%zu rules loaded; spam %.1f, quarantine %.1f, reject %.1f",
-	       (size_t)rs.rules, fc.spam_score, fc.quarantine_score, fc.reject_score);
+	sl_log(SL_LOG_INFO, "filter",
+	       "%zu rules loaded (%zu of %zu databases from the cache); spam %.1f, quarantine %.1f, "
+	       "reject %.1f",
+	       (size_t)rs.rules, rs.dbs_cached, rs.block_dbs + rs.stream_dbs, fc.spam_score,
+	       fc.quarantine_score, fc.reject_score);
 	return 0;
 }
 

@@ -160,7 +160,9 @@ typedef struct msg_header {
  *       any other text subtype the same bytes as body.
  * rawbody: the undecoded body bytes of a leaf part, as in the message.
  * url: a URL found in text (scheme://..., mailto:, bare www.host) or in an
- *      HTML href/src/action attribute, at most max_urls per message. */
+ *      HTML href/src/action attribute, at most max_urls per message. With
+ *      no url callback, text is not scanned for URLs at all (and
+ *      MSG_ANOM_URL_LIMIT is only raised by HTML attributes). */
 typedef struct msg_callbacks {
 	void *ctx;
 	int (*part_begin)(void *ctx, const msg_part_t *part);

@@ -318,7 +318,8 @@ static int text_out(void *ctx, const uint8_t *d, size_t n)
 
 	if (p->cb.text)
 		rc = p->cb.text(p->cb.ctx, &top(p)->part, sl_slice_make(d, n));
-	if (rc >= 0)
+	/* no url callback (IMAP's structure and SEARCH): no URL scan */
+	if (rc >= 0 && p->cb.url != NULL)
 		rc = msg_urlscan_feed(&p->us, d, n, url_found, p);
 	return rc;
 }
@@ -507,7 +508,7 @@ static int leaf_flush(msg_parser_t *p, struct msg_frame *f)
 	}
 	if (p->html && (rc = msg_html_flush(&p->hs, text_out, url_found, p)) < 0)
 		return rc;
-	return msg_urlscan_flush(&p->us, url_found, p);
+	return p->cb.url != NULL ? msg_urlscan_flush(&p->us, url_found, p) : 0;
 }
 
 /* Body bytes at the current position: only a leaf uses them. */
