@@ -261,10 +261,18 @@ int st_store_open(const st_store_opts_t *o, st_store_t **s_r, const char **error
 	/* See malloc_trim_threshold in st.h: keep the writer's freed dirty
 	 * pages mapped between transactions. Process-wide, and only ever
 	 * raised by the store. */
-	if (o->malloc_trim_threshold > 0)
+	if (o->malloc_trim_threshold > 0) {
 		(void)mallopt(M_TRIM_THRESHOLD,
 			      (int)(o->malloc_trim_threshold > INT_MAX ? INT_MAX
 								       : o->malloc_trim_threshold));
+		/* Setting M_TRIM_THRESHOLD also freezes glibc's mmap threshold
+		 * at 128 KiB, so every argon2id verification (19 MiB) got a
+		 * fresh mmap and ~4,900 page faults: 94-107 ms of CPU per login
+		 * instead of 26-37 (perf/imap, docs/perf.md). Blocks up to 32
+		 * MiB (glibc's largest setting) now come from the heap and
+		 * stay mapped like the writer's pages. */
+		(void)mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+	}
 	if (mkdir(o->path, 0700) < 0 && errno != EEXIST) {
 		*error_r = "cannot create the store directory";
 		return SL_EIO;
