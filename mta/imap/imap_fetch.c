@@ -743,6 +743,19 @@ static void imap_header_done(imap_session_t *s)
 	s->fetch.hdr_len = s->hdr.len ? imap_header_end(s->hdr.data, s->hdr.len) : 0;
 }
 
+/* imap_fetch_body_request - ask the glue for LEN bytes (at most
+ * body_chunk_max) of the message being fetched, from OFFSET. */
+static void imap_fetch_body_request(imap_session_t *s, uint64_t offset, uint64_t len)
+{
+	if (len > s->cfg->body_chunk_max)
+		len = s->cfg->body_chunk_max;
+	s->fetch.body_got = 0;
+	s->req.u.body.uid = s->fetch.msg_uid;
+	s->req.u.body.offset = offset;
+	s->req.u.body.len = (uint32_t)len;
+	imap_request_issue(s, IMAP_REQ_BODY);
+}
+
 /* imap_hdr_load - s->hdr holds up to WANT header bytes read from message
  * offset BASE (the top-level header, or a part's) and hdr_len is known.
  * False while a BODY request reads them. */
@@ -765,13 +778,7 @@ static bool imap_hdr_load(imap_session_t *s, uint64_t base, uint64_t want)
 		return true;
 	}
 	k = f->hdr_want - s->hdr.len;
-	if (k > s->cfg->body_chunk_max)
-		k = s->cfg->body_chunk_max;
-	f->body_got = 0;
-	s->req.u.body.uid = f->msg_uid;
-	s->req.u.body.offset = base + s->hdr.len;
-	s->req.u.body.len = (uint32_t)k;
-	imap_request_issue(s, IMAP_REQ_BODY);
+	imap_fetch_body_request(s, base + s->hdr.len, k);
 	return false;
 }
 
@@ -962,13 +969,7 @@ static bool imap_bin_begin(imap_session_t *s)
 			if (f->enc_pos < f->bin_off + f->bin_len) {
 				uint64_t k = f->bin_off + f->bin_len - f->enc_pos;
 
-				if (k > s->cfg->body_chunk_max)
-					k = s->cfg->body_chunk_max;
-				f->body_got = 0;
-				s->req.u.body.uid = f->msg_uid;
-				s->req.u.body.offset = f->enc_pos;
-				s->req.u.body.len = (uint32_t)k;
-				imap_request_issue(s, IMAP_REQ_BODY);
+				imap_fetch_body_request(s, f->enc_pos, k);
 				return false;
 			}
 			if (f->bin_cte != IMAP_CTE_IDENTITY && s->dec != NULL)
@@ -1178,13 +1179,7 @@ static bool imap_sec_step(imap_session_t *s)
 		if (room < 4096 + 64)
 			return false;
 		k = enc_left < room - 64 ? enc_left : room - 64;
-		if (k > s->cfg->body_chunk_max)
-			k = s->cfg->body_chunk_max;
-		f->body_got = 0;
-		s->req.u.body.uid = f->msg_uid;
-		s->req.u.body.offset = f->enc_pos;
-		s->req.u.body.len = (uint32_t)k;
-		imap_request_issue(s, IMAP_REQ_BODY);
+		imap_fetch_body_request(s, f->enc_pos, k);
 		return true;
 	}
 	/* from the store: wait for a decent amount of room, then ask */
@@ -1196,11 +1191,7 @@ static bool imap_sec_step(imap_session_t *s)
 			return false;
 		k = room;
 	}
-	f->body_got = 0;
-	s->req.u.body.uid = f->msg_uid;
-	s->req.u.body.offset = f->lit_src;
-	s->req.u.body.len = (uint32_t)k;
-	imap_request_issue(s, IMAP_REQ_BODY);
+	imap_fetch_body_request(s, f->lit_src, k);
 	return true;
 }
 
