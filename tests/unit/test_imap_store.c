@@ -5,213 +5,18 @@
  * writes, by the HIGHESTMODSEQ poll for IDLE sessions otherwise, at NOOP
  * through sync_on_poll), and a session that goes away with a write in the
  * store's hands. */
-#include "test_store_util.h"
+#include "test_imap_store_driver.h"
 
-#include <strings.h>
-
-#include "imap/imap_session.h"
-#include "imap_store.h"
-#include "sl_time.h"
-
-#define USER "alice@example.net"
-#define PASS "secret-pw"
-
-struct tsess {
-	imap_session_t *s;
-	imap_store_sess_t *ss;
-	sl_buf_t out;
-	struct tdrv *d;
-	int wakes;
-};
-
-struct tdrv {
-	ut_store_t *u;
-	imap_store_t *st;
-	struct imap_config cfg;
-	struct imap_stats stats;
-	uint64_t now;
-	struct tsess x[3];
-};
-
-static void t_pump(struct tsess *t);
-
-static void t_wake(void *owner)
-{
-	struct tsess *t = owner;
-
-	t->wakes++;
-	t_pump(t);
-}
-
-static void t_pump(struct tsess *t)
-{
-	struct tdrv *d = t->d;
-
-	for (int guard = 0; guard < 100000; guard++) {
-		sl_slice_t o;
-		const struct imap_request *rq;
-
-		if (t->s == NULL)
-			return;
-		o = imap_session_output(t->s);
-		if (o.len > 0) {
-			assert_int_equal(sl_buf_append(&t->out, o.ptr, o.len), 0);
-			imap_session_output_consume(t->s, d->now, o.len);
-			continue;
-		}
-		rq = imap_session_request(t->s);
-		if (rq == NULL || imap_store_sess_busy(t->ss))
-			return;
-		if (rq->kind == IMAP_REQ_AUTH) {
-			uint64_t id = 0;
-			int rc = st_user_authenticate(d->u->rd, (const char *)rq->u.auth.authcid.ptr,
-						      rq->u.auth.password, &id);
-
-			if (rc == 0)
-				imap_store_sess_login(t->ss, id);
-			imap_session_auth_done(t->s, d->now, rc == 0 ? IMAP_AUTH_OK : IMAP_AUTH_FAIL,
-					       NULL);
-			continue;
-		}
-		assert_int_equal(imap_store_serve(t->ss, rq, d->now), 0);
-	}
-	fail_msg("pump did not settle");
-}
+#define USER TD_USER
+#define PASS TD_PASS
 
 static struct tdrv *t_setup(void)
 {
-	struct tdrv *d = calloc(1, sizeof(*d));
-	imap_store_params_t p;
-	const char *err = NULL;
+	struct tdrv *d = td_new();
 
-	assert_non_null(d);
-	d->u = ut_store_new();
-	assert_int_equal(st_admin_domain_add(d->u->c, "example.net", &err), 0);
-	assert_int_equal(st_admin_user_add(d->u->c, USER, SL_SLICE_LIT(PASS), NULL, &err), 0);
-	memset(&p, 0, sizeof(p));
-	p.reader = d->u->rd;
-	p.client = d->u->c;
-	p.wake = t_wake;
-	p.poll_us = 100 * SL_US_PER_MS;
-	assert_int_equal(imap_store_create(&p, &d->st), 0);
-	imap_config_defaults(&d->cfg);
-	d->cfg.hostname = "imap.example.net";
-	d->cfg.allow_plaintext_auth = true;
 	d->cfg.sync_on_poll = true;
-	d->cfg.stats = &d->stats;
-	d->now = 1000 * SL_US_PER_S;
+	td_start(d, 100 * SL_US_PER_MS);
 	return d;
-}
-
-static void t_open(struct tdrv *d, int i)
-{
-	struct tsess *t = &d->x[i];
-	struct imap_peer peer = {.client_ip = "192.0.2.7", .tls_active = false, .conn_id = 1};
-
-	t->d = d;
-	sl_buf_init(&t->out, 64u << 20);
-	assert_int_equal(imap_session_create(&d->cfg, &peer, d->now, &t->s), 0);
-	assert_int_equal(imap_store_sess_create(d->st, t->s, t, &t->ss), 0);
-	t_pump(t);
-	sl_buf_reset(&t->out);
-}
-
-static void t_close(struct tdrv *d, int i)
-{
-	struct tsess *t = &d->x[i];
-
-	imap_store_sess_destroy(&t->ss, &t->s);
-	assert_null(t->s);
-	sl_buf_free(&t->out);
-}
-
-static void t_teardown(struct tdrv *d)
-{
-	for (int i = 0; i < 3; i++)
-		if (d->x[i].ss != NULL)
-			t_close(d, i);
-	imap_store_destroy(&d->st);
-	ut_store_free(d->u);
-	free(d);
-}
-
-/* Has OUT a line starting with "TAG "? */
-static bool t_tagged(const sl_buf_t *out, const char *tag)
-{
-	size_t tl = strlen(tag);
-	const char *p = (const char *)out->data, *end = p + out->len;
-
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-
-		if (nl == NULL)
-			return false;
-		if ((size_t)(nl - p) > tl && memcmp(p, tag, tl) == 0 && p[tl] == ' ')
-			return true;
-		p = nl + 1;
-	}
-	return false;
-}
-
-/* Send a command line (or raw bytes) and run until TAG is answered; the
- * output is returned NUL-terminated (valid until the next call). */
-static const char *t_cmd_raw(struct tdrv *d, int i, const void *data, size_t len, const char *tag)
-{
-	struct tsess *t = &d->x[i];
-	size_t used = 0;
-
-	sl_buf_reset(&t->out);
-	while (used < len) {
-		size_t n = 0;
-
-		assert_int_equal(imap_session_input(t->s, d->now, (const uint8_t *)data + used,
-						    len - used, &n),
-				 0);
-		used += n;
-		t_pump(t);
-		if (n == 0) {
-			imap_store_tick(d->st, d->now);
-			st_client_wait(d->u->c, 50);
-		}
-	}
-	for (int k = 0; tag != NULL && !t_tagged(&t->out, tag); k++) {
-		if (k > 400)
-			fail_msg("no answer to %s; output: %.*s", tag, (int)t->out.len,
-				 (const char *)t->out.data);
-		imap_store_tick(d->st, d->now);
-		st_client_wait(d->u->c, 10);
-		t_pump(t);
-	}
-	assert_int_equal(sl_buf_append(&t->out, "", 1), 0);
-	t->out.len--;
-	return (const char *)t->out.data;
-}
-
-static const char *t_cmd(struct tdrv *d, int i, const char *line)
-{
-	char tag[32];
-	char buf[8192];
-	size_t tl = strcspn(line, " ");
-
-	snprintf(tag, sizeof(tag), "%.*s", (int)tl, line);
-	snprintf(buf, sizeof(buf), "%s\r\n", line);
-	return t_cmd_raw(d, i, buf, strlen(buf), tag);
-}
-
-#define HAS(out, s)                                                                       \
-	do {                                                                              \
-		if (strstr((out), (s)) == NULL)                                           \
-			fail_msg("expected \"%s\" in:\n%s", (s), (out));                  \
-	} while (0)
-#define HASNT(out, s)                                                                     \
-	do {                                                                              \
-		if (strstr((out), (s)) != NULL)                                           \
-			fail_msg("did not expect \"%s\" in:\n%s", (s), (out));            \
-	} while (0)
-
-static void t_login(struct tdrv *d, int i)
-{
-	HAS(t_cmd(d, i, "L1 LOGIN " USER " " PASS), "L1 OK");
 }
 
 /* APPEND a message with a synchronizing literal; returns the output. */
@@ -219,15 +24,11 @@ static const char *t_append(struct tdrv *d, int i, const char *mbox, const char 
 			    const char *msg)
 {
 	char head[512];
-	const char *o;
-	struct tsess *t = &d->x[i];
 
 	snprintf(head, sizeof(head), "A9 APPEND %s %s{%zu}\r\n", mbox, flags, strlen(msg));
-	o = t_cmd_raw(d, i, head, strlen(head), NULL);
-	HAS(o, "+ ");
-	(void)t;
-	t_cmd_raw(d, i, msg, strlen(msg), NULL);
-	return t_cmd_raw(d, i, "\r\n", 2, "A9");
+	HAS(td_cmd_raw(d, i, head, strlen(head), NULL, NULL), "+ ");
+	td_cmd_raw(d, i, msg, strlen(msg), NULL, NULL);
+	return td_cmd_raw(d, i, "\r\n", 2, "A9", NULL);
 }
 
 static const char msg1[] = "From: bob@example.org\r\nTo: alice@example.net\r\nSubject: one\r\n"
@@ -241,48 +42,48 @@ static void test_login_and_mailboxes(void **state)
 	const char *o;
 
 	(void)state;
-	t_open(d, 0);
+	td_open(d, 0);
 	/* a failed login's NO is held (the engine's delay) */
-	assert_int_equal(strlen(t_cmd_raw(d, 0, "a LOGIN " USER " wrong\r\n", 16 + strlen(USER),
-					   NULL)), 0);
+	assert_int_equal(strlen(td_cmd_raw(d, 0, "a LOGIN " USER " wrong\r\n", 16 + strlen(USER),
+					   NULL, NULL)), 0);
 	d->now += 10 * SL_US_PER_S;
 	imap_session_timeout(d->x[0].s, d->now);
-	t_pump(&d->x[0]);
+	td_pump(&d->x[0]);
 	HAS((const char *)d->x[0].out.data, "a NO [AUTHENTICATIONFAILED]");
-	t_login(d, 0);
-	o = t_cmd(d, 0, "b LIST \"\" *");
+	td_login(d, 0);
+	o = td_cmd(d, 0, "b LIST \"\" *");
 	HAS(o, "* LIST (\\HasNoChildren) \"/\" \"INBOX\"");
 	HAS(o, "\\Sent) \"/\" \"Sent\"");
 	HAS(o, "\\Trash) \"/\" \"Trash\"");
 	HAS(o, "b OK");
-	HAS(t_cmd(d, 0, "c CREATE Work/Projects"), "c OK");
-	HAS(t_cmd(d, 0, "c2 CREATE Work"), "c2 NO [ALREADYEXISTS]");
-	o = t_cmd(d, 0, "d LIST \"\" Work*");
+	HAS(td_cmd(d, 0, "c CREATE Work/Projects"), "c OK");
+	HAS(td_cmd(d, 0, "c2 CREATE Work"), "c2 NO [ALREADYEXISTS]");
+	o = td_cmd(d, 0, "d LIST \"\" Work*");
 	HAS(o, "(\\HasChildren) \"/\" \"Work\"");
 	HAS(o, "(\\HasNoChildren) \"/\" \"Work/Projects\"");
-	HAS(t_cmd(d, 0, "e RENAME Work/Projects Work/Done"), "e OK");
-	o = t_cmd(d, 0, "f LIST \"\" Work/%");
+	HAS(td_cmd(d, 0, "e RENAME Work/Projects Work/Done"), "e OK");
+	o = td_cmd(d, 0, "f LIST \"\" Work/%");
 	HAS(o, "Work/Done");
 	HASNT(o, "Work/Projects");
-	HAS(t_cmd(d, 0, "g RENAME Nope Other"), "g NO [NONEXISTENT]");
-	HAS(t_cmd(d, 0, "h SUBSCRIBE Work/Done"), "h OK");
-	HAS(t_cmd(d, 0, "h2 SUBSCRIBE Ghost"), "h2 OK");
-	o = t_cmd(d, 0, "i LSUB \"\" *");
+	HAS(td_cmd(d, 0, "g RENAME Nope Other"), "g NO [NONEXISTENT]");
+	HAS(td_cmd(d, 0, "h SUBSCRIBE Work/Done"), "h OK");
+	HAS(td_cmd(d, 0, "h2 SUBSCRIBE Ghost"), "h2 OK");
+	o = td_cmd(d, 0, "i LSUB \"\" *");
 	HAS(o, "* LSUB () \"/\" \"Work/Done\"");
-	o = t_cmd(d, 0, "i2 LIST (SUBSCRIBED) \"\" *");
+	o = td_cmd(d, 0, "i2 LIST (SUBSCRIBED) \"\" *");
 	HAS(o, "(\\NonExistent \\Subscribed) \"/\" \"Ghost\"");
-	HAS(t_cmd(d, 0, "j UNSUBSCRIBE Work/Done"), "j OK");
-	HAS(t_cmd(d, 0, "j2 UNSUBSCRIBE Work/Done"), "j2 NO");
-	HAS(t_cmd(d, 0, "k DELETE Work/Done"), "k OK");
-	HAS(t_cmd(d, 0, "k2 DELETE Work/Done"), "k2 NO [NONEXISTENT]");
-	HAS(t_cmd(d, 0, "k3 DELETE INBOX"), "k3 NO");
-	o = t_cmd(d, 0, "l STATUS INBOX (MESSAGES UIDNEXT UNSEEN RECENT)");
+	HAS(td_cmd(d, 0, "j UNSUBSCRIBE Work/Done"), "j OK");
+	HAS(td_cmd(d, 0, "j2 UNSUBSCRIBE Work/Done"), "j2 NO");
+	HAS(td_cmd(d, 0, "k DELETE Work/Done"), "k OK");
+	HAS(td_cmd(d, 0, "k2 DELETE Work/Done"), "k2 NO [NONEXISTENT]");
+	HAS(td_cmd(d, 0, "k3 DELETE INBOX"), "k3 NO");
+	o = td_cmd(d, 0, "l STATUS INBOX (MESSAGES UIDNEXT UNSEEN RECENT)");
 	HAS(o, "* STATUS \"INBOX\" (MESSAGES 0 UIDNEXT 1 UNSEEN 0 RECENT 0)");
-	HAS(t_cmd(d, 0, "m STATUS Nope (MESSAGES)"), "m NO [NONEXISTENT]");
-	HAS(t_cmd(d, 0, "n CREATE \"Caf\xc3\xa9\""), "n BAD");
-	HAS(t_cmd(d, 0, "n2 CREATE Caf&AOk-"), "n2 OK");
-	HAS(t_cmd(d, 0, "n3 LIST \"\" Caf*"), "\"/\" \"Caf&AOk-\"");
-	t_teardown(d);
+	HAS(td_cmd(d, 0, "m STATUS Nope (MESSAGES)"), "m NO [NONEXISTENT]");
+	HAS(td_cmd(d, 0, "n CREATE \"Caf\xc3\xa9\""), "n BAD");
+	HAS(td_cmd(d, 0, "n2 CREATE Caf&AOk-"), "n2 OK");
+	HAS(td_cmd(d, 0, "n3 LIST \"\" Caf*"), "\"/\" \"Caf&AOk-\"");
+	td_free(d);
 }
 
 static void test_append_fetch_store_expunge(void **state)
@@ -292,21 +93,21 @@ static void test_append_fetch_store_expunge(void **state)
 	char want[512];
 
 	(void)state;
-	t_open(d, 0);
-	t_login(d, 0);
+	td_open(d, 0);
+	td_login(d, 0);
 	o = t_append(d, 0, "INBOX", "(\\Flagged $Work) ", msg1);
 	HAS(o, "A9 OK [APPENDUID ");
 	HAS(o, " 1] APPEND");
 	o = t_append(d, 0, "INBOX", "", msg2);
 	HAS(o, " 2] APPEND");
 	HAS(t_append(d, 0, "Nowhere", "", msg2), "A9 NO [TRYCREATE]");
-	o = t_cmd(d, 0, "s SELECT INBOX");
+	o = td_cmd(d, 0, "s SELECT INBOX");
 	HAS(o, "* 2 EXISTS");
 	HAS(o, "* 2 RECENT");
 	HAS(o, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work)");
 	HAS(o, "[UIDNEXT 3]");
 	HAS(o, "s OK [READ-WRITE]");
-	o = t_cmd(d, 0, "f FETCH 1:* (UID FLAGS RFC822.SIZE)");
+	o = td_cmd(d, 0, "f FETCH 1:* (UID FLAGS RFC822.SIZE)");
 	snprintf(want, sizeof(want), "* 1 FETCH (UID 1 FLAGS (\\Flagged $Work \\Recent) RFC822.SIZE %zu)",
 		 strlen(msg1));
 	HAS(o, want);
@@ -314,38 +115,38 @@ static void test_append_fetch_store_expunge(void **state)
 		 strlen(msg2));
 	HAS(o, want);
 	/* the body, byte for byte, and the implicit \Seen */
-	o = t_cmd(d, 0, "g FETCH 2 BODY[]");
+	o = td_cmd(d, 0, "g FETCH 2 BODY[]");
 	snprintf(want, sizeof(want), "BODY[] {%zu}\r\n%s", strlen(msg2), msg2);
 	HAS(o, want);
 	HAS(o, "\\Seen");
-	o = t_cmd(d, 0, "g2 FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODY.PEEK[TEXT])");
+	o = td_cmd(d, 0, "g2 FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODY.PEEK[TEXT])");
 	HAS(o, "Subject: one\r\n\r\n");
 	HAS(o, "BODY[TEXT] {12}\r\nHello one.\r\n");
-	o = t_cmd(d, 0, "g3 FETCH 1 BODY.PEEK[]<6.10>");
+	o = td_cmd(d, 0, "g3 FETCH 1 BODY.PEEK[]<6.10>");
 	HAS(o, "BODY[]<6> {10}\r\nbob@exampl");
-	o = t_cmd(d, 0, "h SEARCH UNSEEN");
+	o = td_cmd(d, 0, "h SEARCH UNSEEN");
 	HAS(o, "* SEARCH 1\r\n");
-	o = t_cmd(d, 0, "i STORE 1:2 +FLAGS (\\Deleted Urgent)");
+	o = td_cmd(d, 0, "i STORE 1:2 +FLAGS (\\Deleted Urgent)");
 	HAS(o, "* 1 FETCH (FLAGS (\\Flagged \\Deleted $Work Urgent \\Recent))");
 	HAS(o, "i OK");
-	o = t_cmd(d, 0, "i2 UID STORE 2 -FLAGS.SILENT (\\Deleted)");
+	o = td_cmd(d, 0, "i2 UID STORE 2 -FLAGS.SILENT (\\Deleted)");
 	HASNT(o, "FETCH");
 	HAS(o, "i2 OK");
-	o = t_cmd(d, 0, "j EXPUNGE");
+	o = td_cmd(d, 0, "j EXPUNGE");
 	HAS(o, "* 1 EXPUNGE\r\nj OK");
-	o = t_cmd(d, 0, "k FETCH 1:* (UID FLAGS)");
+	o = td_cmd(d, 0, "k FETCH 1:* (UID FLAGS)");
 	HAS(o, "* 1 FETCH (UID 2 FLAGS (\\Seen Urgent \\Recent))");
-	o = t_cmd(d, 0, "l STATUS INBOX (MESSAGES UNSEEN)");
+	o = td_cmd(d, 0, "l STATUS INBOX (MESSAGES UNSEEN)");
 	HAS(o, "(MESSAGES 1 UNSEEN 0)");
 	/* CONDSTORE: an UNCHANGEDSINCE below the message's MODSEQ changes
 	 * nothing */
-	o = t_cmd(d, 0, "m FETCH 1 (MODSEQ)");
+	o = td_cmd(d, 0, "m FETCH 1 (MODSEQ)");
 	HAS(o, "MODSEQ (");
-	o = t_cmd(d, 0, "m2 STORE 1 (UNCHANGEDSINCE 1) +FLAGS (\\Answered)");
+	o = td_cmd(d, 0, "m2 STORE 1 (UNCHANGEDSINCE 1) +FLAGS (\\Answered)");
 	HAS(o, "m2 ");
-	o = t_cmd(d, 0, "m3 FETCH 1 FLAGS");
+	o = td_cmd(d, 0, "m3 FETCH 1 FLAGS");
 	HASNT(o, "\\Answered");
-	t_teardown(d);
+	td_free(d);
 }
 
 static void test_copy_move(void **state)
@@ -354,33 +155,33 @@ static void test_copy_move(void **state)
 	const char *o;
 
 	(void)state;
-	t_open(d, 0);
-	t_login(d, 0);
+	td_open(d, 0);
+	td_login(d, 0);
 	t_append(d, 0, "INBOX", "(\\Seen) ", msg1);
 	t_append(d, 0, "INBOX", "", msg2);
 	t_append(d, 0, "INBOX", "", msg1);
-	HAS(t_cmd(d, 0, "s SELECT INBOX"), "* 3 EXISTS");
-	HAS(t_cmd(d, 0, "c COPY 1:2 Nowhere"), "c NO [TRYCREATE]");
-	o = t_cmd(d, 0, "c2 COPY 1,3 Archive");
+	HAS(td_cmd(d, 0, "s SELECT INBOX"), "* 3 EXISTS");
+	HAS(td_cmd(d, 0, "c COPY 1:2 Nowhere"), "c NO [TRYCREATE]");
+	o = td_cmd(d, 0, "c2 COPY 1,3 Archive");
 	HAS(o, "c2 OK [COPYUID ");
 	HAS(o, " 1,3 1:2]");
-	o = t_cmd(d, 0, "m UID MOVE 2 Trash");
+	o = td_cmd(d, 0, "m UID MOVE 2 Trash");
 	HAS(o, "* OK [COPYUID ");
 	HAS(o, " 2 1]");
 	HAS(o, "* 2 EXPUNGE");
 	HAS(o, "m OK");
-	o = t_cmd(d, 0, "x STATUS Archive (MESSAGES UNSEEN)");
+	o = td_cmd(d, 0, "x STATUS Archive (MESSAGES UNSEEN)");
 	HAS(o, "(MESSAGES 2 UNSEEN 1)");
-	o = t_cmd(d, 0, "y STATUS Trash (MESSAGES)");
+	o = td_cmd(d, 0, "y STATUS Trash (MESSAGES)");
 	HAS(o, "(MESSAGES 1)");
-	o = t_cmd(d, 0, "z SELECT Archive");
+	o = td_cmd(d, 0, "z SELECT Archive");
 	HAS(o, "* 2 EXISTS");
-	o = t_cmd(d, 0, "z2 FETCH 1 BODY.PEEK[]");
+	o = td_cmd(d, 0, "z2 FETCH 1 BODY.PEEK[]");
 	HAS(o, msg1);
 	/* COPY into the selected mailbox itself: announced at the next NOOP */
-	HAS(t_cmd(d, 0, "z3 COPY 1 Archive"), "z3 OK [COPYUID");
-	HAS(t_cmd(d, 0, "z4 NOOP"), "* 3 EXISTS");
-	t_teardown(d);
+	HAS(td_cmd(d, 0, "z3 COPY 1 Archive"), "z3 OK [COPYUID");
+	HAS(td_cmd(d, 0, "z4 NOOP"), "* 3 EXISTS");
+	td_free(d);
 }
 
 /* RFC 3501 §2.3.2: exactly one session reports \Recent for a message. */
@@ -390,25 +191,25 @@ static void test_recent_once(void **state)
 	const char *o;
 
 	(void)state;
-	t_open(d, 0);
-	t_open(d, 1);
-	t_login(d, 0);
-	t_login(d, 1);
+	td_open(d, 0);
+	td_open(d, 1);
+	td_login(d, 0);
+	td_login(d, 1);
 	t_append(d, 0, "INBOX", "", msg1);
 	t_append(d, 0, "INBOX", "", msg2);
 	/* EXAMINE sees \Recent but does not take it away (§6.3.2) */
-	HAS(t_cmd(d, 1, "e EXAMINE INBOX"), "* 2 RECENT");
-	HAS(t_cmd(d, 1, "e2 STATUS INBOX (RECENT)"), "(RECENT 2)");
-	HAS(t_cmd(d, 0, "s SELECT INBOX"), "* 2 RECENT");
-	HAS(t_cmd(d, 1, "s SELECT INBOX"), "* 0 RECENT");
-	HAS(t_cmd(d, 1, "s2 STATUS INBOX (RECENT)"), "(RECENT 0)");
+	HAS(td_cmd(d, 1, "e EXAMINE INBOX"), "* 2 RECENT");
+	HAS(td_cmd(d, 1, "e2 STATUS INBOX (RECENT)"), "(RECENT 2)");
+	HAS(td_cmd(d, 0, "s SELECT INBOX"), "* 2 RECENT");
+	HAS(td_cmd(d, 1, "s SELECT INBOX"), "* 0 RECENT");
+	HAS(td_cmd(d, 1, "s2 STATUS INBOX (RECENT)"), "(RECENT 0)");
 	t_append(d, 1, "INBOX", "", msg1);
-	HAS(t_cmd(d, 1, "t STATUS INBOX (RECENT)"), "(RECENT 1)");
-	o = t_cmd(d, 1, "u SELECT INBOX");
+	HAS(td_cmd(d, 1, "t STATUS INBOX (RECENT)"), "(RECENT 1)");
+	o = td_cmd(d, 1, "u SELECT INBOX");
 	HAS(o, "* 3 EXISTS");
 	HAS(o, "* 1 RECENT");
-	HAS(t_cmd(d, 0, "v SELECT INBOX"), "* 0 RECENT");
-	t_teardown(d);
+	HAS(td_cmd(d, 0, "v SELECT INBOX"), "* 0 RECENT");
+	td_free(d);
 }
 
 /* Two sessions on one mailbox: one changes, the other hears at NOOP or,
@@ -419,16 +220,16 @@ static void test_two_sessions(void **state)
 	const char *o;
 
 	(void)state;
-	t_open(d, 0);
-	t_open(d, 1);
-	t_login(d, 0);
-	t_login(d, 1);
+	td_open(d, 0);
+	td_open(d, 1);
+	td_login(d, 0);
+	td_login(d, 1);
 	t_append(d, 0, "INBOX", "", msg1);
 	t_append(d, 0, "INBOX", "", msg2);
-	HAS(t_cmd(d, 0, "s SELECT INBOX"), "* 2 EXISTS");
-	HAS(t_cmd(d, 1, "s SELECT INBOX"), "* 2 EXISTS");
+	HAS(td_cmd(d, 0, "s SELECT INBOX"), "* 2 EXISTS");
+	HAS(td_cmd(d, 1, "s SELECT INBOX"), "* 2 EXISTS");
 	/* B idles; A appends: B hears EXISTS without asking */
-	o = t_cmd_raw(d, 1, "i IDLE\r\n", 8, NULL);
+	o = td_cmd_raw(d, 1, "i IDLE\r\n", 8, NULL, NULL);
 	HAS(o, "+ idling");
 	sl_buf_reset(&d->x[1].out);
 	t_append(d, 0, "INBOX", "", msg1);
@@ -437,25 +238,25 @@ static void test_two_sessions(void **state)
 	HAS((const char *)d->x[1].out.data, "* 3 EXISTS");
 	/* A sets a flag: B hears FETCH (FLAGS) in IDLE too */
 	sl_buf_reset(&d->x[1].out);
-	HAS(t_cmd(d, 0, "f STORE 2 +FLAGS (\\Flagged)"), "f OK");
+	HAS(td_cmd(d, 0, "f STORE 2 +FLAGS (\\Flagged)"), "f OK");
 	sl_buf_append(&d->x[1].out, "", 1);
 	d->x[1].out.len--;
 	HAS((const char *)d->x[1].out.data, "* 2 FETCH (FLAGS (\\Flagged");
-	HAS(t_cmd_raw(d, 1, "DONE\r\n", 6, "i"), "i OK");
+	HAS(td_cmd_raw(d, 1, "DONE\r\n", 6, "i", NULL), "i OK");
 	/* A expunges: B hears it at NOOP */
-	HAS(t_cmd(d, 0, "g STORE 1 +FLAGS.SILENT (\\Deleted)"), "g OK");
-	HAS(t_cmd(d, 0, "h EXPUNGE"), "* 1 EXPUNGE");
-	o = t_cmd(d, 1, "n NOOP");
+	HAS(td_cmd(d, 0, "g STORE 1 +FLAGS.SILENT (\\Deleted)"), "g OK");
+	HAS(td_cmd(d, 0, "h EXPUNGE"), "* 1 EXPUNGE");
+	o = td_cmd(d, 1, "n NOOP");
 	HAS(o, "* 1 EXPUNGE");
 	HAS(o, "n OK");
-	o = t_cmd(d, 1, "n2 FETCH 1:* UID");
+	o = td_cmd(d, 1, "n2 FETCH 1:* UID");
 	HAS(o, "* 1 FETCH (UID 2)");
 	HAS(o, "* 2 FETCH (UID 3)");
 	/* a nothing-changed NOOP says nothing more */
-	o = t_cmd(d, 1, "n3 NOOP");
+	o = td_cmd(d, 1, "n3 NOOP");
 	HASNT(o, "EXPUNGE");
 	HASNT(o, "EXISTS");
-	t_teardown(d);
+	td_free(d);
 }
 
 /* A delivery that does not come from an IMAP session of this lane (SMTP,
@@ -472,13 +273,13 @@ static void test_outside_delivery(void **state)
 	const char *o;
 
 	(void)state;
-	t_open(d, 0);
-	t_open(d, 1);
-	t_login(d, 0);
-	t_login(d, 1);
-	HAS(t_cmd(d, 0, "s SELECT INBOX"), "* 0 EXISTS");
-	HAS(t_cmd(d, 1, "s SELECT INBOX"), "* 0 EXISTS");
-	HAS(t_cmd_raw(d, 1, "i IDLE\r\n", 8, NULL), "+ idling");
+	td_open(d, 0);
+	td_open(d, 1);
+	td_login(d, 0);
+	td_login(d, 1);
+	HAS(td_cmd(d, 0, "s SELECT INBOX"), "* 0 EXISTS");
+	HAS(td_cmd(d, 1, "s SELECT INBOX"), "* 0 EXISTS");
+	HAS(td_cmd_raw(d, 1, "i IDLE\r\n", 8, NULL, NULL), "+ idling");
 	imap_store_tick(d->st, d->now); /* the poll just ran */
 	assert_int_equal(st_user_lookup(d->u->rd, USER, &ui), 0);
 	tgt.user_id = ui.id;
@@ -498,12 +299,12 @@ static void test_outside_delivery(void **state)
 	d->x[1].out.len--;
 	HAS((const char *)d->x[1].out.data, "* 1 EXISTS\r\n* 1 RECENT\r\n");
 	/* the IDLE session saw it first: \Recent is its */
-	o = t_cmd(d, 0, "n NOOP");
+	o = td_cmd(d, 0, "n NOOP");
 	HAS(o, "* 1 EXISTS");
 	HASNT(o, "RECENT");
-	o = t_cmd(d, 0, "f FETCH 1 BODY.PEEK[]");
+	o = td_cmd(d, 0, "f FETCH 1 BODY.PEEK[]");
 	HAS(o, msg1);
-	t_teardown(d);
+	td_free(d);
 }
 
 /* The connection goes away while the store commits an APPEND: the engine
@@ -516,15 +317,15 @@ static void test_orphaned_write(void **state)
 	const char *o;
 
 	(void)state;
-	t_open(d, 0);
-	t_login(d, 0);
+	td_open(d, 0);
+	td_login(d, 0);
 	snprintf(head, sizeof(head), "A APPEND INBOX {%zu+}\r\n", strlen(msg1));
-	t_cmd_raw(d, 0, head, strlen(head), NULL);
-	t_cmd_raw(d, 0, msg1, strlen(msg1), NULL);
-	t_cmd_raw(d, 0, "\r\n", 2, NULL);
+	td_cmd_raw(d, 0, head, strlen(head), NULL, NULL);
+	td_cmd_raw(d, 0, msg1, strlen(msg1), NULL, NULL);
+	td_cmd_raw(d, 0, "\r\n", 2, NULL, NULL);
 	assert_true(imap_store_sess_busy(d->x[0].ss));
 	assert_int_equal(imap_store_busy(d->st), 1);
-	t_close(d, 0);
+	td_close(d, 0);
 	imap_store_get_stats(d->st, &ss);
 	assert_int_equal(ss.orphaned_sessions, 1);
 	/* the delivery and its structure's cache write both complete */
@@ -532,11 +333,11 @@ static void test_orphaned_write(void **state)
 		st_client_wait(d->u->c, 50);
 	assert_int_equal(imap_store_busy(d->st), 0);
 	/* the message made it */
-	t_open(d, 1);
-	t_login(d, 1);
-	o = t_cmd(d, 1, "s STATUS INBOX (MESSAGES)");
+	td_open(d, 1);
+	td_login(d, 1);
+	o = td_cmd(d, 1, "s STATUS INBOX (MESSAGES)");
 	HAS(o, "(MESSAGES 1)");
-	t_teardown(d);
+	td_free(d);
 }
 
 /* A larger mailbox: FETCH resumes across output pauses, bodies over many
@@ -550,31 +351,31 @@ static void test_many_messages(void **state)
 	char want[64];
 
 	(void)state;
-	t_open(d, 0);
-	t_login(d, 0);
+	td_open(d, 0);
+	td_login(d, 0);
 	n += (size_t)snprintf(big, sizeof(big), "Subject: big\r\n\r\n");
 	for (unsigned i = 0; n + 64 < sizeof(big); i++)
 		n += (size_t)snprintf(big + n, sizeof(big) - n, "line %u of the big body\r\n", i);
 	for (int i = 0; i < 300; i++)
 		t_append(d, 0, "INBOX", "", (i == 150) ? big : msg2);
-	o = t_cmd(d, 0, "s SELECT INBOX");
+	o = td_cmd(d, 0, "s SELECT INBOX");
 	HAS(o, "* 300 EXISTS");
-	o = t_cmd(d, 0, "f FETCH 1:* (UID FLAGS)");
+	o = td_cmd(d, 0, "f FETCH 1:* (UID FLAGS)");
 	HAS(o, "* 300 FETCH (UID 300 FLAGS (\\Recent))");
-	o = t_cmd(d, 0, "b FETCH 151 BODY.PEEK[]");
+	o = td_cmd(d, 0, "b FETCH 151 BODY.PEEK[]");
 	snprintf(want, sizeof(want), "BODY[] {%zu}\r\n", n);
 	HAS(o, want);
 	HAS(o, big + n - 200);
 	assert_non_null(strstr(o, big));
-	o = t_cmd(d, 0, "e SEARCH LARGER 100000");
+	o = td_cmd(d, 0, "e SEARCH LARGER 100000");
 	HAS(o, "* SEARCH 151\r\n");
-	o = t_cmd(d, 0, "x STORE 1:* +FLAGS.SILENT (\\Deleted)");
+	o = td_cmd(d, 0, "x STORE 1:* +FLAGS.SILENT (\\Deleted)");
 	HAS(o, "x OK");
-	o = t_cmd(d, 0, "y EXPUNGE");
+	o = td_cmd(d, 0, "y EXPUNGE");
 	HAS(o, "* 1 EXPUNGE");
 	HAS(o, "y OK");
-	HAS(t_cmd(d, 0, "z STATUS INBOX (MESSAGES)"), "(MESSAGES 0)");
-	t_teardown(d);
+	HAS(td_cmd(d, 0, "z STATUS INBOX (MESSAGES)"), "(MESSAGES 0)");
+	td_free(d);
 }
 
 static const char mime_msg[] =
@@ -594,34 +395,34 @@ static void test_structure_and_parts(void **state)
 	const char *o;
 
 	(void)state;
-	t_open(d, 0);
-	t_login(d, 0);
+	td_open(d, 0);
+	td_login(d, 0);
 	HAS(t_append(d, 0, "INBOX", "", mime_msg), "A9 OK");
 	imap_store_get_stats(d->st, &ss);
 	assert_int_equal(ss.structs_built, 1);
 	assert_int_equal(ss.structs_cached, 1);
-	HAS(t_cmd(d, 0, "s SELECT INBOX"), "s OK");
-	o = t_cmd(d, 0, "f FETCH 1 (ENVELOPE BODYSTRUCTURE)");
+	HAS(td_cmd(d, 0, "s SELECT INBOX"), "s OK");
+	o = td_cmd(d, 0, "f FETCH 1 (ENVELOPE BODYSTRUCTURE)");
 	HAS(o, "ENVELOPE (NIL \"parts\" ((\"Bob\" NIL \"bob\" \"example.org\"))");
 	HAS(o, "\"<p1@example.org>\")");
 	HAS(o, "BODYSTRUCTURE ((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\")");
 	HAS(o, "\"MIXED\"");
 	HAS(o, "f OK FETCH completed");
-	o = t_cmd(d, 0, "g FETCH 1 BODY");
+	o = td_cmd(d, 0, "g FETCH 1 BODY");
 	HAS(o, "BODY ((\"TEXT\" \"PLAIN\"");
-	o = t_cmd(d, 0, "h FETCH 1 (BODY.PEEK[1] BODY.PEEK[2.MIME] BODY.PEEK[2]<3.6>)");
+	o = td_cmd(d, 0, "h FETCH 1 (BODY.PEEK[1] BODY.PEEK[2.MIME] BODY.PEEK[2]<3.6>)");
 	HAS(o, "BODY[1] {10}\r\nfirst part");
 	HAS(o, "BODY[2.MIME] {45}\r\nContent-Type: text/html\r\nContent-ID: <h1>\r\n\r\n");
 	HAS(o, "BODY[2]<3> {6}\r\nsecond");
 	HAS(o, "h OK FETCH completed");
-	o = t_cmd(d, 0, "i FETCH 1 (BODY.PEEK[3] BODY.PEEK[1.TEXT])");
+	o = td_cmd(d, 0, "i FETCH 1 (BODY.PEEK[3] BODY.PEEK[1.TEXT])");
 	HAS(o, "BODY[3] {0}");
 	HAS(o, "BODY[1.TEXT] {0}");
 	HAS(o, "i OK FETCH completed");
 	/* the cache is used: no second parse */
 	imap_store_get_stats(d->st, &ss);
 	assert_int_equal(ss.structs_built, 1);
-	t_teardown(d);
+	td_free(d);
 }
 
 /* A message delivered without a structure (SMTP, the control thread) gets
@@ -647,20 +448,20 @@ static void test_structure_built_lazily(void **state)
 	dv.results = &res;
 	assert_int_equal(st_msg_deliver(d->u->c, &dv, st_admin_done, &w), 0);
 	assert_int_equal(st_admin_wait_for(d->u->c, &w), 0);
-	t_open(d, 0);
-	t_login(d, 0);
-	HAS(t_cmd(d, 0, "s SELECT INBOX"), "s OK");
-	o = t_cmd(d, 0, "f FETCH 1 ENVELOPE");
+	td_open(d, 0);
+	td_login(d, 0);
+	HAS(td_cmd(d, 0, "s SELECT INBOX"), "s OK");
+	o = td_cmd(d, 0, "f FETCH 1 ENVELOPE");
 	HAS(o, "ENVELOPE (NIL \"parts\"");
 	HAS(o, "f OK FETCH completed");
 	st_client_wait(d->u->c, 1000); /* the cache write */
-	o = t_cmd(d, 0, "g FETCH 1 (BODYSTRUCTURE BODY.PEEK[2])");
+	o = td_cmd(d, 0, "g FETCH 1 (BODYSTRUCTURE BODY.PEEK[2])");
 	HAS(o, "\"HTML\"");
 	HAS(o, "BODY[2] {13}\r\n<p>second</p>");
 	imap_store_get_stats(d->st, &ss);
 	assert_int_equal(ss.structs_built, 1);
 	assert_int_equal(ss.structs_cached, 1);
-	t_teardown(d);
+	td_free(d);
 }
 
 /* A cached structure that does not read back (another version's format,
@@ -692,16 +493,16 @@ static void test_stale_structure_rebuilt(void **state)
 					    &w2),
 			 0);
 	assert_int_equal(st_admin_wait_for(d->u->c, &w2), 0);
-	t_open(d, 0);
-	t_login(d, 0);
-	HAS(t_cmd(d, 0, "s SELECT INBOX"), "s OK");
-	o = t_cmd(d, 0, "f FETCH 1 ENVELOPE");
+	td_open(d, 0);
+	td_login(d, 0);
+	HAS(td_cmd(d, 0, "s SELECT INBOX"), "s OK");
+	o = td_cmd(d, 0, "f FETCH 1 ENVELOPE");
 	HAS(o, "ENVELOPE (NIL \"parts\"");
 	HAS(o, "f OK FETCH completed");
 	imap_store_get_stats(d->st, &ss);
 	assert_int_equal(ss.structs_built, 1);
 	assert_int_equal(ss.structs_cached, 1);
-	t_teardown(d);
+	td_free(d);
 }
 
 /* FETCH of structures over many messages resumes across output pauses
@@ -715,19 +516,19 @@ static void test_structure_fetch_resumes(void **state)
 	(void)state;
 	d->cfg.body_chunk_max = 4096;
 	d->cfg.output_max = 32768;
-	t_open(d, 0);
-	t_login(d, 0);
+	td_open(d, 0);
+	td_login(d, 0);
 	for (int i = 0; i < 150; i++)
 		HAS(t_append(d, 0, "INBOX", "", mime_msg), "A9 OK");
-	HAS(t_cmd(d, 0, "s SELECT INBOX"), "s OK");
-	HAS(t_cmd(d, 0, "b UID FETCH 1:* (FLAGS BODY.PEEK[])"), "b OK FETCH completed");
-	o = t_cmd(d, 0, "f FETCH 1:* (ENVELOPE BODYSTRUCTURE)");
+	HAS(td_cmd(d, 0, "s SELECT INBOX"), "s OK");
+	HAS(td_cmd(d, 0, "b UID FETCH 1:* (FLAGS BODY.PEEK[])"), "b OK FETCH completed");
+	o = td_cmd(d, 0, "f FETCH 1:* (ENVELOPE BODYSTRUCTURE)");
 	for (int i = 1; i <= 150; i++) {
 		snprintf(want, sizeof(want), "* %d FETCH (ENVELOPE (NIL \"parts\"", i);
 		HAS(o, want);
 	}
 	HAS(o, "f OK FETCH completed");
-	t_teardown(d);
+	td_free(d);
 }
 
 int main(void)
