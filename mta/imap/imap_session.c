@@ -22,6 +22,7 @@
 
 #include "sl_err.h"
 #include "sl_log.h"
+#include "sl_stats.h"
 #include "sl_time.h"
 
 void imap_config_defaults(struct imap_config *c)
@@ -47,11 +48,8 @@ void imap_config_defaults(struct imap_config *c)
 	c->timeout_us = 1800 * SL_US_PER_S;
 }
 
-#define IMAP_STAT(name) {#name, offsetof(struct imap_stats, name)}
-static const struct {
-	const char *name;
-	size_t off;
-} imap_stat_fields[] = {
+#define IMAP_STAT(name) SL_STAT(struct imap_stats, name)
+static const sl_stat_field_t imap_stat_fields[] = {
 	IMAP_STAT(sessions),       IMAP_STAT(commands),        IMAP_STAT(bad),
 	IMAP_STAT(no),             IMAP_STAT(disconnect_errors), IMAP_STAT(timeouts),
 	IMAP_STAT(line_too_long),  IMAP_STAT(literal_too_big), IMAP_STAT(nesting_too_deep),
@@ -61,34 +59,18 @@ static const struct {
 	IMAP_STAT(body_bytes),     IMAP_STAT(stores),          IMAP_STAT(expunged),
 	IMAP_STAT(searches),       IMAP_STAT(starttls),        IMAP_STAT(plaintext_discarded),
 };
-_Static_assert(sizeof(imap_stat_fields) / sizeof(imap_stat_fields[0]) ==
+_Static_assert(SL_STAT_COUNT(imap_stat_fields) ==
 		       sizeof(struct imap_stats) / sizeof(uint64_t),
 	       "every imap_stats counter has a name");
 
 void imap_stats_add(struct imap_stats *dst, const struct imap_stats *src)
 {
-	for (size_t i = 0; i < sizeof(imap_stat_fields) / sizeof(imap_stat_fields[0]); i++) {
-		uint64_t v, d;
-
-		memcpy(&v, (const char *)src + imap_stat_fields[i].off, sizeof(v));
-		memcpy(&d, (char *)dst + imap_stat_fields[i].off, sizeof(d));
-		d += v;
-		memcpy((char *)dst + imap_stat_fields[i].off, &d, sizeof(d));
-	}
+	sl_stats_add(imap_stat_fields, SL_STAT_COUNT(imap_stat_fields), dst, src);
 }
 
 int imap_stats_format(const struct imap_stats *st, sl_buf_t *out)
 {
-	for (size_t i = 0; i < sizeof(imap_stat_fields) / sizeof(imap_stat_fields[0]); i++) {
-		uint64_t v;
-		int rc;
-
-		memcpy(&v, (const char *)st + imap_stat_fields[i].off, sizeof(v));
-		rc = sl_buf_printf(out, "imap.%s %" PRIu64 "\n", imap_stat_fields[i].name, v);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
+	return sl_stats_format("imap", imap_stat_fields, SL_STAT_COUNT(imap_stat_fields), st, out);
 }
 
 static bool imap_config_ok(const struct imap_config *c)

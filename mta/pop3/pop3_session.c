@@ -15,6 +15,7 @@
 
 #include "sl_err.h"
 #include "sl_log.h"
+#include "sl_stats.h"
 #include "sl_time.h"
 
 void pop3_config_defaults(struct pop3_config *c)
@@ -33,11 +34,8 @@ void pop3_config_defaults(struct pop3_config *c)
 	c->timeout_us = 600 * SL_US_PER_S;
 }
 
-#define POP3_STAT(name) {#name, offsetof(struct pop3_stats, name)}
-static const struct {
-	const char *name;
-	size_t off;
-} pop3_stat_fields[] = {
+#define POP3_STAT(name) SL_STAT(struct pop3_stats, name)
+static const sl_stat_field_t pop3_stat_fields[] = {
 	POP3_STAT(sessions),      POP3_STAT(commands),          POP3_STAT(errors),
 	POP3_STAT(disconnect_errors), POP3_STAT(timeouts),      POP3_STAT(line_too_long),
 	POP3_STAT(auth_success),  POP3_STAT(auth_failure),      POP3_STAT(auth_tempfail),
@@ -47,34 +45,18 @@ static const struct {
 	POP3_STAT(updates),       POP3_STAT(update_failed),     POP3_STAT(msgs_expunged),
 	POP3_STAT(stls),          POP3_STAT(plaintext_discarded),
 };
-_Static_assert(sizeof(pop3_stat_fields) / sizeof(pop3_stat_fields[0]) ==
+_Static_assert(SL_STAT_COUNT(pop3_stat_fields) ==
 		       sizeof(struct pop3_stats) / sizeof(uint64_t),
 	       "every pop3_stats counter has a name");
 
 void pop3_stats_add(struct pop3_stats *dst, const struct pop3_stats *src)
 {
-	for (size_t i = 0; i < sizeof(pop3_stat_fields) / sizeof(pop3_stat_fields[0]); i++) {
-		uint64_t v, d;
-
-		memcpy(&v, (const char *)src + pop3_stat_fields[i].off, sizeof(v));
-		memcpy(&d, (char *)dst + pop3_stat_fields[i].off, sizeof(d));
-		d += v;
-		memcpy((char *)dst + pop3_stat_fields[i].off, &d, sizeof(d));
-	}
+	sl_stats_add(pop3_stat_fields, SL_STAT_COUNT(pop3_stat_fields), dst, src);
 }
 
 int pop3_stats_format(const struct pop3_stats *st, sl_buf_t *out)
 {
-	for (size_t i = 0; i < sizeof(pop3_stat_fields) / sizeof(pop3_stat_fields[0]); i++) {
-		uint64_t v;
-		int rc;
-
-		memcpy(&v, (const char *)st + pop3_stat_fields[i].off, sizeof(v));
-		rc = sl_buf_printf(out, "pop3.%s %" PRIu64 "\n", pop3_stat_fields[i].name, v);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
+	return sl_stats_format("pop3", pop3_stat_fields, SL_STAT_COUNT(pop3_stat_fields), st, out);
 }
 
 static bool pop3_config_ok(const struct pop3_config *c)

@@ -14,6 +14,7 @@
 
 #include "sl_err.h"
 #include "sl_log.h"
+#include "sl_stats.h"
 #include "sl_time.h"
 
 void smtp_config_defaults(struct smtp_config *c)
@@ -35,11 +36,8 @@ void smtp_config_defaults(struct smtp_config *c)
 	c->timeout_data_us = 180 * SL_US_PER_S;
 }
 
-#define SMTP_STAT(name) {#name, offsetof(struct smtp_stats, name)}
-static const struct {
-	const char *name;
-	size_t off;
-} smtp_stat_fields[] = {
+#define SMTP_STAT(name) SL_STAT(struct smtp_stats, name)
+static const sl_stat_field_t smtp_stat_fields[] = {
 	SMTP_STAT(sessions),          SMTP_STAT(commands),        SMTP_STAT(errors),
 	SMTP_STAT(disconnect_errors), SMTP_STAT(pregreet),        SMTP_STAT(timeouts),
 	SMTP_STAT(line_too_long),     SMTP_STAT(bare_eol),        SMTP_STAT(mail),
@@ -49,34 +47,18 @@ static const struct {
 	SMTP_STAT(bytes_received),    SMTP_STAT(auth_success),    SMTP_STAT(auth_failure),
 	SMTP_STAT(auth_lockout),      SMTP_STAT(starttls),        SMTP_STAT(plaintext_discarded),
 };
-_Static_assert(sizeof(smtp_stat_fields) / sizeof(smtp_stat_fields[0]) ==
+_Static_assert(SL_STAT_COUNT(smtp_stat_fields) ==
 		       sizeof(struct smtp_stats) / sizeof(uint64_t),
 	       "every smtp_stats counter has a name");
 
 void smtp_stats_add(struct smtp_stats *dst, const struct smtp_stats *src)
 {
-	for (size_t i = 0; i < sizeof(smtp_stat_fields) / sizeof(smtp_stat_fields[0]); i++) {
-		uint64_t v, d;
-
-		memcpy(&v, (const char *)src + smtp_stat_fields[i].off, sizeof(v));
-		memcpy(&d, (char *)dst + smtp_stat_fields[i].off, sizeof(d));
-		d += v;
-		memcpy((char *)dst + smtp_stat_fields[i].off, &d, sizeof(d));
-	}
+	sl_stats_add(smtp_stat_fields, SL_STAT_COUNT(smtp_stat_fields), dst, src);
 }
 
 int smtp_stats_format(const struct smtp_stats *st, sl_buf_t *out)
 {
-	for (size_t i = 0; i < sizeof(smtp_stat_fields) / sizeof(smtp_stat_fields[0]); i++) {
-		uint64_t v;
-		int rc;
-
-		memcpy(&v, (const char *)st + smtp_stat_fields[i].off, sizeof(v));
-		rc = sl_buf_printf(out, "smtp.%s %" PRIu64 "\n", smtp_stat_fields[i].name, v);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
+	return sl_stats_format("smtp", smtp_stat_fields, SL_STAT_COUNT(smtp_stat_fields), st, out);
 }
 
 int smtp_reply_code_valid(unsigned code)
