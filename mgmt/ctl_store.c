@@ -274,7 +274,9 @@ static int ctl_user_write(ctl_store_t *cs, const char *addr, sl_slice_t pw, bool
 	return ctl_wait_for(cs, w, rc, addr, error_r);
 }
 
-static int cmd_user_add(void *ctx, int argc, char **argv, sl_buf_t *out, const char **error_r)
+/* user add / user passwd: ADD picks which. */
+static int cmd_user_write(void *ctx, int argc, char **argv, sl_buf_t *out, const char **error_r,
+			  bool add)
 {
 	ctl_store_t *cs = ctl_cs(ctx, error_r);
 	sl_slice_t pw;
@@ -290,34 +292,21 @@ static int cmd_user_add(void *ctx, int argc, char **argv, sl_buf_t *out, const c
 		return SL_EINVAL;
 	if (ctl_password(argc, argv, 1, &pw, error_r) < 0)
 		return SL_EINVAL;
-	rc = ctl_user_write(cs, argv[0], pw, true, error_r);
+	rc = ctl_user_write(cs, argv[0], pw, add, error_r);
 	explicit_bzero(argv[2], pw.len);
 	if (rc == 0)
-		sl_buf_printf(out, "user %s added\n", argv[0]);
+		sl_buf_printf(out, add ? "user %s added\n" : "password of %s changed\n", argv[0]);
 	return rc;
+}
+
+static int cmd_user_add(void *ctx, int argc, char **argv, sl_buf_t *out, const char **error_r)
+{
+	return cmd_user_write(ctx, argc, argv, out, error_r, true);
 }
 
 static int cmd_user_passwd(void *ctx, int argc, char **argv, sl_buf_t *out, const char **error_r)
 {
-	ctl_store_t *cs = ctl_cs(ctx, error_r);
-	sl_slice_t pw;
-	int rc;
-
-	if (cs == NULL)
-		return SL_ESTATE;
-	if (argc < 1) {
-		*error_r = "missing argument";
-		return SL_EINVAL;
-	}
-	if (ctl_check_address(argv[0], error_r) < 0)
-		return SL_EINVAL;
-	if (ctl_password(argc, argv, 1, &pw, error_r) < 0)
-		return SL_EINVAL;
-	rc = ctl_user_write(cs, argv[0], pw, false, error_r);
-	explicit_bzero(argv[2], pw.len);
-	if (rc == 0)
-		sl_buf_printf(out, "password of %s changed\n", argv[0]);
-	return rc;
+	return cmd_user_write(ctx, argc, argv, out, error_r, false);
 }
 
 static int cmd_user_del(void *ctx, int argc, char **argv, sl_buf_t *out, const char **error_r)
