@@ -41,6 +41,7 @@
 # IMPLS ("sluice postfix"): which sides to run (one alone for diagnosis).
 set -u
 cd "$(dirname "$0")/../.."
+. perf/lib/turn.sh
 
 RUNS=${RUNS:-3}
 SESSIONS=${SESSIONS:-20 100}
@@ -97,75 +98,7 @@ STARTED_APPLIANCE=0
 MY_PID=""
 PFX_DIR=""
 
-# ---- shared helpers (as perf/tcp and perf/store) ----
-
-BUSY=""
-box_busy() {
-	local a b
-	a=$(head -n 1 /proc/stat)
-	sleep 1
-	b=$(head -n 1 /proc/stat)
-	awk -v a="$a" -v b="$b" 'BEGIN {
-		n = split(a, x); split(b, y); tot = 0; idle = 0
-		for (i = 2; i <= n && i <= 9; i++) { d = y[i] - x[i]; tot += d; if (i == 5 || i == 6) idle += d }
-		pct = 0; if (tot > 0) pct = (tot - idle) * 100 / tot
-		printf "%d\n", pct + 0.5 }'
-}
-
-others() {
-	local l
-	# Collected first: a grep running beside pgrep would match itself.
-	l=$(pgrep -af 'run_tests\.sh|bench_|iperf3|smtp-source|/fuzz_' 2>/dev/null)
-	printf '%s\n' "$l" | grep -oE 'run_tests\.sh|bench_[a-z_]+|iperf3|smtp-source|fuzz_[a-z0-9_]+' |
-		sort -u | tr '\n' ' '
-}
-
-# hogs: processes using >= 20 % of a CPU right now (fuzzers, compilers of
-# other sessions that we do not wait for), recorded with each run.
-HOGS=""
-hogs() {
-	top -bn2 -d 0.5 -w 200 2>/dev/null |
-		awk '/^top -/ {n++} n == 2 && $1 ~ /^[0-9]+$/ && $9 + 0 >= 20 {print $12}' |
-		sort -u | tr '\n' ' '
-}
-
-OTHERS=""
-wait_turn() {
-	local t=0 q=0
-	for (( ; ; )); do
-		OTHERS=$(others)
-		if [ -n "$OTHERS" ] && [ "$t" -lt "$EXCL_WAIT" ]; then
-			[ "$t" = 0 ] && log "waiting up to ${EXCL_WAIT}s for: $OTHERS"
-			sleep 10
-			t=$((t + 10))
-			continue
-		fi
-		BUSY=$(box_busy)
-		if [ "$BUSY" -gt "$QUIET_PCT" ] && [ "$q" -lt "$QUIET_WAIT" ]; then
-			[ "$q" = 0 ] && log "box is ${BUSY}% busy (other jobs); waiting up to ${QUIET_WAIT}s"
-			sleep 1
-			q=$((q + 2))
-			continue
-		fi
-		# A test run or benchmark that started while we waited for quiet.
-		OTHERS=$(others)
-		[ -n "$OTHERS" ] && [ "$t" -lt "$EXCL_WAIT" ] && continue
-		HOGS=$(hogs)
-		return 0
-	done
-}
-
-# ---- the appliance (shared with tests/e2e and perf/tcp) ----
-
-appliance_busy() {
-	scripts/appliance.sh status >/dev/null 2>&1 || pgrep -f "pytest.*tests/e2e" >/dev/null ||
-		ip -n sluice link show sluice0 >/dev/null 2>&1
-}
-
-appliance_mine() {
-	[ -n "$MY_PID" ] && [ "$(cat /run/sluice/sluiced.pid 2>/dev/null)" = "$MY_PID" ] &&
-		kill -0 "$MY_PID" 2>/dev/null
-}
+# ---- the appliance (shared with tests/e2e and perf/tcp; perf/lib/turn.sh) ----
 
 # Our appliance config: conf/demo.conf with the store in our temp dir, no
 # per-address session limit below the client's 100 sessions plus the ones

@@ -28,6 +28,7 @@
 # RETRIES times. APPLIANCE_WAIT (900): see appliance_up.
 set -u
 cd "$(dirname "$0")/../.."
+. perf/lib/turn.sh
 
 RUNS=${RUNS:-3}
 SECS=${SECS:-5}
@@ -60,20 +61,6 @@ DISCARD_PID=""
 STARTED_APPLIANCE=0
 
 log() { echo "perf/tcp: $*" >&2; }
-
-BUSY=""
-# box_busy: % of all CPUs busy over the next second, whoever uses them.
-box_busy() {
-	local a b
-	a=$(head -n 1 /proc/stat)
-	sleep 1
-	b=$(head -n 1 /proc/stat)
-	awk -v a="$a" -v b="$b" 'BEGIN {
-		n = split(a, x); split(b, y); tot = 0; idle = 0
-		for (i = 2; i <= n && i <= 9; i++) { d = y[i] - x[i]; tot += d; if (i == 5 || i == 6) idle += d }
-		pct = 0; if (tot > 0) pct = (tot - idle) * 100 / tot
-		printf "%d\n", pct + 0.5 }'
-}
 
 # wait_quiet: wait (up to QUIET_WAIT s) for the box to be quiet; sets BUSY.
 wait_quiet() {
@@ -366,16 +353,6 @@ on_appliance() {
 # and after every measurement that it is still ours, and stop only ours.
 MY_PID=""
 APPLIANCE_WAIT=${APPLIANCE_WAIT:-900}
-
-appliance_busy() {
-	scripts/appliance.sh status >/dev/null 2>&1 || pgrep -f "pytest.*tests/e2e" >/dev/null ||
-		ip -n sluice link show sluice0 >/dev/null 2>&1
-}
-
-appliance_mine() {
-	[ -n "$MY_PID" ] && [ "$(cat /run/sluice/sluiced.pid 2>/dev/null)" = "$MY_PID" ] &&
-		kill -0 "$MY_PID" 2>/dev/null
-}
 
 appliance_up() {
 	local t=0
