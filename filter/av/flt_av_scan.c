@@ -20,6 +20,7 @@
 #include <wolfssl/wolfcrypt/sha.h>
 #include <wolfssl/wolfcrypt/sha256.h>
 
+#include "av/flt_av_dec.h"
 #include "av/flt_av_private.h"
 #include "sl_err.h"
 
@@ -836,6 +837,83 @@ out:
 	return rc;
 }
 
+/* ---- container decoders (flt_av_dec.h) ---- */
+
+typedef struct av_emctx {
+	flt_av_scanner_t *sc;
+	size_t container_len;
+	uint64_t extracted; /* bytes of all members handed back so far */
+} av_emctx_t;
+
+/* The most one more member may hold: min(max_file, what is left of max_total). */
+static void emit_cap(flt_av_scanner_t *sc, av_emit_t *e)
+{
+	uint64_t budget = sc->lim.max_total - sc->res->bytes;
+
+	if (sc->lim.max_file <= budget) {
+		e->cap = sc->lim.max_file;
+		snprintf(e->cap_why, sizeof(e->cap_why), "member larger than max_file %llu bytes",
+			 (unsigned long long)sc->lim.max_file);
+	} else {
+		e->cap = budget;
+		snprintf(e->cap_why, sizeof(e->cap_why), "more than max_total %llu bytes in all",
+			 (unsigned long long)sc->lim.max_total);
+	}
+}
+
+static int emit_limit(av_emit_t *e, const char *reason)
+{
+	av_emctx_t *x = e->ctx;
+
+	limit_hit(x->sc, "%s", reason);
+	return 1;
+}
+
+/* A decoded member goes through the same checks as an archive member:
+ * depth, expansion ratio of its container, size, then scan_object. */
+static int emit_member(av_emit_t *e, const char *name, const char *declared, sl_slice_t data)
+{
+	av_emctx_t *x = e->ctx;
+	flt_av_scanner_t *sc = x->sc;
+	size_t old = path_push(sc, name != NULL && name[0] != '\0' ? name : "?");
+	int rc = 0;
+
+	if (e->depth + 1 > sc->lim.max_depth) {
+		limit_hit(sc, "archive nesting deeper than %u", sc->lim.max_depth);
+		goto pop;
+	}
+	x->extracted += data.len;
+	if (x->extracted > sc->lim.ratio_floor && x->extracted / sc->lim.max_ratio > x->container_len) {
+		limit_hit(sc, "expansion ratio above %u:1 (%llu bytes from %zu)", sc->lim.max_ratio,
+			  (unsigned long long)x->extracted, x->container_len);
+		goto pop;
+	}
+	if (data.len > sc->lim.max_file) {
+		limit_hit(sc, "member larger than max_file %llu bytes", (unsigned long long)sc->lim.max_file);
+		goto pop;
+	}
+	rc = scan_object(sc, name, declared, data, e->depth + 1);
+pop:
+	path_pop(sc, old);
+	emit_cap(sc, e);
+	if (rc < 0)
+		return rc;
+	return sc->res->verdict != FLT_AV_CLEAN;
+}
+
+/* Run decoder DEC over D; its members are scanned one level deeper. */
+static int run_decoder(flt_av_scanner_t *sc, av_decoder_fn dec, const char *name, sl_slice_t d, uint32_t depth)
+{
+	av_emctx_t x = {.sc = sc, .container_len = d.len};
+	av_emit_t e = {.member = emit_member, .limit = emit_limit, .depth = depth, .ctx = &x};
+	int rc;
+
+	emit_cap(sc, &e);
+	rc = dec(d, name, &e);
+	sc->res->broken += e.broken;
+	return rc < 0 ? rc : 0;
+}
+
 static int scan_object(flt_av_scanner_t *sc, const char *name, const char *declared, sl_slice_t d,
 		       uint32_t depth)
 {
@@ -868,9 +946,23 @@ static int scan_object(flt_av_scanner_t *sc, const char *name, const char *decla
 	if (check_policy(sc, name, declared, d, depth))
 		return 0;
 	kind = archive_kind(d);
-	if (kind == AV_ARC_NONE)
-		return 0;
-	return scan_archive(sc, name, d, kind, depth);
+	if (kind != AV_ARC_NONE) {
+		rc = scan_archive(sc, name, d, kind, depth);
+		if (rc < 0 || res->verdict != FLT_AV_CLEAN)
+			return rc;
+		/* zip members in methods libarchive lacks (implode, deflate64) */
+		if (d.len < 4 || memcmp(d.ptr, "PK\3\4", 4) != 0)
+			return 0;
+		return run_decoder(sc, av_dec_zipx, name, d, depth);
+	}
+	{
+		const char *what;
+		av_decoder_fn dec = av_container_find(d, &what);
+
+		if (dec == NULL)
+			return 0;
+		return run_decoder(sc, dec, name, d, depth);
+	}
 }
 
 int flt_av_scan(flt_av_scanner_t *sc, const char *name, const char *declared_type, sl_slice_t data,
