@@ -4,12 +4,15 @@
  * gives the file it carries, and a PowerPoint document its zlib-compressed
  * embedded objects (ExOleObjStg records, [MS-PPT] 2.10.34).
  *
- * Hostile files: every sector chain is walked at most as many steps as the
- * file has sectors (a FAT loop ends there and counts as broken), sector
+ * Hostile files: a chain that comes back to a sector it already read is a
+ * loop and ends there as broken (and no chain is walked more steps than the
+ * file has sectors), the mini stream serves only streams under 4096 bytes,
+ * sector
  * numbers are checked against the file, a stream is read only up to its
  * declared size and the member cap, and the directory is read as a flat
  * array (no tree recursion, so no loop in the red-black tree matters). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "av/flt_av_dec.h"
@@ -31,6 +34,8 @@ typedef struct cfb {
 	uint32_t nminifat;
 	sl_buf_t ministream;
 	uint32_t cutoff;
+	uint32_t *seen;     /* per sector: the chain (epoch) that last read it */
+	uint32_t epoch;
 	av_emit_t *e;
 } cfb_t;
 
@@ -55,6 +60,7 @@ static int read_chain(cfb_t *c, uint32_t start, uint64_t size, bool mini, sl_buf
 	uint64_t steps = 0, maxsteps = mini ? c->ministream.len / 64u : c->nsect;
 	uint32_t s = start;
 
+	c->epoch++;
 	while (size > 0) {
 		const uint8_t *p;
 		uint32_t n = size < unit ? (uint32_t)size : unit;
@@ -66,8 +72,10 @@ static int read_chain(cfb_t *c, uint32_t start, uint64_t size, bool mini, sl_buf
 			if ((uint64_t)s * 64u + 64u > c->ministream.len)
 				return SL_EINVAL;
 			p = c->ministream.data + (uint64_t)s * 64u;
-		} else if ((p = sector(c, s)) == NULL) {
-			return SL_EINVAL;
+		} else if ((p = sector(c, s)) == NULL || c->seen[s] == c->epoch) {
+			return SL_EINVAL; /* past the end, or a loop: this chain met itself */
+		} else {
+			c->seen[s] = c->epoch;
 		}
 		if (c->e != NULL)
 			rc = av_emit_append(c->e, out, p, n);
@@ -250,6 +258,12 @@ int av_dec_ole2(sl_slice_t d, const char *name, av_emit_t *e)
 		goto broken;
 	c.nsect = (uint32_t)(d.len / c.ssz - 1);
 	c.cutoff = av_le32(d.ptr + 0x38);
+	if (c.cutoff > 4096)
+		c.cutoff = 4096; /* [MS-CFB] 2.2: it MUST be 4096 */
+	if ((c.seen = calloc(c.nsect, sizeof(*c.seen))) == NULL) {
+		rc = SL_ENOMEM;
+		goto fail;
+	}
 	/* the FAT, the directory and the mini FAT are all within the file's size */
 	fatbuf.max = dir.max = minifat.max = d.len + 8;
 	if ((rc = load_fat(&c, &fatbuf)) != 0)
@@ -336,5 +350,6 @@ fail:
 	sl_buf_free(&minifat);
 	sl_buf_free(&c.ministream);
 	sl_buf_free(&stream);
+	free(c.seen);
 	return rc;
 }

@@ -94,14 +94,14 @@ static int sf_read(bitrd_t *b, sf_tree_t *t, uint16_t n)
 	return 0;
 }
 
-/* One symbol: the code is sent inverted, MSB first. -1 at the end of input
+/* One symbol: the code comes MSB first, as assigned above. -1 at the end of input
  * or on a code no symbol has. */
 static int sf_decode(bitrd_t *b, const sf_tree_t *t)
 {
 	uint32_t c = 0;
 
 	for (uint32_t l = 1; l <= 16; l++) {
-		c = c << 1 | (getbits(b, 1) ^ 1);
+		c = c << 1 | getbits(b, 1);
 		if (b->eof)
 			return -1;
 		for (uint32_t i = 0; i < t->n; i++)
