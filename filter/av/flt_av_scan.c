@@ -947,13 +947,15 @@ static int scan_object(flt_av_scanner_t *sc, const char *name, const char *decla
 		return 0;
 	kind = archive_kind(d);
 	if (kind != AV_ARC_NONE) {
-		rc = scan_archive(sc, name, d, kind, depth);
-		if (rc < 0 || res->verdict != FLT_AV_CLEAN)
-			return rc;
-		/* zip members in methods libarchive lacks (implode, deflate64) */
-		if (d.len < 4 || memcmp(d.ptr, "PK\3\4", 4) != 0)
-			return 0;
-		return run_decoder(sc, av_dec_zipx, name, d, depth);
+		/* Zip members in methods libarchive lacks (implode, deflate64)
+		 * first: libarchive would only see their names, and the name
+		 * policy must not hide the virus inside. */
+		if (d.len >= 4 && memcmp(d.ptr, "PK\3\4", 4) == 0) {
+			rc = run_decoder(sc, av_dec_zipx, name, d, depth);
+			if (rc < 0 || res->verdict != FLT_AV_CLEAN)
+				return rc;
+		}
+		return scan_archive(sc, name, d, kind, depth);
 	}
 	{
 		const char *what;
