@@ -108,7 +108,8 @@ typedef struct scan_fx {
 	flt_av_result_t r;
 } scan_fx_t;
 
-static inline void scan_fx_open(scan_fx_t *f, const flt_av_limits_t *lim)
+/* POLICY_ON 0: no attachment policy (a PE is itself blocked by it). */
+static inline void scan_fx_open_pol(scan_fx_t *f, const flt_av_limits_t *lim, int policy_on)
 {
 	const char *err = NULL;
 	flt_av_policy_t pol;
@@ -122,7 +123,13 @@ static inline void scan_fx_open(scan_fx_t *f, const flt_av_limits_t *lim)
 	else
 		flt_av_limits_default(&f->lim);
 	flt_av_policy_default(&pol);
+	pol.enabled = policy_on;
 	assert_int_equal(flt_av_scanner_new(f->db, &f->lim, &pol, &f->sc, &err), 0);
+}
+
+static inline void scan_fx_open(scan_fx_t *f, const flt_av_limits_t *lim)
+{
+	scan_fx_open_pol(f, lim, 1);
 }
 
 static inline void scan_fx_close(scan_fx_t *f)
