@@ -63,6 +63,10 @@ av_decoder_fn av_container_find(sl_slice_t d, const char **what_r)
 		*what_r = "sis";
 		return av_dec_sis;
 	}
+	if (has_prefix(d, 0, "\x60\xea", 2) && d.len >= 4 && av_le16(d.ptr + 2) > 0 && av_le16(d.ptr + 2) <= 2600) {
+		*what_r = "arj";
+		return av_dec_arj;
+	}
 	if (av_file_type(d) == AV_T_PE) {
 		*what_r = "pe";
 		return av_dec_pe_embedded;

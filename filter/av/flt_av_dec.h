@@ -1,6 +1,6 @@
 /* flt_av_dec - the contract between the scanner and the container
  * decoders of filter/av (mail, uuencode, BinHex, RTF, TNEF, OLE2, SZDD,
- * HTML data URIs, zip methods libarchive lacks, SIS, embedded
+ * HTML data URIs, zip methods libarchive lacks, ARJ, SIS, embedded
  * archives in PE files). Not for use outside filter/av/.
  *
  * A decoder gets the bytes of one object and hands every member it finds
@@ -70,6 +70,7 @@ int av_dec_szdd(sl_slice_t data, const char *name, av_emit_t *e);    /* flt_av_s
 int av_dec_html(sl_slice_t data, const char *name, av_emit_t *e);    /* flt_av_html.c */
 int av_dec_zipx(sl_slice_t data, const char *name, av_emit_t *e);    /* flt_av_zipx.c */
 int av_dec_sis(sl_slice_t data, const char *name, av_emit_t *e);     /* flt_av_sis.c */
+int av_dec_arj(sl_slice_t data, const char *name, av_emit_t *e);     /* flt_av_arj.c */
 int av_dec_pe_embedded(sl_slice_t data, const char *name, av_emit_t *e); /* flt_av_pe.c */
 
 /* Detectors the dispatcher uses (each a bounded look at the start). */
