@@ -293,11 +293,12 @@ def report(env, rows, md_path, png_path):
             for p in diff:
                 lines.append("| %s | %s | %s |" % (short(p), ours.get(p) or "clean", theirs.get(p) or "clean"))
             lines.append("")
-    lines.append("Why clamscan finds more: it unpacks what libarchive does not and what filter/av leaves to "
-                 "other layers (mail and MIME, OLE2, HTML and RTF normalisation, PDF streams, PE unpackers "
-                 "such as UPX/ASPack/FSG, ARJ, SIS, TNEF, zip 'implode', installers). Mail and MIME decoding "
-                 "is filter/message's job in Sluice: the scanner gets decoded parts. docs/filter-av.md lists "
-                 "what is not done.")
+    lines.append("What clamscan still opens and filter/av does not: PE unpackers (UPX, ASPack, MEW, PESpin, "
+                 "Petite, Upack, WWPack, yC), NSIS and AutoIt installers, InstallShield's own stream format, "
+                 "CHM (LZX). filter/av opens mail and mbox files (through filter/message), OLE2 (with OLE1 "
+                 "packages and PowerPoint objects), RTF objects, TNEF, BinHex, uuencode, SZDD, HTML data URIs, "
+                 "zip implode and deflate64, ARJ, SIS and archives embedded in PE files itself; "
+                 "docs/filter-av.md lists the formats and their limits.")
     with open(md_path, "w") as f:
         f.write("\n".join(lines) + "\n")
 
