@@ -19,6 +19,7 @@
 #include <rte_mbuf.h>
 
 #include "sl_err.h"
+#include "sl_idle.h"
 #include "sl_log.h"
 #include "sl_time.h"
 
@@ -232,16 +233,20 @@ static void sl_worker_epoll_setup(sl_worker_t *w)
 	}
 }
 
-/* Sleep until a frame, a wake-up or the next timer. Returns the reason. */
-static void sl_worker_sleep(sl_worker_t *w, uint64_t now)
+/* Sleep until a frame, a wake-up or the next timer. Returns false when it
+ * did not sleep (a timer is due); else *SLEPT_US_R is how long the sleep
+ * took and *BY_RX_R whether a frame ended it. */
+static bool sl_worker_sleep(sl_worker_t *w, uint64_t now, uint64_t *slept_us_r, bool *by_rx_r)
 {
 	struct rte_epoll_event ev[4];
 	uint64_t deadline = w->p.ops->next_deadline(w->p.ctx), wait_us, t1;
 	int timeout_ms, n;
 	uint64_t drained;
 
+	*slept_us_r = 0;
+	*by_rx_r = false;
 	if (deadline <= now)
-		return;
+		return false;
 	wait_us = deadline - now;
 	if (wait_us > w->p.max_sleep_us)
 		wait_us = w->p.max_sleep_us;
@@ -252,9 +257,10 @@ static void sl_worker_sleep(sl_worker_t *w, uint64_t now)
 	sl_worker_set_state(w, SL_WORKER_POLLING);
 	t1 = sl_time_now_us();
 	w->stats.sleep_us += t1 - now;
+	*slept_us_r = t1 - now;
 	if (n <= 0) {
 		w->stats.wakeups_timer++;
-		return;
+		return true;
 	}
 	for (int i = 0; i < n; i++) {
 		if (ev[i].fd == w->wake_fd) {
@@ -265,8 +271,10 @@ static void sl_worker_sleep(sl_worker_t *w, uint64_t now)
 			w->stats.wakeups_other++; /* a watched fd; its owner polls it */
 		} else {
 			w->stats.wakeups_rx++;
+			*by_rx_r = true;
 		}
 	}
+	return true;
 }
 
 int sl_worker_run(void *arg)
@@ -274,13 +282,15 @@ int sl_worker_run(void *arg)
 	sl_worker_t *w = arg;
 	const sl_worker_ops_t *ops = w->p.ops;
 	struct rte_mbuf *pkts[SL_WORKER_BURST * 2];
-	uint64_t now, last_rx, turn_start;
+	uint64_t now, last_rx, turn_start, slept_us;
 	uint16_t n;
-	bool can_sleep;
+	bool can_sleep, by_rx;
+	sl_idle_t idle;
 
 	w->lcore = rte_lcore_id();
 	sl_worker_epoll_setup(w);
 	can_sleep = w->rx_intr_armed;
+	sl_idle_init(&idle, w->p.idle_us);
 	sl_worker_set_state(w, SL_WORKER_POLLING);
 	last_rx = now = sl_time_now_us();
 	w->last_drain_tsc = rte_rdtsc();
@@ -308,8 +318,9 @@ int sl_worker_run(void *arg)
 			w->stats.busy_us += sl_time_now_us() - turn_start;
 			continue;
 		}
-		if (can_sleep && now - last_rx >= w->p.idle_us && w->tx_len == 0) {
-			sl_worker_sleep(w, now);
+		if (can_sleep && now - last_rx >= sl_idle_spin_us(&idle) && w->tx_len == 0) {
+			if (sl_worker_sleep(w, now, &slept_us, &by_rx))
+				sl_idle_after_sleep(&idle, slept_us, by_rx);
 			/* Whatever woke us, poll at full speed again for a while:
 			 * a timer may have produced output that draws replies. */
 			last_rx = sl_time_now_us();

@@ -6,7 +6,8 @@
  * or when the TSC says the drain period has passed (l2fwd style).
  *
  * Adaptive polling: the worker busy-polls while traffic flows. Once no
- * packet has arrived for `idle_us`, it sleeps in rte_epoll_wait on the RX
+ * packet has arrived for its spin window (adaptive, at most `idle_us`:
+ * sl_idle.h), it sleeps in rte_epoll_wait on the RX
  * queue's interrupt fd, with the owner's next timer deadline as timeout.
  * net_tap has no rx_intr_enable (ENOTSUP) but its queue fd is readable when
  * frames wait, which is all epoll needs. A wake eventfd in the same epoll
@@ -40,7 +41,7 @@ typedef struct sl_worker_ops {
 typedef struct sl_worker_params {
 	uint16_t port_id, queue_id;
 	bool rx_intr;          /* the port was configured with RX interrupts */
-	uint64_t idle_us;      /* quiet time before sleeping (default 500 us) */
+	uint64_t idle_us;      /* longest quiet time before sleeping (default 500 us) */
 	uint64_t max_sleep_us; /* cap on one sleep (default 1 s) */
 	uint64_t tx_drain_us;  /* TX buffer drain period (default 100 us) */
 	const sl_worker_ops_t *ops;
