@@ -221,7 +221,8 @@ const ns_tls_config_t *ns_tls_ctx_config(const ns_tls_ctx_t *ctx);
 	X(handshakes_refused_max) X(handshakes_current) X(tls12) X(tls13)      \
 	X(sni_matched) X(sni_unknown) X(plaintext_discarded)                   \
 	X(alerts_garbage) X(records_failed) X(truncated_eof)                   \
-	X(tickets_issued) X(tickets_renewed) X(tickets_rejected)               \
+	X(tickets_issued) X(tickets_opened) X(tickets_renewed)                 \
+	X(tickets_rejected)                                                    \
 	X(fail_logs_suppressed) X(streams_tls)
 
 typedef struct ns_tls_stats {

@@ -125,6 +125,8 @@ int ns_tls_ticket_cb(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ
 	    memcmp(mac, ctx->opened_mac, 32) == 0) {
 		memcpy(ticket, ctx->opened, (size_t)in_len); /* opened already */
 		*out_len = in_len;
+		if (ns_tls_stream_once(st, 3))
+			ctx->stats.tickets_opened++; /* the same ticket, another stream */
 		return ctx->opened_rc;
 	}
 	if (memcmp(key_name, TICKET_MAGIC, 4) != 0 ||
@@ -149,6 +151,8 @@ int ns_tls_ticket_cb(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ
 	memcpy(ctx->opened_mac, mac, 32);
 	memcpy(ctx->opened, ticket, (size_t)in_len);
 	ctx->opened_rc = WOLFSSL_TICKET_RET_OK;
+	if (ns_tls_stream_once(st, 3))
+		ctx->stats.tickets_opened++;
 	if (epoch != now) {
 		if (ns_tls_stream_once(st, 1))
 			ctx->stats.tickets_renewed++;

@@ -74,7 +74,7 @@ if [ "$PERF" = 1 ]; then
 fi
 c0=$(cpu_ns)
 ip netns exec sluice taskset -c "$CLIENT_CPU" "$LOAD" hs --addr 198.18.0.2 --port 993 \
-	--conc "$CONC" --secs "$SECS" --warmup "$WARMUP" "${extra[@]}" >"$OUTDIR/out.json" 9>&-
+	--conc "$CONC" --secs "$SECS" --warmup "$WARMUP" "${extra[@]}" >"$OUTDIR/out.json" 2>"$OUTDIR/err.txt" 9>&-
 rc=$?
 c1=$(cpu_ns)
 [ -n "$PP" ] && { kill -INT "$PP"; wait "$PP"; }

@@ -173,6 +173,8 @@ typedef struct conn {
 
 typedef struct hs_stats {
 	uint64_t ok, resumed, failed, connect_failed, timeouts;
+	uint64_t offered;  /* connections that offered a ticket (a resumable session) */
+	uint64_t unusable; /* --resume, but the newest session was not resumable */
 	char version[32], cipher[64], group[32], last_error[200];
 } hs_stats_t;
 
@@ -227,8 +229,14 @@ static bool conn_open(conn_t *c, hs_stats_t *s)
 		die("SSL_new");
 	SSL_set_fd(c->ssl, c->fd);
 	SSL_set_tlsext_host_name(c->ssl, o.sni);
-	if (o.resume && latest)
-		SSL_set_session(c->ssl, latest);
+	if (o.resume && latest) {
+		if (SSL_SESSION_is_resumable(latest)) {
+			SSL_set_session(c->ssl, latest);
+			s->offered++;
+		} else {
+			s->unusable++;
+		}
+	}
 	c->st = C_CONNECTING;
 	c->t0 = now_s();
 	c->glen = 0;
@@ -398,6 +406,7 @@ static int mode_hs(void)
 			conn_close(&cs[i], false);
 	{
 		uint64_t ok = tot.ok - win.ok, res = tot.resumed - win.resumed;
+		uint64_t offered = tot.offered - win.offered, unusable = tot.unusable - win.unusable;
 		uint64_t fail = tot.failed - win.failed + tot.connect_failed - win.connect_failed;
 
 		printf("{");
@@ -408,6 +417,9 @@ static int mode_hs(void)
 		       ", \"resumed_total\": %" PRIu64 ", \"elapsed_s\": %.3f, ",
 		       o.conc, o.secs, ok, res, fail, tot.timeouts - win.timeouts, (double)ok / o.secs,
 		       cpu1 - cpu0, tot.ok, tot.resumed, now_s() - t_start);
+		if (o.resume)
+			printf("\"offered\": %" PRIu64 ", \"unusable\": %" PRIu64 ", ", offered,
+			       unusable);
 		json_str("version", tot.version, true);
 		json_str("cipher", tot.cipher, true);
 		json_str("group", tot.group, true);
