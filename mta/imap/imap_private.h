@@ -421,6 +421,10 @@ struct imap_session {
 	uint32_t sync_new_cap;
 	uint32_t sync_recent_min;  /* new UIDs from here on are \Recent (the
 				    * glue claims the highest UIDs); 0 = none */
+	uint8_t *sync_present;     /* history pruned past `since` (NORMAL
+				    * sync): 1 per view index the glue reported
+				    * present (imap_session_sync_present);
+				    * NULL otherwise */
 
 	/* QRESYNC (RFC 7162 §3.2): what the outstanding SYNC is for, the
 	 * SELECT parameters, and the VANISHED (EARLIER) UIDs being collected

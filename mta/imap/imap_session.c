@@ -158,6 +158,7 @@ void imap_session_destroy(imap_session_t **sp)
 	imap_van_reset(s);
 	imap_dec_free(&s->dec);
 	free(s->sync_new);
+	free(s->sync_present);
 	if (s->search)
 		free(s->search->hits);
 	free(s->search);

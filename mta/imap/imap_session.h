@@ -499,6 +499,26 @@ int imap_session_mailbox_changed(imap_session_t *s, uint64_t now_us);
 int imap_session_sync_msg(imap_session_t *s, const struct imap_msg_meta *m);
 /* imap_session_sync_vanished - UID was expunged. 0 or SL_ESTATE. */
 int imap_session_sync_vanished(imap_session_t *s, uint32_t uid);
+/* imap_session_sync_history - the store's expunge history is bounded: it
+ * no longer names the UIDs expunged at a MODSEQ <= FLOOR (pruned). Call
+ * it during a SYNC, before sync_done, whenever FLOOR > the request's
+ * `since` (calling it otherwise changes nothing). The engine then stops
+ * relying on sync_vanished alone (RFC 7162 §3.2.5.2 and §3.2.6):
+ *   - QRESYNC's VANISHED (EARLIER) (SELECT/EXAMINE, UID FETCH ...
+ *     VANISHED) becomes every UID of known-uids (or of the UID FETCH set,
+ *     or 1..UIDNEXT-1) that is not in the mailbox: a superset the client
+ *     ignores where it never knew the UID;
+ *   - a NOOP/CHECK/IDLE sync must learn which UIDs of its view are gone:
+ *     the call returns 1, and the glue then reports every UID still in the
+ *     mailbox with imap_session_sync_present (in any order) before
+ *     sync_done; each view UID not reported is announced as expunged.
+ * Returns 1 (report the present UIDs), 0 (nothing more to do), SL_ESTATE
+ * (no SYNC outstanding), SL_ENOMEM (the sync fails: pass the error to
+ * sync_done). */
+int imap_session_sync_history(imap_session_t *s, uint64_t floor);
+/* imap_session_sync_present - after sync_history returned 1: UID is in the
+ * mailbox. 0 or SL_ESTATE. */
+int imap_session_sync_present(imap_session_t *s, uint32_t uid);
 /* imap_session_sync_done - HIGHESTMODSEQ: the mailbox's, as of the
  * changes reported (the next SYNC starts there). ERR < 0: nothing is
  * announced; the next NOOP asks again. */

@@ -40,6 +40,8 @@ void imap_view_compact(imap_session_t *s)
 
 bool imap_sync_issue(imap_session_t *s)
 {
+	free(s->sync_present);
+	s->sync_present = NULL;
 	s->sync_mode = IMAP_SM_NORMAL;
 	s->sync_due = false;
 	s->sync_again = false;
@@ -161,6 +163,68 @@ int imap_session_sync_vanished(imap_session_t *s, uint32_t uid)
 	return 0;
 }
 
+/* The store keeps a bounded expunge history (the newest expunges of each
+ * mailbox; older ones are folded into a MODSEQ floor). A SYNC from below
+ * the floor cannot list every expunge, so the answer comes from what is
+ * still in the mailbox instead: QRESYNC's VANISHED (EARLIER) as the
+ * complement of the view (RFC 7162 §3.2.5.2 allows the superset), and a
+ * NOOP/IDLE sync from the glue's list of present UIDs. */
+int imap_session_sync_history(imap_session_t *s, uint64_t floor)
+{
+	if (s->req.kind != IMAP_REQ_SYNC)
+		return SL_ESTATE;
+	if (floor <= s->req.u.sync.since)
+		return 0;
+	switch (s->sync_mode) {
+	case IMAP_SM_QR_VANISHED:
+	case IMAP_SM_QR_FETCH:
+		/* what too many ranges answer too (imap_van_next): the
+		 * client's UIDs that are not in the view */
+		s->van_overflow = true;
+		return 0;
+	case IMAP_SM_QR_SELECT:
+		return 0; /* FETCHes only: live messages keep their MODSEQ rows */
+	case IMAP_SM_NORMAL:
+		break;
+	}
+	if (s->sync_present == NULL) {
+		s->sync_present = calloc(s->view.n > 0 ? s->view.n : 1, 1);
+		if (s->sync_present == NULL)
+			return SL_ENOMEM;
+	}
+	return 1;
+}
+
+int imap_session_sync_present(imap_session_t *s, uint32_t uid)
+{
+	uint32_t msn;
+
+	if (s->req.kind != IMAP_REQ_SYNC || s->sync_present == NULL)
+		return SL_ESTATE;
+	msn = imap_view_msn(s, uid);
+	if (msn > 0)
+		s->sync_present[msn - 1] = 1;
+	return 0;
+}
+
+/* imap_sync_absent - the history was pruned: the view indexes the glue
+ * did not report present are the removed ones (exact, ascending). */
+static int imap_sync_absent(imap_session_t *s)
+{
+	struct imap_view *v = &s->view;
+
+	if (v->gone == NULL && v->n > 0) {
+		v->gone = malloc((size_t)v->cap * sizeof(*v->gone));
+		if (v->gone == NULL)
+			return SL_ENOMEM;
+	}
+	v->n_gone = 0;
+	for (uint32_t i = 0; i < v->n; i++)
+		if (!s->sync_present[i])
+			v->gone[v->n_gone++] = i;
+	return 0;
+}
+
 static int imap_u32_cmp(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -191,6 +255,12 @@ int imap_session_sync_done(imap_session_t *s, uint64_t now_us, int err, uint64_t
 	if (s->req.kind != IMAP_REQ_SYNC)
 		return s->phase == IMAP_P_CLOSED ? SL_ECLOSED : SL_ESTATE;
 	s->req.kind = IMAP_REQ_NONE;
+	if (s->sync_present != NULL) {
+		if (err >= 0)
+			err = imap_sync_absent(s);
+		free(s->sync_present);
+		s->sync_present = NULL;
+	}
 	if (s->sync_mode == IMAP_SM_QR_FETCH) {
 		/* changes this pass skipped are told at the next NOOP/IDLE
 		 * (the glue now counts the mailbox as synced) */

@@ -24,7 +24,8 @@
 #   its documentation gives; imap/pop3 processes are Debian's default.
 #
 # Knobs: RUNS (3), MESSAGES (5000), SIZE (4096), CLIENTS (50), ROUNDS (4),
-# WINDOW (64 pipelined POP3 RETRs), IMPLS ("sluice dovecot"), WORKLOADS
+# WINDOW (64 pipelined POP3 RETRs), CLIENT (c: fetch_all and pop3_retr
+# with perf/imap/mailget; python: with bench.py's readers), IMPLS ("sluice dovecot"), WORKLOADS
 # (all), SERVER_CPU (0), CLIENT_CPU (1), HASH (argon2id|cheap), PROFILE (1:
 # perf record, 999 Hz, of sluiced during each Sluice workload, summarised
 # by thread, library and function into OUT/imap.profile-sluice-WORKLOAD.txt;
@@ -75,6 +76,15 @@ log() { echo "perf/imap: $*" >&2; }
 BIN=${BIN:-build}
 [ -x "$BIN/sluiced" ] && [ -x "$BIN/sluicectl" ] || { log "$BIN/sluiced not built (make all)"; exit 1; }
 export SLUICED=$BIN/sluiced SLUICECTL=$BIN/sluicectl
+# CLIENT=c (default): fetch_all and pop3_retr read with the C client
+# ($BIN/perf/imap/mailget, built by make all); CLIENT=python: bench.py's
+# own readers, which bound those rows (kept to show the difference)
+CLIENT=${CLIENT:-c}
+MAILGET_OPT=()
+if [ "$CLIENT" = c ]; then
+	[ -x "$BIN/perf/imap/mailget" ] || { log "$BIN/perf/imap/mailget not built (make all)"; exit 1; }
+	MAILGET_OPT=(--mailget "$(realpath "$BIN/perf/imap/mailget")")
+fi
 command -v dovecot >/dev/null || { log "dovecot missing (make perf-deps)"; exit 1; }
 [ -d /sys/fs/cgroup/cpuacct ] || { log "no cgroup v1 cpuacct hierarchy for Dovecot's CPU"; exit 1; }
 CG=/sys/fs/cgroup/cpuacct/sluiceperf-imap.$$
@@ -281,7 +291,8 @@ bench() { # NS IMPL HOST USER PASS RUN [bench.py options]
 	ip netns exec "$ns" timeout 1800 taskset -c "$CLIENT_CPU" "$PY" perf/imap/bench.py \
 		--host "$host" --user "$user" --password "$pass" --name "$impl" \
 		--messages "$MESSAGES" --size "$SIZE" --clients "$CLIENTS" --rounds "$ROUNDS" \
-		--window "$WINDOW" --workloads "$WORKLOADS" --extra "$(extra "$impl" "$run")" "$@" \
+		--window "$WINDOW" --workloads "$WORKLOADS" --extra "$(extra "$impl" "$run")" \
+		"${MAILGET_OPT[@]}" "$@" \
 		>>"$JSONL" 9>&- || log "$impl run $run: bench.py failed"
 }
 

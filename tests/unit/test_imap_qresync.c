@@ -113,6 +113,12 @@ struct qd {
 	sl_buf_t out;
 	uint32_t n_view;   /* the mailbox holds UIDs 2, 4, ..., 2 * n_view */
 	uint32_t n_gone;   /* and the odd UIDs 1 .. 2 * n_gone - 1 were expunged */
+	uint64_t floor;    /* the store's history: expunges at MODSEQ <= floor
+			    * are pruned (not reported by sync_vanished) */
+	uint32_t present_lo; /* NOOP syncs: the view UIDs below this are gone */
+	int history_rc;    /* what sync_history answered last */
+	bool exact_since;  /* report only the expunges after the SYNC's since
+			    * (the older tests get them all) */
 };
 
 static void qd_drain(struct qd *d)
@@ -158,11 +164,27 @@ static void qd_serve(struct qd *d)
 				memset(&m, 0, sizeof(m));
 				m.uid = 2 * i;
 				m.modseq = 5 + i;
+				if (m.uid < d->present_lo)
+					continue; /* expunged elsewhere */
 				if (m.modseq > r->u.sync.since)
 					assert_int_equal(imap_session_sync_msg(d->s, &m), 0);
 			}
+			/* expunge i happened at MODSEQ 10 + i; the pruned
+			 * ones (<= floor) are not reported one by one */
 			for (uint32_t i = d->n_gone; i >= 1; i--)
-				assert_int_equal(imap_session_sync_vanished(d->s, 2 * i - 1), 0);
+				if (10 + (uint64_t)i > d->floor &&
+				    (!d->exact_since || 10 + (uint64_t)i > r->u.sync.since))
+					assert_int_equal(
+						imap_session_sync_vanished(d->s, 2 * i - 1), 0);
+			d->history_rc = 0;
+			if (d->floor > r->u.sync.since) {
+				d->history_rc = imap_session_sync_history(d->s, d->floor);
+				assert_true(d->history_rc >= 0);
+			}
+			if (d->history_rc == 1)
+				for (uint32_t u = d->present_lo | 1; u <= 2 * d->n_view + 1; u++)
+					if (!(u & 1) || u > 2 * d->n_gone)
+						assert_int_equal(imap_session_sync_present(d->s, u), 0);
 			imap_session_sync_done(d->s, 0, 0, 10 + d->n_gone);
 		} else if (r->kind == IMAP_REQ_FETCH) {
 			imap_session_fetch_done(d->s, 0, 0);
@@ -284,11 +306,95 @@ static void test_vanished_overflow_uses_the_view(void **state)
 	qd_fini(&d);
 }
 
+/* The store pruned its expunge history up to MODSEQ 10 + 600 (expunges
+ * 1..600 of 1,000 are no longer named one by one). A client whose MODSEQ
+ * is above the floor gets the exact list; one below it gets every UID of
+ * its known-uids (or 1..UIDNEXT-1) that is not in the mailbox: all 1,000
+ * expunged UIDs, none that is still there. */
+static void test_vanished_below_the_floor(void **state)
+{
+	struct qd d;
+	uint32_t lines = 0;
+
+	(void)state;
+	qd_init(&d, 1000, 1000);
+	d.floor = 10 + 600;
+	d.exact_since = true;
+	/* above the floor: exactly expunges 701..1000 (MODSEQ > 710) */
+	qd_cmd(&d, "a EXAMINE INBOX (QRESYNC (7 710))\r\n");
+	assert_int_equal(d.history_rc, 0);
+	assert_int_equal(count_vanished(&d.out, &lines, true), 300);
+	assert_non_null(memmem(d.out.data, d.out.len, "VANISHED (EARLIER) 1401,1403,", 29));
+	sl_buf_reset(&d.out);
+	/* at the floor: still exact (nothing at or below it is asked for) */
+	qd_cmd(&d, "b EXAMINE INBOX (QRESYNC (7 610))\r\n");
+	assert_int_equal(count_vanished(&d.out, &lines, true), 400);
+	sl_buf_reset(&d.out);
+	/* below: the complement of the mailbox, every expunged UID */
+	qd_cmd(&d, "c EXAMINE INBOX (QRESYNC (7 100))\r\n");
+	assert_int_equal(count_vanished(&d.out, &lines, true), 1000);
+	assert_non_null(memmem(d.out.data, d.out.len, "* VANISHED (EARLIER) 1,3,5,", 27));
+	assert_non_null(memmem(d.out.data, d.out.len, "c OK [READ-ONLY] EXAMINE completed\r\n", 36));
+	sl_buf_reset(&d.out);
+	/* known-uids still bound it */
+	qd_cmd(&d, "e EXAMINE INBOX (QRESYNC (7 100 1:20))\r\n");
+	assert_int_equal(count_vanished(&d.out, &lines, true), 10);
+	sl_buf_reset(&d.out);
+	/* UID FETCH (CHANGEDSINCE m VANISHED) below the floor: the set's
+	 * UIDs not in the mailbox */
+	qd_cmd(&d, "f UID FETCH 1:100 (FLAGS) (CHANGEDSINCE 5 VANISHED)\r\n");
+	assert_int_equal(count_vanished(&d.out, &lines, true), 50);
+	assert_non_null(memmem(d.out.data, d.out.len, "f OK FETCH completed\r\n", 22));
+	qd_fini(&d);
+}
+
+/* A NOOP sync from below the floor: the engine asks for the present UIDs
+ * and announces exactly the view's messages that are not among them. */
+static void test_noop_sync_below_the_floor(void **state)
+{
+	struct qd d;
+	const char *p;
+	uint32_t n = 0;
+
+	(void)state;
+	qd_init(&d, 100, 0);
+	qd_cmd(&d, "s SELECT INBOX\r\n");
+	sl_buf_reset(&d.out);
+	/* elsewhere: UIDs 2..40 (20 messages of the view) expunged, and the
+	 * history of those expunges pruned past the session's MODSEQ */
+	d.floor = 1000;
+	d.present_lo = 41;
+	d.n_view = 100;
+	imap_session_mailbox_changed(d.s, 0);
+	qd_cmd(&d, "n NOOP\r\n");
+	assert_int_equal(d.history_rc, 1);
+	for (p = (const char *)d.out.data; (p = memmem(p, d.out.len - (size_t)(p - (const char *)d.out.data),
+						      "* VANISHED ", 11)) != NULL;
+	     p++)
+		n++;
+	/* QRESYNC is on: one VANISHED line naming the 20 even UIDs 2..40 */
+	assert_int_equal(n, 1);
+	assert_non_null(memmem(d.out.data, d.out.len, "* VANISHED 2,4,6,", 17));
+	assert_non_null(memmem(d.out.data, d.out.len, ",38,40\r\n", 8));
+	assert_null(memmem(d.out.data, d.out.len, ",42", 3));
+	assert_non_null(memmem(d.out.data, d.out.len, "n OK NOOP completed\r\n", 21));
+	/* the view shrank to the 80 left: message 1 is UID 42 now */
+	assert_int_equal(d.s->view.n, 80);
+	assert_int_equal(d.s->view.uids[0], 42);
+	assert_int_equal(d.s->view.uids[79], 200);
+	/* sync_present outside a pruned-history sync is refused */
+	assert_int_equal(imap_session_sync_present(d.s, 42), SL_ESTATE);
+	assert_int_equal(imap_session_sync_history(d.s, 5), SL_ESTATE);
+	qd_fini(&d);
+}
+
 int main(void)
 {
 	static const struct CMUnitTest fixed[] = {
 		cmocka_unit_test(test_vanished_many_exact),
 		cmocka_unit_test(test_vanished_overflow_uses_the_view),
+		cmocka_unit_test(test_vanished_below_the_floor),
+		cmocka_unit_test(test_noop_sync_below_the_floor),
 	};
 
 	return run_cases("imap_qresync", cases, sizeof(cases) / sizeof(cases[0]), fixed,
