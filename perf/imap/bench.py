@@ -15,8 +15,17 @@ talks plain IMAP on a socket (no client library in the measured path):
              pipelined (RFC 2449 PIPELINING, both servers offer it) WINDOW
              commands ahead, QUIT without DELE
 
+With --mailget (run.sh gives it by default), fetch_all and pop3_retr run
+in perf/imap/mailget.c instead: in Python those rows were bound by the
+client (the servers 25-50 % busy). mailget frames the answers while the
+clock runs and checks every body byte against the APPENDed messages after
+it stops; it says when its window starts and ends, so the server's CPU is
+read around the same window.
+
 Every workload checks what it got (message count, byte count, the SEARCH
-answer): a wrong answer is an error, not a figure. A server that refuses a
+answer): a wrong answer is an error, not a figure. Each row also reports
+the client's CPU-seconds in its window (client_cpu_s): a row whose client
+is busy for most of the window is the client's, not the server's. A server that refuses a
 command as unsupported (IMAP NO [CANNOT] / BAD) gets the row marked
 "not supported" (status) and no figures.
 
