@@ -15,8 +15,8 @@ talks plain IMAP on a socket (no client library in the measured path):
              pipelined (RFC 2449 PIPELINING, both servers offer it) WINDOW
              commands ahead, QUIT without DELE
 
-With --mailget (run.sh gives it by default), fetch_all and pop3_retr run
-in perf/imap/mailget.c instead: in Python those rows were bound by the
+With --mailget (run.sh gives it by default), fetch_all, structure and
+pop3_retr run in perf/imap/mailget.c instead: in Python those rows were bound by the
 client (the servers 25-50 % busy). mailget frames the answers while the
 clock runs and checks every body byte against the APPENDed messages after
 it stops; it says when its window starts and ends, so the server's CPU is
@@ -358,7 +358,7 @@ def main():
     ap.add_argument("--workloads", default="load,fetch_all,structure,search,store,sessions,pop3_retr")
     ap.add_argument("--perf-dir", default="", help="perf record each workload of --pids into DIR")
     ap.add_argument("--mailget", default="",
-                    help="the C client (build/perf/imap/mailget) for fetch_all and pop3_retr; "
+                    help="the C client (build/perf/imap/mailget) for fetch_all, structure and pop3_retr; "
                          "without it they run in Python")
     ap.add_argument("--extra", type=json.loads, default={}, help="JSON merged into every line")
     args = ap.parse_args()
@@ -413,6 +413,8 @@ def main():
         return {"ops": n, "bytes": c.rx - rx0}
 
     def structure(clock):
+        if args.mailget:
+            return mailget(args, clock, "structure", expect_file)
         c = Conn(h, p)
         login(c, args.user, args.password)
         c.cmd("s", "SELECT INBOX")

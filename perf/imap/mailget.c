@@ -7,11 +7,13 @@
  *
  *   mailget pop3  --host A --port P --user U --pass PW --expect FILE --size S [--window W]
  *   mailget fetch --host A --port P --user U --pass PW --expect FILE --size S
- *   (both: [--timeout S] [--max-mb M] [--rcvbuf BYTES: SO_RCVBUF, no autotuning])
+ *   mailget structure --host A --port P --user U --pass PW --expect FILE --size S
+ *   (all: [--timeout S] [--max-mb M] [--rcvbuf BYTES: SO_RCVBUF, no autotuning])
  *
  * pop3: USER/PASS; then (measured) STAT and RETR of every message, W
  * commands in flight (RFC 2449 PIPELINING). fetch: LOGIN; then (measured)
- * SELECT INBOX and `UID FETCH 1:* (FLAGS BODY.PEEK[])`.
+ * SELECT INBOX and `UID FETCH 1:* (FLAGS BODY.PEEK[])`. structure: LOGIN,
+ * SELECT; then (measured) `UID FETCH 1:* (ENVELOPE BODYSTRUCTURE)`.
  *
  * FILE holds the messages as APPENDed, each exactly S bytes, message i
  * (0-based) being UID i+1 and POP3 message i+1. While the clock runs the
@@ -20,8 +22,9 @@
  * keeps them in one buffer. After the clock stops it checks every answer:
  * POP3 bodies dot-unstuffed and byte-compared with FILE (a body may gain a
  * final CRLF, RFC 1939 §3); IMAP: one FETCH per message, each with its
- * UID once and a literal byte-equal to that message. Any difference fails
- * the run.
+ * UID once and a literal byte-equal to that message (structure: with an
+ * ENVELOPE that has the message's own subject and a BODYSTRUCTURE). Any
+ * difference fails the run.
  *
  * Handshake with the caller, which measures the server's CPU: after the
  * login the client prints "ready" and waits for a line on stdin; it starts
@@ -438,19 +441,35 @@ static uint64_t imap_uid(const char *p, const char *end)
 	return strtoull(u + 4, NULL, 10);
 }
 
-static void run_fetch(void)
+/* The response [p, end) of a structure FETCH (its first line: ENVELOPE
+ * and BODYSTRUCTURE of our messages need no literal): both items, and the
+ * subject that the message of UID has. */
+static bool structure_ok(const char *p, const char *end, uint64_t uid)
+{
+	char subj[64];
+	int n = snprintf(subj, sizeof(subj), "\"bench message %" PRIu64 "\"", uid - 1);
+
+	return memmem(p, (size_t)(end - p), "ENVELOPE (", 10) != NULL &&
+	       memmem(p, (size_t)(end - p), "BODYSTRUCTURE (", 15) != NULL &&
+	       memmem(p, (size_t)(end - p), subj, (size_t)n) != NULL;
+}
+
+/* fetch: SELECT + UID FETCH 1:* (FLAGS BODY.PEEK[]), SELECT measured;
+ * structure: SELECT first, then UID FETCH 1:* (ENVELOPE BODYSTRUCTURE). */
+static void run_fetch(bool structure)
 {
 	mg_buf_t b = {0};
 	imap_lit_t *lits;
-	size_t pos = 0, at, n_lits = 0, n_fetch = 0;
+	size_t pos = 0, at, n_lits = 0, n_fetch = 0, *resp;
 	uint64_t rx0;
-	double t0, t1, c0, c1;
+	double t0 = 0, t1, c0 = 0, c1;
 	unsigned char *seen;
 	char errbuf[160];
 
 	lits = calloc(n_msgs + 1, sizeof(*lits));
+	resp = calloc(n_msgs + 1, sizeof(*resp));
 	seen = calloc(n_msgs + 1, 1);
-	if (lits == NULL || seen == NULL)
+	if (lits == NULL || resp == NULL || seen == NULL)
 		die("out of memory");
 	connect_to();
 	pos = line_at(&b, 0);
@@ -461,24 +480,31 @@ static void run_fetch(void)
 	if (!imap_ok(&b, at, "l"))
 		die("LOGIN: %.80s", b.p + at);
 
-	t0 = handshake();
-	c0 = cpu_s();
+	if (!structure) {
+		t0 = handshake();
+		c0 = cpu_s();
+	}
 	send_fmt("s SELECT INBOX\r\n");
 	at = imap_until(&b, &pos, "s", NULL, NULL, 0);
 	if (!imap_ok(&b, at, "s"))
 		die("SELECT: %.80s", b.p + at);
+	if (structure) {
+		t0 = handshake();
+		c0 = cpu_s();
+	}
 	rx0 = b.rx - (b.len - pos);
-	send_fmt("f UID FETCH 1:* (FLAGS BODY.PEEK[])\r\n");
+	send_fmt(structure ? "f UID FETCH 1:* (ENVELOPE BODYSTRUCTURE)\r\n"
+			   : "f UID FETCH 1:* (FLAGS BODY.PEEK[])\r\n");
 	{
 		size_t from = pos;
 
 		at = imap_until(&b, &pos, "f", lits, &n_lits, n_msgs + 1);
-		/* count the untagged FETCH responses (checked after the clock) */
 		t1 = now_s();
 		c1 = cpu_s();
 		printf("end\n");
 		fflush(stdout);
 		send_fmt("o LOGOUT\r\n");
+		/* the untagged FETCH responses, checked now the clock is off */
 		for (size_t p = from, k = 0; p < at;) {
 			char *e = memmem(b.p + p, at - p, "\r\n", 2);
 			size_t ll = e ? (size_t)(e - (b.p + p)) + 2 : at - p;
@@ -486,8 +512,11 @@ static void run_fetch(void)
 
 			/* a response's first line (not the rest after a literal) */
 			if (!cont && ll > 4 && b.p[p] == '*' &&
-			    memmem(b.p + p, ll, " FETCH (", 8) != NULL)
+			    memmem(b.p + p, ll, " FETCH (", 8) != NULL) {
+				if (n_fetch <= n_msgs)
+					resp[n_fetch] = p;
 				n_fetch++;
+			}
 			p += ll;
 			if (k < n_lits && lits[k].at == p) /* the literal this line announced */
 				p += lits[k++].len;
@@ -497,13 +526,16 @@ static void run_fetch(void)
 		snprintf(errbuf, sizeof(errbuf), "FETCH: %.80s", b.p + at);
 		finish(false, n_fetch, b.rx - rx0, t1 - t0, c1 - c0, errbuf);
 	}
-	if (n_fetch != n_msgs || n_lits != n_msgs) {
+	if (n_fetch != n_msgs || n_lits != (structure ? 0 : n_msgs)) {
 		snprintf(errbuf, sizeof(errbuf), "%zu FETCH responses and %zu literals for %zu messages",
 			 n_fetch, n_lits, n_msgs);
 		finish(false, n_fetch, b.rx - rx0, t1 - t0, c1 - c0, errbuf);
 	}
-	for (size_t k = 0; k < n_lits; k++) {
-		uint64_t uid = imap_uid(b.p + lits[k].line, b.p + lits[k].at);
+	for (size_t k = 0; k < n_fetch; k++) {
+		const char *line = b.p + resp[k];
+		const char *eol = memmem(line, (size_t)(b.p + at - line), "\r\n", 2);
+		const char *upto = structure ? eol : b.p + lits[k].at;
+		uint64_t uid = imap_uid(line, upto);
 
 		if (uid == 0 || uid > n_msgs || seen[uid]) {
 			snprintf(errbuf, sizeof(errbuf), "FETCH response %zu: UID %" PRIu64
@@ -511,9 +543,12 @@ static void run_fetch(void)
 			finish(false, n_fetch, b.rx - rx0, t1 - t0, c1 - c0, errbuf);
 		}
 		seen[uid] = 1;
-		if (lits[k].len != o.size ||
-		    memcmp(b.p + lits[k].at, exp_map + (uid - 1) * o.size, o.size) != 0) {
-			snprintf(errbuf, sizeof(errbuf), "UID %" PRIu64 ": wrong body bytes", uid);
+		if (structure ? !structure_ok(line, eol, uid)
+			      : lits[k].line != resp[k] || lits[k].len != o.size ||
+					memcmp(b.p + lits[k].at, exp_map + (uid - 1) * o.size,
+					       o.size) != 0) {
+			snprintf(errbuf, sizeof(errbuf), "UID %" PRIu64 ": wrong %s", uid,
+				 structure ? "ENVELOPE/BODYSTRUCTURE" : "body bytes");
 			finish(false, n_fetch, b.rx - rx0, t1 - t0, c1 - c0, errbuf);
 		}
 	}
@@ -548,7 +583,7 @@ int main(int argc, char **argv)
 	int c;
 
 	if (argc < 2)
-		die("usage: mailget pop3|fetch --host A --port P --user U --pass PW --expect FILE "
+		die("usage: mailget pop3|fetch|structure --host A --port P --user U --pass PW --expect FILE "
 		    "--size S [--window W] [--timeout S] [--max-mb M]");
 	o.mode = argv[1];
 	optind = 2;
@@ -579,6 +614,8 @@ int main(int argc, char **argv)
 	if (strcmp(o.mode, "pop3") == 0)
 		run_pop3();
 	else if (strcmp(o.mode, "fetch") == 0)
-		run_fetch();
-	die("mode must be pop3 or fetch");
+		run_fetch(false);
+	else if (strcmp(o.mode, "structure") == 0)
+		run_fetch(true);
+	die("mode must be pop3, fetch or structure");
 }

@@ -3,7 +3,7 @@
 POP3 and IMAP servers on 127.0.0.1: it passes right answers, including
 dot-stuffed lines and FETCH items in another order, and fails the run on
 every kind of wrong one (a changed byte, a missing or extra message, a
--ERR, a duplicate UID, a NO to FETCH).
+-ERR, a duplicate UID, a NO to FETCH, another message's ENVELOPE).
 
   /usr/bin/python3 -m pytest perf/imap/test_mailget.py   (after make all)
 """
@@ -104,6 +104,15 @@ def imap_server(msgs, fault=None):
             elif verb == b"SELECT":
                 c.sendall(b"* %d EXISTS\r\n* OK [UIDVALIDITY 1] x\r\n" % len(msgs) + tag +
                           b" OK [READ-WRITE] done\r\n")
+            elif verb == b"UID" and b"ENVELOPE" in ln:
+                out = b""
+                for i in range(len(msgs)):
+                    subj = b"bench message %d" % (i + 1 if fault == "subject" and i == 4 else i)
+                    out += (b'* %d FETCH (UID %d ENVELOPE ("Mon, 23 Nov 2026" "%s" NIL NIL NIL '
+                            b'NIL NIL NIL NIL "<b%d@example.org>") BODYSTRUCTURE ("text" '
+                            b'"plain" NIL NIL NIL "7bit" %d 10 NIL NIL NIL NIL))\r\n'
+                            % (i + 1, i + 1, subj, i, SIZE))
+                c.sendall(out + tag + b" OK done\r\n")
             elif verb == b"UID":
                 out = b""
                 for i, m in enumerate(msgs):
@@ -168,3 +177,15 @@ def test_imap_wrong_answers_fail(fault):
     msgs = messages()
     rc, res, err = run_mailget("fetch", serve(imap_server(msgs, fault)), msgs)
     assert rc == 1 and res is not None and not res["ok"], (res, err)
+
+
+def test_structure_right_answers_pass():
+    msgs = messages()
+    rc, res, err = run_mailget("structure", serve(imap_server(msgs)), msgs)
+    assert rc == 0 and res["ok"] and res["ops"] == N, (res, err)
+
+
+def test_structure_wrong_subject_fails():
+    msgs = messages()
+    rc, res, err = run_mailget("structure", serve(imap_server(msgs, "subject")), msgs)
+    assert rc == 1 and res is not None and "ENVELOPE" in res["error"], (res, err)
