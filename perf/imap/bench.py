@@ -199,7 +199,18 @@ class Clock:
         self.t0 = time.monotonic()
 
 
-def run(args, name, fn):
+# Rows that read without changing the mailbox, so they can be repeated on
+# the same account: each is run --repeat times and the fastest repetition
+# is the row's figure (its time and the server CPU of that same window).
+# Other engineers' builds share this 2-core box; they only ever slow a
+# repetition down, and a row that takes 30-300 ms is at their mercy: one
+# compile landing on the server's CPU doubled the FETCH row's time. The
+# other repetitions' times are kept in the row (rep_seconds).
+REPEATABLE = {"fetch_all", "structure", "search", "pop3_retr"}
+
+
+def measure(args, name, fn):
+    """One measured run of workload FN: its result dict (not printed)."""
     prof = None
     if args.perf_dir and args.pids:
         # profile runs are for reading, not for the table: perf's sampling
@@ -230,19 +241,31 @@ def run(args, name, fn):
     # when it ran the row): a row whose client is near one CPU-second per
     # second is the client's, not the server's
     out["client_cpu_s"] = round(out.pop("_client_cpu", None) or
-                                (time.process_time() - pcpu0), 3)
+                                (time.process_time() - pcpu0), 4)
     cpu = cpu1 - clock.cpu0
     if clock.threads0:
         th = cpu_by_thread(args.pids)
         out["server_cpu_threads"] = {k: round(v - clock.threads0.get(k, 0), 4)
                                      for k, v in th.items() if v - clock.threads0.get(k, 0) > 0}
-    out.update(workload=name, server=args.name, seconds=round(dt, 3),
-               server_cpu_s=round(cpu, 3))
+    out.update(workload=name, server=args.name, seconds=round(dt, 4),
+               server_cpu_s=round(cpu, 4))
     if out.get("status") != "not supported":
         if "ops" in out:
             out["ops_per_s"] = round(out["ops"] / dt, 1)
         if "bytes" in out:
             out["mb_per_s"] = round(out["bytes"] / dt / 1e6, 2)
+    return out
+
+
+def run(args, name, fn):
+    """Measure NAME (REPEATABLE rows --repeat times, the fastest kept) and
+    print its JSON line. A repetition that fails fails the row."""
+    reps = args.repeat if name in REPEATABLE and not args.perf_dir else 1
+    outs = [measure(args, name, fn) for _ in range(reps)]
+    out = min(outs, key=lambda o: o["seconds"])
+    if len(outs) > 1:
+        out["rep_seconds"] = [o["seconds"] for o in outs]
+        out["rep_server_cpu_s"] = [o["server_cpu_s"] for o in outs]
     out.update(args.extra)
     print(json.dumps(out), flush=True)
 
@@ -355,6 +378,8 @@ def main():
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--window", type=int, default=64)
+    ap.add_argument("--repeat", type=int, default=5,
+                    help="repetitions of the read-only rows (REPEATABLE); the fastest is kept")
     ap.add_argument("--workloads", default="load,fetch_all,structure,search,store,sessions,pop3_retr")
     ap.add_argument("--perf-dir", default="", help="perf record each workload of --pids into DIR")
     ap.add_argument("--mailget", default="",

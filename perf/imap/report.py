@@ -38,6 +38,20 @@ def fmt(x):
     return f"{x:,.0f}" if x >= 100 else f"{x:.3g}"
 
 
+def reps_note(runs):
+    """The header's word on repeated rows (bench.py REPEATABLE)."""
+    n = max((len(r.get("rep_seconds", [])) for r in runs), default=0)
+    if n < 2:
+        return ""
+    return (f"The read-only rows (fetch_all, structure, search, pop3_retr) are each the fastest "
+            f"of {n} repetitions within a run (the others in imap.jsonl, rep_seconds). ")
+
+
+def clients(runs):
+    c = sorted({r.get("client", "bench.py") for r in runs if r.get("workload") != "load"})
+    return ", ".join(c)
+
+
 def main():
     rows = {}
     runs = []
@@ -60,7 +74,8 @@ def main():
           f"{', '.join(hashes)}. {runs[0].get('messages', '?') if runs else '?'} messages of "
           f"{runs[0].get('size', '?') if runs else '?'} bytes. Ratios: Sluice / Dovecot for "
           "ops/s and MB/s, Dovecot / Sluice for CPU-seconds (above 1 is better for Sluice). "
-          f"Target: {TARGET:g}x on every row.\n")
+          f"Target: {TARGET:g}x on every row. "
+          f"{reps_note(runs)}Client: {clients(runs)}.\n")
     print("| workload | Sluice ops/s | Dovecot ops/s | ratio | Sluice MB/s | Dovecot MB/s | "
           "Sluice CPU s | Dovecot CPU s | CPU ratio | met? | note |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -104,8 +119,8 @@ def main():
             print(f"- `{w}`: {WHAT[w]}")
     print("\n## Every run\n")
     print("| run | server | workload | seconds | ops/s | MB/s | server CPU s | CPU by thread | "
-          "load avg | status |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "client CPU s | repetitions (s) | load avg | status |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in runs:
         st = r.get("status", "ok")
         if st == "failed":
@@ -114,7 +129,9 @@ def main():
                                                           key=lambda kv: -kv[1]) if v >= 0.001)
         print(f"| {r.get('run', '-')} | {r['server']} | {r['workload']} | {r.get('seconds', '-')} | "
               f"{fmt(r.get('ops_per_s'))} | {fmt(r.get('mb_per_s'))} | {fmt(r.get('server_cpu_s'))} | "
-              f"{th or '-'} | {r.get('load_avg', '-')} | {st} |")
+              f"{th or '-'} | {fmt(r.get('client_cpu_s'))} | "
+              f"{' '.join(f'{x:g}' for x in r.get('rep_seconds', [])) or '-'} | "
+              f"{r.get('load_avg', '-')} | {st} |")
 
     if len(sys.argv) > 2:
         plot(summary, sys.argv[2])

@@ -24,7 +24,9 @@
 #   its documentation gives; imap/pop3 processes are Debian's default.
 #
 # Knobs: RUNS (3), MESSAGES (5000), SIZE (4096), CLIENTS (50), ROUNDS (4),
-# WINDOW (64 pipelined POP3 RETRs), CLIENT (c: fetch_all and pop3_retr
+# WINDOW (64 pipelined POP3 RETRs), REPEAT (5: repetitions of each
+# read-only row per run, the fastest kept; others' builds share the box),
+# CLIENT (c: fetch_all and pop3_retr
 # with perf/imap/mailget; python: with bench.py's readers), IMPLS ("sluice dovecot"), WORKLOADS
 # (all), SERVER_CPU (0), CLIENT_CPU (1), HASH (argon2id|cheap), PROFILE (1:
 # perf record, 999 Hz, of sluiced during each Sluice workload, summarised
@@ -51,6 +53,7 @@ SIZE=${SIZE:-4096}
 CLIENTS=${CLIENTS:-50}
 ROUNDS=${ROUNDS:-4}
 WINDOW=${WINDOW:-64}
+REPEAT=${REPEAT:-5}
 IMPLS=${IMPLS:-sluice dovecot}
 WORKLOADS=${WORKLOADS:-load,fetch_all,structure,search,store,sessions,pop3_retr}
 SERVER_CPU=${SERVER_CPU:-0}
@@ -291,7 +294,7 @@ bench() { # NS IMPL HOST USER PASS RUN [bench.py options]
 	ip netns exec "$ns" timeout 1800 taskset -c "$CLIENT_CPU" "$PY" perf/imap/bench.py \
 		--host "$host" --user "$user" --password "$pass" --name "$impl" \
 		--messages "$MESSAGES" --size "$SIZE" --clients "$CLIENTS" --rounds "$ROUNDS" \
-		--window "$WINDOW" --workloads "$WORKLOADS" --extra "$(extra "$impl" "$run")" \
+		--window "$WINDOW" --repeat "$REPEAT" --workloads "$WORKLOADS" --extra "$(extra "$impl" "$run")" \
 		"${MAILGET_OPT[@]}" "$@" \
 		>>"$JSONL" 9>&- || log "$impl run $run: bench.py failed"
 }
