@@ -416,10 +416,19 @@ int flt_scan_end(flt_scan_t *s, const flt_verdict_t **v_r)
 			v->bayes_prob = br.prob;
 			for (unsigned i = 0; i < n; i++) {
 				flt_hit_t h = {bh[i]->name, bh[i]->describe, bh[i]->score, br.prob};
+				flt_rule_info_t ri;
 
+				/* The rule set declares the bands (FLT_RULE_EXTERNAL):
+				 * a `score` line there (95_tuned.cf) sets their points. */
+				if (rr->set != NULL &&
+				    flt_ruleset_rule_info(rr->set, bh[i]->name, &ri) == 0 &&
+				    ri.type == FLT_RULE_EXTERNAL) {
+					h.score = ri.score;
+					h.describe = ri.describe;
+				}
 				if (add_hit(s, &h) != 0)
 					return SL_ENOMEM;
-				v->score += bh[i]->score;
+				v->score += h.score;
 			}
 		} else if (ret == 0) {
 			ret = rc;

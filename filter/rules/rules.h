@@ -69,6 +69,10 @@ enum flt_rule_type {
 	FLT_RULE_FULL,
 	FLT_RULE_META,
 	FLT_RULE_BUILTIN,
+	FLT_RULE_EXTERNAL, /* scored outside the rule engine (the Bayes bands
+			    * BAYES_*): declared by the rule set so that `score`
+			    * and `describe` lines can set them, never hits in a
+			    * scan, and a meta cannot use it */
 };
 
 typedef struct flt_rule_info {
@@ -171,6 +175,9 @@ typedef struct flt_rules_result {
 	size_t nhits;
 	double score;               /* sum of the scores of all hit rules */
 	unsigned generation;        /* of the rule set that was used */
+	const flt_ruleset_t *set;   /* that rule set: valid until the next begin
+				     * or free (for flt_ruleset_rule_info, e.g.
+				     * the score of an external rule) */
 	bool truncated;             /* a stream passed retain_max, or a header
 				     * or URI passed its limit: the verdict is on
 				     * the prefix that was kept */

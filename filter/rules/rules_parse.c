@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bayes/bayes.h"
 #include "rules_private.h"
 #include "sl_err.h"
 
@@ -490,6 +491,9 @@ static int apply_attr(pstate_t *ps, const attr_t *a)
 	r = &set->rules[idx];
 	if (r->type == FLT_RULE_BUILTIN)
 		return perr(ps, "%s is built in and cannot be changed", r->name);
+	if (r->type == FLT_RULE_EXTERNAL && a->kind == AT_TFLAGS)
+		return perr(ps, "tflags %s: %s is scored outside the rule engine and takes no flags",
+			    r->name, r->name);
 	switch (a->kind) {
 	case AT_SCORE: {
 		char *e;
@@ -672,6 +676,13 @@ static void mp_primary(mparse_t *m)
 		if (idx < 0) {
 			m->rc = perr(m->ps, "meta %s: unknown rule %.*s", m->r->name,
 				     (int)(m->p - s > 80 ? 80 : m->p - s), s);
+			return;
+		}
+		if (m->ps->set->rules[idx].type == FLT_RULE_EXTERNAL) {
+			/* Bayes runs after the rules: its bands are not known
+			 * when metas are evaluated. */
+			m->rc = perr(m->ps, "meta %s: %s is scored outside the rule engine",
+				     m->r->name, m->ps->set->rules[idx].name);
 			return;
 		}
 		mp_emit(m, MOP_RULE, (uint32_t)idx, 0);
@@ -903,6 +914,21 @@ static int add_builtin(pstate_t *ps)
 		if (rc != 0)
 			return rc;
 	}
+	/* The Bayes bands: scored by filter.c from the Bayes probability, with
+	 * the score these rules carry (their defaults, or a `score` line). */
+	for (unsigned i = 0; i < bayes_rules_n; i++) {
+		const bayes_rule_t *b = &bayes_rules[i];
+
+		rc = new_rule(ps, b->name, strlen(b->name), FLT_RULE_EXTERNAL, &r);
+		if (rc != 0)
+			return rc;
+		r->score = b->score;
+		r->has_score = true;
+		free(r->describe);
+		r->describe = strdup(b->describe);
+		if (r->describe == NULL)
+			return SL_ENOMEM;
+	}
 	return 0;
 }
 
@@ -943,7 +969,7 @@ int rules_parse(flt_ruleset_t *set, const flt_rules_src_t *srcs, size_t n, char 
 			}
 			ps.file = b->file;
 			ps.line = b->line;
-			rc = a->type == FLT_RULE_BUILTIN
+			rc = a->type == FLT_RULE_BUILTIN || a->type == FLT_RULE_EXTERNAL
 				     ? perr(&ps, "%s is built in and cannot be redefined", b->name)
 				     : perr(&ps, "rule %s already defined at %s:%u", b->name,
 					    a->file, a->line);

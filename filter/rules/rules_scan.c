@@ -273,6 +273,7 @@ int flt_rscan_begin(flt_rscan_t *s)
 	s->body_started = false;
 	memset(&s->res, 0, sizeof(s->res));
 	s->res.generation = s->gen;
+	s->res.set = s->set;
 	s->state = SC_OPEN;
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "bayes/bayes.h"
 #include "rules/rules.h"
 #include "sl_err.h"
 
@@ -141,6 +142,14 @@ static void test_parse_errors_name_file_line_reason(void **state)
 		{"body A /x/\nbody A /y/\n", "t.cf:2: rule A already defined at t.cf:1"},
 		{"body GTUBE /x/\n", "t.cf:1: GTUBE is built in and cannot be redefined"},
 		{"score GTUBE 0\n", "t.cf:1: GTUBE is built in and cannot be changed"},
+		/* The Bayes bands are declared by every set: score and describe
+		 * only. */
+		{"body BAYES_99 /x/\n", "t.cf:1: BAYES_99 is built in and cannot be redefined"},
+		{"tflags BAYES_50 multiple\n",
+		 "t.cf:1: tflags BAYES_50: BAYES_50 is scored outside the rule engine"},
+		{"body A /x/\nmeta M A && BAYES_99\n",
+		 "t.cf:2: meta M: BAYES_99 is scored outside the rule engine"},
+		{"score BAYES_99 5000\n", "t.cf:1: score BAYES_99: 5000 is beyond"},
 		{"body A /x/\ntflags A sometimes\n", "t.cf:2: tflags A: unknown flag 'sometimes'"},
 		{"body A /x/\ntflags A maxhits=0\n", "t.cf:2: tflags A: maxhits must be 1..65535"},
 		{"header A Subject /x/\n", "t.cf:1: header rule A: expected =~ or !~"},
@@ -300,6 +309,47 @@ static void test_every_rule_type(void **state)
 	}
 	flt_rscan_free(&s);
 	assert_null(s);
+	flt_rules_free(&r);
+}
+
+/* The Bayes bands are external rules: declared with their default points,
+ * set by a `score` line (95_tuned.cf), never hit by the rule scan. */
+static void test_bayes_bands_are_external_rules(void **state)
+{
+	flt_rules_t *r = load_rules("body A /free/\n"
+				    "score BAYES_99 2.75\n"
+				    "describe BAYES_99 sure it is spam\n",
+				    0);
+	flt_rscan_t *s;
+	const flt_rules_result_t *res;
+	flt_rule_info_t info;
+	flt_ruleset_t *set;
+	tmsg_t m = {.headers = {"Subject: BAYES_99 BAYES_00"},
+		    .body = "free BAYES_99 BAYES_00 BAYES_999\n"};
+
+	(void)state;
+	set = flt_rules_current(r);
+	assert_int_equal(flt_ruleset_rule_info(set, "BAYES_99", &info), 0);
+	assert_int_equal(info.type, FLT_RULE_EXTERNAL);
+	assert_true(info.score == 2.75);
+	assert_string_equal(info.describe, "sure it is spam");
+	for (unsigned i = 0; i < bayes_rules_n; i++) {
+		assert_int_equal(flt_ruleset_rule_info(set, bayes_rules[i].name, &info), 0);
+		assert_int_equal(info.type, FLT_RULE_EXTERNAL);
+		if (strcmp(bayes_rules[i].name, "BAYES_99") != 0)
+			assert_true(info.score == bayes_rules[i].score);
+	}
+	flt_ruleset_unref(&set);
+
+	assert_int_equal(flt_rscan_new(r, NULL, &s), 0);
+	res = scan_msg(s, &m, 0);
+	assert_int_equal(res->nhits, 1);
+	assert_true(hit_value(res, "A") == 1);
+	assert_true(res->score == 1.0);
+	assert_non_null(res->set);
+	assert_int_equal(flt_ruleset_rule_info(res->set, "BAYES_99", &info), 0);
+	assert_true(info.score == 2.75);
+	flt_rscan_free(&s);
 	flt_rules_free(&r);
 }
 
@@ -1039,6 +1089,7 @@ int main(void)
 		cmocka_unit_test(test_parse_limits),
 		cmocka_unit_test(test_load_paths_errors),
 		cmocka_unit_test(test_every_rule_type),
+		cmocka_unit_test(test_bayes_bands_are_external_rules),
 		cmocka_unit_test(test_events_need_an_open_message),
 		cmocka_unit_test(test_meta_boolean_and_arithmetic),
 		cmocka_unit_test(test_multiple_nocase_maxhits),

@@ -1,6 +1,7 @@
 /* test_rules_filter - the scan pipeline (filter/filter.h): MIME events
  * into the rules and Bayes, verdicts and thresholds, GTUBE through every
  * encoding, chunking, MIME bombs, tagging headers. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -320,6 +321,44 @@ static void test_bayes_learns_and_scores(void **state)
 	assert_true(v->bayes_prob < 0.1);
 	assert_non_null(strstr(v->rules, "BAYES_0"));
 	assert_true(v->score < 0);
+
+	/* `score BAYES_xx` lines (95_tuned.cf) set the bands' points: a reload
+	 * that gives every band its own value moves the Bayes part of the
+	 * score to exactly those values. */
+	{
+		char text[2048];
+		size_t n = (size_t)snprintf(text, sizeof(text), "%s", test_rules);
+		flt_rules_src_t src;
+		const char *err;
+
+		for (unsigned i = 0; i < bayes_rules_n; i++)
+			n += (size_t)snprintf(text + n, sizeof(text) - n, "score %s %g\n",
+					      bayes_rules[i].name, 7.0 + 0.125 * i);
+		assert_true(n < sizeof(text));
+		src = (flt_rules_src_t){"t.cf", text, n};
+		if (flt_rules_load_sources(x.rules, &src, 1, 0, &err) != 0)
+			fail_msg("%s", err);
+	}
+	for (int round = 0; round < 2; round++) {
+		double bayes_pts = 0;
+		int nbayes = 0;
+
+		v = scan(&x, round == 0 ? "Subject: cheap pills\r\n\r\nbuy cheap pharmacy pills now\r\n"
+					: "Subject: project meeting\r\n\r\nthe agenda for the meeting\r\n",
+			 0);
+		for (size_t i = 0; i < v->nhits; i++) {
+			if (strncmp(v->hits[i].name, "BAYES_", 6) != 0)
+				continue;
+			for (unsigned j = 0; j < bayes_rules_n; j++)
+				if (strcmp(bayes_rules[j].name, v->hits[i].name) == 0)
+					assert_true(v->hits[i].score == 7.0 + 0.125 * j);
+			bayes_pts += v->hits[i].score;
+			nbayes++;
+		}
+		assert_true(nbayes >= 1);
+		assert_true(fabs(v->score - v->rules_score - bayes_pts) < 1e-9);
+		assert_true(v->score - v->rules_score >= 7.0);
+	}
 	fx_close(&x);
 	bayes_mem_destroy(&mem);
 }
