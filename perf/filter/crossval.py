@@ -20,7 +20,7 @@ run if a path outside the three training groups would be read.
 4. For each fold k, the scores of the rules and of the Bayes bands are
    fitted together on the other four folds only (fit_joint: L2 logistic
    regression, ham weighted; the threshold 5.0 is placed by an inner
-   cross-validation over those four folds, where at most 0.3 % of the
+   cross-validation over those four folds, where at most 0.4 % of the
    out-of-fold hams reach it), then fold k is judged by those scores with
    its own bands. Nothing about fold k enters its scores or its Bayes.
    The method before (rules fitted alone, hand-written band scores) is
@@ -57,7 +57,8 @@ L2 = 0.02
 # The joint fit (rules and Bayes bands together, the shipped method).
 JOINT_HAM_WEIGHT = 3.0
 JOINT_L2 = 0.0002
-JOINT_FP_TARGET = 0.003
+JOINT_FP_TARGET = 0.004
+JOINT_BAYES_CAP = 14.5  # under the default reject_score (15): Bayes alone never rejects
 BANDS = ["BAYES_00", "BAYES_05", "BAYES_20", "BAYES_40", "BAYES_50", "BAYES_60",
          "BAYES_80", "BAYES_95", "BAYES_99", "BAYES_999"]
 
@@ -171,6 +172,8 @@ def main():
                     help="reuse build/cv/cache.npz (rule hits and per-fold Bayes) of a previous run")
     ap.add_argument("--fp-target", type=float, default=FP_TARGET,
                     help="the method before: ham share over the threshold on rules alone")
+    ap.add_argument("--bayes-cap", type=float, default=JOINT_BAYES_CAP,
+                    help="the joint fit: most points any Bayes band may carry")
     ap.add_argument("--joint-fp-target", type=float, default=JOINT_FP_TARGET,
                     help="the joint fit: ham share over the threshold, out of fold")
     ap.add_argument("--calibrate-with-bayes", action="store_true",
@@ -282,6 +285,34 @@ def inner_bayes(a, paths, y, folds):
     return band_in
 
 
+def band_features(B):
+    """The Bayes bands as ordinal features: column j-1 is 1 when the band is
+    BANDS[j] or higher (j = 1 .. 8, BAYES_05 ... BAYES_99), the last column
+    is BAYES_999. A band's points are then the sum of the steps below it,
+    so a sparse middle band borrows strength from its neighbours instead of
+    getting a weight from a handful of messages. BAYES_00 (and no opinion)
+    is the baseline, 0 points."""
+    C = np.zeros((B.shape[0], len(BANDS) - 1))
+    for j in range(1, len(BANDS) - 1):
+        C[:, j - 1] = B[:, j:len(BANDS) - 1].sum(axis=1)
+    C[:, -1] = B[:, -1]
+    return C
+
+
+def band_points(w, cap):
+    """Points per band (BANDS order) from the weights of band_features, no
+    band (BAYES_99 with BAYES_999 included) above CAP: Bayes on its own must
+    not reject a message."""
+    steps = np.minimum(np.concatenate([[0.0], np.cumsum(w[:-1])]), cap)
+    top = min(steps[-1] + w[-1], cap) - steps[-1]
+    return np.concatenate([steps, [top]])
+
+
+def band_weights(pts):
+    """The inverse of band_points: weights for band_features."""
+    return np.concatenate([np.diff(pts[:-1]), [pts[-1]]])
+
+
 def fit_joint(F, y, f, fpt):
     """The shipped fit: L2 logistic regression on the features F (rule hits
     and Bayes bands, 0/1), hams weighted JOINT_HAM_WEIGHT. The spam
@@ -353,10 +384,12 @@ def report(a, paths, y, folds, groups, X, gt, hand_score, bayes, names, band, ba
     for k in range(K):
         tr = folds != k
         te = folds == k
-        F = np.hstack([X[tr], band_in[k][tr]])
+        F = np.hstack([X[tr], band_features(band_in[k][tr])])
         s = fit_joint(F, yf[tr], folds[tr], a.joint_fp_target)
-        fold_points.append(s)
-        joint[te] = np.hstack([X[te], band[te]]) @ s + gt[te]
+        pts = band_points(s[len(names):], a.bayes_cap)
+        s[len(names):] = band_weights(pts)
+        fold_points.append(pts)
+        joint[te] = np.hstack([X[te], band_features(band[te])]) @ s + gt[te]
         s = fit_joint(X[tr], yf[tr], folds[tr], a.joint_fp_target)
         joint_rules[te] = X[te] @ s + gt[te]
 
@@ -377,7 +410,7 @@ def report(a, paths, y, folds, groups, X, gt, hand_score, bayes, names, band, ba
         m = np.array([gg == g for gg in groups])
         sc = shipped[m]
         per_group.append((g, int(m.sum()), int((sc >= THRESHOLD).sum())))
-    band_pts = np.array([fp[len(names):] for fp in fold_points])
+    band_pts = np.array(fold_points)
     dt = time.time() - t0
 
     lines = ["# Content filter: 5-fold cross-validation on the training groups", "",
@@ -393,6 +426,8 @@ def report(a, paths, y, folds, groups, X, gt, hand_score, bayes, names, band, ba
              "logistic regression (L2 %g, hams weighted x%g); the bands of its training "
              "messages come from nested stores that learned neither fold k nor the "
              "message's own fold (20 stores), so they are as unsure as fold k's own; the "
+             "bands enter as ordinal steps (at least BAYES_05, at least BAYES_20, ...), "
+             "so a band's points are the sum of the steps below it; the "
              "threshold is placed by an inner cross-validation over the four training folds, "
              "where at most %.2f %% of their out-of-fold hams reach it. The method before "
              "fitted the rules alone (hams x%g, threshold where %.2f %% of the training hams "
@@ -428,9 +463,9 @@ def report(a, paths, y, folds, groups, X, gt, hand_score, bayes, names, band, ba
         # The same joint fit on all three groups: each message's bands from
         # the store that learned the other four folds (out-of-sample for it),
         # the threshold by cross-validation over the five folds.
-        F = np.hstack([X, band])
-        s = fit_joint(F, yf, folds, a.joint_fp_target)
-        support = F.sum(axis=0)
+        s = fit_joint(np.hstack([X, band_features(band)]), yf, folds, a.joint_fp_target)
+        s = np.concatenate([s[:len(names)], band_points(s[len(names):], a.bayes_cap)])
+        support = np.concatenate([X.sum(axis=0), np.full(len(BANDS), 3.0)])
         out = os.path.join(ROOT, "conf", "rules", "95_tuned.cf")
         with open(out, "w") as f:
             f.write("# 95_tuned.cf - scores fitted by perf/filter/crossval.py --write-scores on the\n"
