@@ -128,8 +128,8 @@ def main():
             print(f"- `{w}`: {WHAT[w]}")
     print("\n## Every run\n")
     print("| run | server | workload | seconds | ops/s | MB/s | server CPU s | CPU by thread | "
-          "client CPU s | repetitions (s) | load avg | status |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "client CPU s | others' CPU s | repetitions (s) | load avg | status |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in runs:
         st = r.get("status", "ok")
         if st == "failed":
@@ -138,7 +138,7 @@ def main():
                                                           key=lambda kv: -kv[1]) if v >= 0.001)
         print(f"| {r.get('run', '-')} | {r['server']} | {r['workload']} | {r.get('seconds', '-')} | "
               f"{fmt(r.get('ops_per_s'))} | {fmt(r.get('mb_per_s'))} | {fmt(r.get('server_cpu_s'))} | "
-              f"{th or '-'} | {fmt(r.get('client_cpu_s'))} | "
+              f"{th or '-'} | {fmt(r.get('client_cpu_s'))} | {fmt(r.get('others_cpu_s'))} | "
               f"{' '.join(f'{x:g}' for x in r.get('rep_seconds', [])) or '-'} | "
               f"{r.get('load_avg', '-')} | {st} |")
 
