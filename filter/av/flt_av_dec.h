@@ -72,6 +72,7 @@ int av_dec_zipx(sl_slice_t data, const char *name, av_emit_t *e);    /* flt_av_z
 int av_dec_sis(sl_slice_t data, const char *name, av_emit_t *e);     /* flt_av_sis.c */
 int av_dec_arj(sl_slice_t data, const char *name, av_emit_t *e);     /* flt_av_arj.c */
 int av_dec_pe_embedded(sl_slice_t data, const char *name, av_emit_t *e); /* flt_av_pe.c */
+int av_dec_upx(sl_slice_t data, const char *name, av_emit_t *e);     /* flt_av_upx.c (called by flt_av_pe.c) */
 
 /* Detectors the dispatcher uses (each a bounded look at the start). */
 bool av_is_mail(sl_slice_t data);
