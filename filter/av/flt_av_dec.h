@@ -73,6 +73,7 @@ int av_dec_sis(sl_slice_t data, const char *name, av_emit_t *e);     /* flt_av_s
 int av_dec_arj(sl_slice_t data, const char *name, av_emit_t *e);     /* flt_av_arj.c */
 int av_dec_pe_embedded(sl_slice_t data, const char *name, av_emit_t *e); /* flt_av_pe.c */
 int av_dec_upx(sl_slice_t data, const char *name, av_emit_t *e);     /* flt_av_upx.c (called by flt_av_pe.c) */
+int av_dec_nsis(sl_slice_t data, const char *name, av_emit_t *e);    /* flt_av_nsis.c (called by flt_av_pe.c) */
 
 /* Detectors the dispatcher uses (each a bounded look at the start). */
 bool av_is_mail(sl_slice_t data);
@@ -99,6 +100,14 @@ int av_inflate(sl_slice_t in, bool deflate64, sl_buf_t *out, size_t *used_r);
 /* av_zlib - a zlib stream (RFC 1950 header, deflate, Adler-32 not
  * checked); same returns as av_inflate. */
 int av_zlib(sl_slice_t in, sl_buf_t *out);
+
+/* av_lzma - a raw LZMA stream (no header: range coder bytes) with the
+ * properties byte PROPS (lc + 9 * (lp + 5 * pb)), appended to OUT (a member
+ * buffer: av_emit_append, so passing the cap is the LIMITS verdict) until
+ * USIZE bytes, the end marker or the end of IN. 0 (also when IN ran out:
+ * what was decoded is kept), 1 (cap), SL_EINVAL (malformed), SL_ENOMEM.
+ * flt_av_lzma.c. */
+int av_lzma(sl_slice_t in, uint8_t props, uint64_t usize, av_emit_t *e, sl_buf_t *out);
 
 /* Little-endian readers; the caller checks the bounds. */
 static inline uint16_t av_le16(const uint8_t *p)

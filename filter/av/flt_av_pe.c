@@ -1,5 +1,5 @@
-/* flt_av_pe - UPX-packed PE files (flt_av_upx.c), and archives embedded
- * in a PE file: self-extracting zip, RAR and
+/* flt_av_pe - UPX-packed PE files (flt_av_upx.c), NSIS installers
+ * (flt_av_nsis.c), and archives embedded in a PE file: self-extracting zip, RAR and
  * 7-Zip archives, and installers (InstallShield, WiX bootstrappers) that
  * carry a cabinet or an MSI (OLE2) inside the executable. Each embedded
  * archive found after the PE headers becomes a member that starts at its
@@ -30,8 +30,9 @@ int av_dec_pe_embedded(sl_slice_t d, const char *name, av_emit_t *e)
 	uint32_t found = 0;
 	int rc;
 
-	/* a UPX-packed image first: its member is the unpacked PE */
-	if ((rc = av_dec_upx(d, name, e)) != 0)
+	/* a UPX-packed image first (its member is the unpacked PE), then an
+	 * NSIS installer's blocks */
+	if ((rc = av_dec_upx(d, name, e)) != 0 || (rc = av_dec_nsis(d, name, e)) != 0)
 		return rc;
 	for (size_t m = 0; m < sizeof(pe_magic) / sizeof(pe_magic[0]); m++) {
 		size_t i = 0x40; /* past the DOS header */
