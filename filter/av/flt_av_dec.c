@@ -42,6 +42,8 @@ static bool has_prefix(sl_slice_t d, size_t off, const char *m, size_t n)
 
 av_decoder_fn av_container_find(sl_slice_t d, const char **what_r)
 {
+	if (d.len == 0)
+		return NULL; /* an empty member's slice may be {NULL, 0} */
 	if (has_prefix(d, 0, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8)) {
 		*what_r = "ole2";
 		return av_dec_ole2;
