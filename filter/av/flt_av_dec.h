@@ -109,6 +109,20 @@ int av_zlib(sl_slice_t in, sl_buf_t *out);
  * flt_av_lzma.c. */
 int av_lzma(sl_slice_t in, uint8_t props, uint64_t usize, av_emit_t *e, sl_buf_t *out);
 
+/* av_vba_decompress - an [MS-OVBA] 2.4.1 CompressedContainer IN appended
+ * to OUT (a member buffer). 0, 1 (cap), SL_EINVAL, SL_ENOMEM. flt_av_vba.c. */
+int av_vba_decompress(sl_slice_t in, av_emit_t *e, sl_buf_t *out);
+
+/* The bytes of the OLE2 stream named NAME (case-insensitive): 0 and
+ * *s_r valid until the next call, or SL_ENOENT. */
+typedef int (*av_vba_stream_fn)(void *ctx, const char *name, sl_slice_t *s_r);
+
+/* av_vba_modules - the VBA project whose compressed "dir" stream is DIR:
+ * each module's source, fetched through GET and decompressed, becomes a
+ * member "<stream>.vba". 0, 1 (verdict), <0 error; malformed parts count
+ * in e->broken. */
+int av_vba_modules(sl_slice_t dir, av_vba_stream_fn get, void *ctx, av_emit_t *e);
+
 /* Little-endian readers; the caller checks the bounds. */
 static inline uint16_t av_le16(const uint8_t *p)
 {

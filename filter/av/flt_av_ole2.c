@@ -1,8 +1,9 @@
 /* flt_av_ole2 - OLE2 compound files ([MS-CFB]): Word, Excel and
  * PowerPoint 97-2003 documents, MSI installers, Outlook .msg. Every stream
  * is a member; an embedded OLE1 package (the "\1Ole10Native" stream) also
- * gives the file it carries, and a PowerPoint document its zlib-compressed
- * embedded objects (ExOleObjStg records, [MS-PPT] 2.10.34).
+ * gives the file it carries, a PowerPoint document its zlib-compressed
+ * embedded objects (ExOleObjStg records, [MS-PPT] 2.10.34), and a VBA
+ * project the decompressed source of its macros (flt_av_vba.c).
  *
  * Hostile files: a chain that comes back to a sector it already read is a
  * loop and ends there as broken (and no chain is walked more steps than the
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "av/flt_av_dec.h"
 #include "sl_err.h"
@@ -232,12 +234,41 @@ static void entry_name(const uint8_t *ent, char *out, size_t len)
 	out[k] = '\0';
 }
 
+/* VBA: module streams fetched by name for flt_av_vba.c. */
+typedef struct vba_ctx {
+	cfb_t *c;
+	const sl_buf_t *dir;
+	uint32_t ndir;
+	sl_buf_t buf;
+} vba_ctx_t;
+
+static int vba_get(void *ctx, const char *name, sl_slice_t *s_r)
+{
+	vba_ctx_t *v = ctx;
+
+	for (uint32_t k = 1; k < v->ndir; k++) {
+		const uint8_t *ent = v->dir->data + (size_t)k * 128;
+		uint64_t size = av_le32(ent + 120);
+		char ename[40];
+
+		entry_name(ent, ename, sizeof(ename));
+		if (ent[66] != 2 || strcasecmp(ename, name) != 0)
+			continue;
+		sl_buf_reset(&v->buf);
+		if (read_chain(v->c, av_le32(ent + 116), size, size < v->c->cutoff, &v->buf) < 0 && v->buf.len == 0)
+			return SL_ENOENT;
+		*s_r = sl_buf_slice(&v->buf);
+		return 0;
+	}
+	return SL_ENOENT;
+}
+
 int av_dec_ole2(sl_slice_t d, const char *name, av_emit_t *e)
 {
 	cfb_t c = {.d = d, .e = e};
 	sl_buf_t fatbuf, dir, minifat, stream;
 	uint16_t shift;
-	uint32_t ndir;
+	uint32_t ndir, vba_dir = 0;
 	int rc = 0;
 
 	(void)name;
@@ -334,8 +365,23 @@ int av_dec_ole2(sl_slice_t d, const char *name, av_emit_t *e)
 			if ((rc = ppt_objects(&c, sl_buf_slice(&stream))) != 0)
 				goto fail;
 		}
+		if (strcasecmp(ename, "dir") == 0)
+			vba_dir = k;
 		if ((rc = e->member(e, ename[0] ? ename : NULL, NULL, sl_buf_slice(&stream))) != 0)
 			goto fail;
+	}
+	if (vba_dir != 0) {
+		/* a VBA project: the macro source of each module */
+		const uint8_t *ent = dir.data + (size_t)vba_dir * 128;
+		uint64_t size = av_le32(ent + 120);
+		vba_ctx_t v = {.c = &c, .dir = &dir, .ndir = ndir};
+
+		sl_buf_reset(&stream);
+		if (read_chain(&c, av_le32(ent + 116), size, size < c.cutoff, &stream) == 0) {
+			av_emit_buf_init(e, &v.buf);
+			rc = av_vba_modules(sl_buf_slice(&stream), vba_get, &v, e);
+			sl_buf_free(&v.buf);
+		}
 	}
 	goto fail;
 broken:

@@ -7,89 +7,6 @@
  * clam.ppt (zlib-compressed PowerPoint object). */
 #include "test_av_dec.h"
 
-#define SECT 512u
-#define ENDC 0xfffffffeu
-#define FREE_ 0xffffffffu
-
-typedef struct stream {
-	const char *name;
-	const void *data;
-	size_t len;
-} stream_t;
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-/* Header, FAT (sector 0), directory (sector 1), then each stream's sectors
- * in a chain. Every stream goes through the FAT (mini stream cutoff 0). */
-static uint8_t *cfb_build(const stream_t *s, size_t n, size_t *len_r, uint32_t **fat_r)
-{
-	size_t nsect = 2;
-	uint8_t *f;
-	uint32_t next = 2;
-
-	assert_true(n <= 3);
-	for (size_t i = 0; i < n; i++)
-		nsect += (s[i].len + SECT - 1) / SECT;
-	assert_true(nsect <= 128);
-	f = calloc(1, SECT * (nsect + 1));
-	assert_non_null(f);
-	memcpy(f, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8);
-	f[0x18] = 0x3e;
-	f[0x1a] = 3;
-	f[0x1c] = 0xfe;
-	f[0x1d] = 0xff;
-	f[0x1e] = 9;
-	f[0x20] = 6;
-	put32(f + 0x2c, 1);    /* FAT sectors */
-	put32(f + 0x30, 1);    /* first directory sector */
-	put32(f + 0x38, 0);    /* mini stream cutoff: none */
-	put32(f + 0x3c, ENDC); /* no mini FAT */
-	put32(f + 0x44, ENDC); /* no DIFAT sectors */
-	for (int i = 0; i < 109; i++)
-		put32(f + 0x4c + 4 * i, i == 0 ? 0 : FREE_);
-	{
-		uint8_t *fat = f + SECT, *dir = f + 2 * SECT;
-
-		for (int i = 0; i < 128; i++)
-			put32(fat + 4 * i, FREE_);
-		put32(fat, 0xfffffffdu);
-		put32(fat + 4, ENDC);
-		/* root entry */
-		for (int k = 0; k < 10; k++)
-			dir[2 * k] = (uint8_t)"Root Entry"[k];
-		dir[64] = 22;
-		dir[66] = 5;
-		put32(dir + 116, ENDC);
-		for (size_t i = 0; i < n; i++) {
-			uint8_t *ent = dir + 128 * (i + 1);
-			size_t ns = (s[i].len + SECT - 1) / SECT, nl = strlen(s[i].name);
-
-			for (size_t k = 0; k < nl && k < 31; k++)
-				ent[2 * k] = (uint8_t)s[i].name[k];
-			ent[64] = (uint8_t)(2 * (nl + 1));
-			ent[66] = 2;
-			put32(ent + 116, ns ? next : ENDC);
-			put32(ent + 120, (uint32_t)s[i].len);
-			for (size_t k = 0; k < ns; k++) {
-				put32(fat + 4 * (next + k), k + 1 < ns ? next + (uint32_t)k + 1 : ENDC);
-				memcpy(f + SECT * (next + k + 1), (const uint8_t *)s[i].data + SECT * k,
-				       s[i].len - SECT * k < SECT ? s[i].len - SECT * k : SECT);
-			}
-			next += (uint32_t)ns;
-		}
-		if (fat_r != NULL)
-			*fat_r = (uint32_t *)fat;
-	}
-	*len_r = SECT * (nsect + 1);
-	return f;
-}
-
 /* An OLE1 package holding DATA as NAME (the \1Ole10Native layout). */
 static size_t package(const char *name, const void *data, size_t len, uint8_t *out)
 {
@@ -106,15 +23,15 @@ static size_t package(const char *name, const void *data, size_t len, uint8_t *o
 	out[i++] = 0;
 	out[i++] = 3;
 	out[i++] = 0;
-	put32(out + i, (uint32_t)nl);
+	cfb_put32(out + i, (uint32_t)nl);
 	i += 4;
 	memcpy(out + i, name, nl);
 	i += nl;
-	put32(out + i, (uint32_t)len);
+	cfb_put32(out + i, (uint32_t)len);
 	i += 4;
 	memcpy(out + i, data, len);
 	i += len;
-	put32(out, (uint32_t)(i - 4));
+	cfb_put32(out, (uint32_t)(i - 4));
 	return i;
 }
 
@@ -181,33 +98,33 @@ static void test_hostile(void **state)
 	memset(big, 'x', sizeof(big));
 	/* a FAT loop: the stream's second sector points back to its first */
 	f = cfb_build(s, 1, &len, &fat);
-	put32((uint8_t *)&fat[3], 2);
+	cfb_put32((uint8_t *)&fat[3], 2);
 	rec_init(&r, 1u << 20);
 	assert_int_equal(av_dec_ole2(sl_slice_make(f, len), "loop.doc", &r.e), 0);
 	assert_true(r.e.broken > 0);
 	assert_true(r.n == 1 && r.len[0] < sizeof(big) + SECT * 20);
 	rec_free(&r);
 	/* a chain into a sector past the end */
-	put32((uint8_t *)&fat[3], 100000);
+	cfb_put32((uint8_t *)&fat[3], 100000);
 	rec_init(&r, 1u << 20);
 	assert_int_equal(av_dec_ole2(sl_slice_make(f, len), "far.doc", &r.e), 0);
 	assert_true(r.e.broken > 0);
 	rec_free(&r);
 	/* a directory chain that loops on itself */
-	put32((uint8_t *)&fat[3], 4);
-	put32((uint8_t *)&fat[1], 1);
+	cfb_put32((uint8_t *)&fat[3], 4);
+	cfb_put32((uint8_t *)&fat[1], 1);
 	rec_init(&r, 1u << 20);
 	assert_int_equal(av_dec_ole2(sl_slice_make(f, len), "dirloop.doc", &r.e), 0);
 	rec_free(&r);
 	free(f);
 	/* a FAT count far beyond the file, a sector shift that is not 9 or 12 */
 	f = cfb_build(s, 1, &len, NULL);
-	put32(f + 0x2c, 0x7fffffffu);
+	cfb_put32(f + 0x2c, 0x7fffffffu);
 	rec_init(&r, 1u << 20);
 	assert_int_equal(av_dec_ole2(sl_slice_make(f, len), "fat.doc", &r.e), 0);
 	assert_true(r.e.broken > 0 && r.n == 0);
 	rec_free(&r);
-	put32(f + 0x2c, 1);
+	cfb_put32(f + 0x2c, 1);
 	f[0x1e] = 30;
 	rec_init(&r, 1u << 20);
 	assert_int_equal(av_dec_ole2(sl_slice_make(f, len), "shift.doc", &r.e), 0);
