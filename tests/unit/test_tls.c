@@ -1052,6 +1052,7 @@ static void test_resumption(void **state)
 		s = srv_stats(&fx);
 		assert_int_equal(s.handshakes_ok, 2);
 		assert_int_equal(s.handshakes_resumed, 1);
+		assert_int_equal(s.tickets_opened, 1);
 		assert_true(s.tickets_issued >= 1);
 		wolfSSL_SESSION_free(sess);
 		rc_free(&r);
@@ -1109,6 +1110,8 @@ static void test_ticket_key_rotation(void **state)
 	assert_true(r->hs_done);
 	assert_false(wolfSSL_session_reused(r->ssl));
 	assert_int_equal(srv_stats(&fx).tickets_rejected, 1);
+	/* a rejected ticket is not counted as opened */
+	assert_int_equal(srv_stats(&fx).tickets_opened, s.tickets_opened);
 	rc_free(&r);
 
 	o.session = sess2; /* renewed at e0 + 1: still good at e0 + 3 */
