@@ -74,13 +74,20 @@ PERF_BINS := $(patsubst perf/%.c,$(BUILD)/perf/%,$(PERF_SRCS))
 
 all: $(BUILD)/sluiced $(BUILD)/sluicectl
 
+# lib<layer>.srcs holds the layer's source list and is rewritten only when
+# the list changes, so a removed or renamed .c rebuilds the archive too (an
+# added one already does, through its new object).
 define layer_rules
 $(BUILD)/obj/$(1)/%.o: $(1)/%.c
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(CFLAGS_COMMON) $$(INC_$(1)) -c $$< -o $$@
-$(BUILD)/lib$(1).a: $$(call obj_of,$(1))
+ifneq ($$(strip $$(file <$(BUILD)/lib$(1).srcs)),$$(strip $$(call src_of,$(1))))
+$$(shell mkdir -p $(BUILD))
+$$(file >$(BUILD)/lib$(1).srcs,$$(call src_of,$(1)))
+endif
+$(BUILD)/lib$(1).a: $$(call obj_of,$(1)) $(BUILD)/lib$(1).srcs
 	@mkdir -p $$(dir $$@)
-	rm -f $$@ && ar rcs $$@ $$^
+	rm -f $$@ && ar rcs $$@ $$(filter %.o,$$^)
 endef
 $(foreach l,$(LAYERS),$(eval $(call layer_rules,$(l))))
 
