@@ -222,13 +222,19 @@ static int tcp_accepted(ns_stream_t *c, void *listen_ctx)
 	ns_conn_info_t info;
 	mta_conn_t *cn;
 	struct in_addr a;
+	bool over;
 	int rc;
 
 	if (srv->shutting_down)
 		return SL_ESTATE;
-	if (srv->stats.current >= srv->p.max_sessions) {
+	/* Over max_sessions a client is told so (IMAP BYE, POP3 -ERR) by up
+	 * to mta_overflow_sessions() extra sessions that say only that and
+	 * close; past those it is reset. */
+	over = srv->stats.current >= srv->p.max_sessions;
+	if (over) {
 		srv->stats.rejected_limit++;
-		return SL_ELIMIT; /* reset */
+		if (srv->stats.current >= srv->p.max_sessions + mta_overflow_sessions(srv->p.max_sessions))
+			return SL_ELIMIT; /* reset */
 	}
 	cn = calloc(1, sizeof(*cn));
 	if (cn == NULL)
@@ -255,7 +261,12 @@ static int tcp_accepted(ns_stream_t *c, void *listen_ctx)
 	srv->conns = cn;
 	srv->stats.current++;
 	srv->stats.accepted++;
-	if (mta_ipcount_acquire(srv->ipt, cn->ip) > srv->p.max_per_ip) {
+	if (over) {
+		sl_log(SL_LOG_INFO, srv->ops->name, "[%s]: too many sessions (max_sessions %u)",
+		       cn->ip_str, srv->p.max_sessions);
+		srv->ops->shutdown(cn->sess, srv->now, "Too many sessions, try again later");
+	}
+	if (mta_ipcount_acquire(srv->ipt, cn->ip) > srv->p.max_per_ip && !over) {
 		srv->stats.rejected_ip_limit++;
 		sl_log(SL_LOG_INFO, srv->ops->name, "[%s]: too many connections from this address",
 		       cn->ip_str);

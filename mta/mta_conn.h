@@ -74,7 +74,7 @@ typedef struct mta_listen_conf {
 typedef struct mta_srv_stats {
 	uint64_t accepted;          /* sessions started */
 	uint64_t current;           /* sessions open now */
-	uint64_t rejected_limit;    /* refused: the lane's session cap (reset) */
+	uint64_t rejected_limit;    /* refused: the lane's session cap (told so, reset past the overflow) */
 	uint64_t rejected_ip_limit; /* refused: too many from one address */
 	uint64_t tls_refused;       /* STARTTLS could not start */
 	uint64_t plaintext_discarded; /* bytes thrown away at STARTTLS */

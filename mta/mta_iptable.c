@@ -32,6 +32,11 @@ static uint32_t ip_hash(uint32_t ip)
 	return (ip * 2654435761u) >> 7;
 }
 
+uint32_t mta_overflow_sessions(uint32_t max_sessions)
+{
+	return max_sessions < 32 ? max_sessions : 32;
+}
+
 mta_ipcount_t *mta_ipcount_create(uint32_t max_sessions)
 {
 	mta_ipcount_t *t = calloc(1, sizeof(*t));

@@ -23,6 +23,11 @@ typedef struct mta_authlock mta_authlock_t;
  * allocation failure. */
 mta_ipcount_t *mta_ipcount_create(uint32_t max_sessions);
 void mta_ipcount_destroy(mta_ipcount_t **t);
+/* mta_overflow_sessions - how many sessions past MAX_SESSIONS a server may
+ * still accept only to say "too many" and close (SMTP 421, IMAP BYE, POP3
+ * -ERR) before it resets: at most 32 and never more than MAX_SESSIONS, so a
+ * table made for MAX_SESSIONS (it has room for twice as many) cannot fill. */
+uint32_t mta_overflow_sessions(uint32_t max_sessions);
 /* mta_ipcount_acquire - one more session from IP; returns the new count. */
 uint32_t mta_ipcount_acquire(mta_ipcount_t *t, uint32_t ip);
 /* mta_ipcount_release - one session from IP ended. */

@@ -875,14 +875,6 @@ static void conn_pump(smtp_conn_t *cn)
 
 /* ---- stream callbacks ---- */
 
-/* smtp_overflow_sessions - how many sessions past max_sessions may still
- * be accepted to answer 421: at most 32, and never more than max_sessions,
- * so the per-address table (sized 2 x max_sessions) cannot fill. */
-static uint32_t smtp_overflow_sessions(uint32_t max_sessions)
-{
-	return max_sessions < 32 ? max_sessions : 32;
-}
-
 static int tcp_accepted(ns_stream_t *c, void *listen_ctx)
 {
 	smtp_listener_t *lst = listen_ctx;
@@ -897,12 +889,12 @@ static int tcp_accepted(ns_stream_t *c, void *listen_ctx)
 	if (srv->shutting_down)
 		return SL_ESTATE;
 	/* Over max_sessions a client is told so with a 421 (RFC 5321 §3.8)
-	 * by up to smtp_overflow_sessions() extra sessions that only say that
+	 * by up to mta_overflow_sessions() extra sessions that only say that
 	 * and close; past those it is reset: we cannot even afford a 421. */
 	over = srv->n_conns >= srv->p.max_sessions;
 	if (over) {
 		srv->gs.rejected_session_limit++;
-		if (srv->n_conns >= srv->p.max_sessions + smtp_overflow_sessions(srv->p.max_sessions))
+		if (srv->n_conns >= srv->p.max_sessions + mta_overflow_sessions(srv->p.max_sessions))
 			return SL_ELIMIT;
 	}
 	cn = calloc(1, sizeof(*cn));

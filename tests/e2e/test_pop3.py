@@ -930,3 +930,46 @@ def test_per_ip_connection_cap(pop3_limits):
     assert ok.startswith("+OK "), "a slot freed by a closed session was not given back"
     d = e2e.stats_delta(before, pe.pop3_stats())
     assert d["pop3.rejected_ip_limit"] == 1, d
+
+
+MAX_SESSIONS = 3
+
+
+@pytest.fixture
+def pop3_max_sessions(sluice, request):
+    conf = pe.pop3_conf("max-sessions", [f"max_connections = {MAX_SESSIONS};",
+                                         "max_connections_per_ip = 50;"])
+    sluice.ensure(conf)
+    yield sluice
+    if not sluice.alive():
+        pytest.fail(f"sluiced died during {request.node.name}:\n{e2e.log_tail(40)}")
+
+
+def _session_cap():
+    held = [Pop3Raw() for _ in range(MAX_SESSIONS)]
+    greetings = [c.greeting for c in held]
+    refused = []
+    for _ in range(2):
+        extra = Pop3Raw()
+        refused.append((extra.greeting, extra.eof()))
+        extra.close()
+    held.pop().close()
+    time.sleep(0.5)
+    again = Pop3Raw()
+    ok = again.greeting
+    again.close()
+    for c in held:
+        c.close()
+    return greetings, refused, ok
+
+
+def test_session_cap_is_told_not_reset(pop3_max_sessions):
+    # Past max_connections a client reads why (RFC 2449 [SYS/TEMP]) instead
+    # of a reset, as SMTP answers 421.
+    before = pe.pop3_stats()
+    greetings, refused, ok = netns(_session_cap)
+    assert all(g.startswith("+OK ") for g in greetings), greetings
+    assert refused == [("-ERR [SYS/TEMP] Too many sessions, try again later", b"")] * 2, refused
+    assert ok.startswith("+OK "), "a slot freed by a closed session was not given back"
+    d = e2e.stats_delta(before, pe.pop3_stats())
+    assert d["pop3.rejected_session_limit"] == 2, d
