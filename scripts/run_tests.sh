@@ -54,13 +54,23 @@ for bin in build/fuzz/fuzz/fuzz_*; do
 	mkdir -p "$corpus"
 	[ -d "tests/fuzz/corpus/$name" ] && cp -r "tests/fuzz/corpus/$name/." "$corpus/"
 	echo "== fuzz/$name (${FUZZ_SECONDS}s)"
+	rm -f "$LOGDIR/fuzz_$name"-crash-* "$LOGDIR/fuzz_$name"-leak-* "$LOGDIR/fuzz_$name"-timeout-* \
+		"$LOGDIR/fuzz_$name"-oom-*
 	if timeout $((FUZZ_SECONDS + 120)) "$bin" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=4096 -print_final_stats=1 \
-		"$corpus" >"$LOGDIR/fuzz_$name.log" 2>&1; then
+		-artifact_prefix="$LOGDIR/fuzz_$name-" "$corpus" >"$LOGDIR/fuzz_$name.log" 2>&1; then
 		record "fuzz/$name" 0
 		echo "   passed ($(grep -o 'stat::number_of_executed_units: [0-9]*' "$LOGDIR/fuzz_$name.log" | awk '{print $2}') execs)"
 	else
-		record "fuzz/$name" 1
+		rc=$?
 		tail -n 30 "$LOGDIR/fuzz_$name.log" | sed 's/^/   /'
+		# The summary at the end says why, with the input when it is small,
+		# because only the end of a CI log may be seen.
+		why=$(grep -m1 -E '^(SUMMARY|==[0-9]+==ERROR|ERROR:)' "$LOGDIR/fuzz_$name.log" | cut -c1-200)
+		record "fuzz/$name (exit $rc${why:+: $why})" 1
+		for a in "$LOGDIR/fuzz_$name"-*; do
+			[ -f "$a" ] && [ "$(stat -c %s "$a")" -le 3000 ] &&
+				failures+=("  $(basename "$a") base64: $(base64 -w0 "$a")")
+		done
 	fi
 done
 
