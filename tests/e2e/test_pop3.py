@@ -905,12 +905,17 @@ def test_stalled_reader_of_a_big_retr_is_timed_out(pop3_limits):
     assert netns(_one_login, user, pw).startswith("+OK Logged in"), "the lock was not released"
 
 
-def _per_ip_cap():
-    held = [Pop3Raw() for _ in range(PER_IP)]
+def _over_a_cap(cap, extras):
+    """Open CAP sessions, then EXTRAS more (each one's greeting and what
+    follows it up to EOF); close one of the CAP and open one more: its
+    greeting says whether the slot was given back."""
+    held = [Pop3Raw() for _ in range(cap)]
     greetings = [c.greeting for c in held]
-    extra = Pop3Raw()
-    refused, rest = extra.greeting, extra.eof()
-    extra.close()
+    refused = []
+    for _ in range(extras):
+        extra = Pop3Raw()
+        refused.append((extra.greeting, extra.eof()))
+        extra.close()
     held.pop().close()
     time.sleep(0.5)
     again = Pop3Raw()
@@ -918,7 +923,12 @@ def _per_ip_cap():
     again.close()
     for c in held:
         c.close()
-    return greetings, refused, rest, ok
+    return greetings, refused, ok
+
+
+def _per_ip_cap():
+    greetings, refused, ok = _over_a_cap(PER_IP, 1)
+    return greetings, refused[0][0], refused[0][1], ok
 
 
 def test_per_ip_connection_cap(pop3_limits):
@@ -946,21 +956,7 @@ def pop3_max_sessions(sluice, request):
 
 
 def _session_cap():
-    held = [Pop3Raw() for _ in range(MAX_SESSIONS)]
-    greetings = [c.greeting for c in held]
-    refused = []
-    for _ in range(2):
-        extra = Pop3Raw()
-        refused.append((extra.greeting, extra.eof()))
-        extra.close()
-    held.pop().close()
-    time.sleep(0.5)
-    again = Pop3Raw()
-    ok = again.greeting
-    again.close()
-    for c in held:
-        c.close()
-    return greetings, refused, ok
+    return _over_a_cap(MAX_SESSIONS, 2)
 
 
 def test_session_cap_is_told_not_reset(pop3_max_sessions):
