@@ -34,6 +34,8 @@ int av_dec_pe_embedded(sl_slice_t d, const char *name, av_emit_t *e)
 	 * NSIS installer's blocks */
 	if ((rc = av_dec_upx(d, name, e)) != 0 || (rc = av_dec_nsis(d, name, e)) != 0)
 		return rc;
+	if ((rc = av_dec_pepack(d, name, e)) != 0) /* other packers: flt_av_pepack.c */
+		return rc;
 	for (size_t m = 0; m < sizeof(pe_magic) / sizeof(pe_magic[0]); m++) {
 		size_t i = 0x40; /* past the DOS header */
 
