@@ -56,8 +56,11 @@ const uint8_t *av_pe_file_at(const av_pe_t *p, uint32_t rva, uint32_t len);
 int av_pe_img_load(const av_pe_t *p, av_emit_t *e, sl_buf_t *img);
 
 /* av_pe_img_emit - rewrite the section table in IMG (raw = RVA, raw size =
- * virtual size), set AddressOfEntryPoint to EP unless it is 0, and hand IMG
- * to e->member as NAME. Returns what e->member returns. */
+ * virtual size), set AddressOfEntryPoint to EP (the original entry point,
+ * or 0 when the unpacker does not know it: then no unpacker recognises
+ * the member again, where the packer's entry code would be found anew at
+ * every level), and hand IMG to e->member as NAME. Returns what e->member
+ * returns. */
 int av_pe_img_emit(const av_pe_t *p, sl_buf_t *img, uint32_t ep, const char *name, av_emit_t *e);
 
 /* IMG has LEN bytes at OFF. */
