@@ -68,6 +68,25 @@ static inline uint8_t *pc_build(const pc_sec_t *s, uint32_t n, uint32_t ep, size
 	return f;
 }
 
+/* With AV_SEED_DIR set, write the crafted file F as a seed NAME of
+ * tests/fuzz/fuzz_av_containers.c: its first byte (14) picks
+ * av_dec_pepack. */
+static inline void pc_seed(const char *name, const uint8_t *f, size_t len)
+{
+	const char *dir = getenv("AV_SEED_DIR");
+	char path[512];
+	FILE *fp;
+
+	if (dir == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fp = fopen(path, "wb");
+	assert_non_null(fp);
+	fputc(14, fp);
+	assert_int_equal(fwrite(f, 1, len, fp), len);
+	fclose(fp);
+}
+
 /* Every prefix (step STEP) and NMUT random corruptions past SKIP of the
  * file P: no crash, no error but SL_ENOMEM, no member over the cap. */
 static inline void pc_hostile(const uint8_t *p, size_t len, size_t step, size_t skip, int nmut)

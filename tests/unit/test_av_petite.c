@@ -163,6 +163,7 @@ static void test_stream_byte_for_byte(void **state)
 	pe_lit(&b, '!');
 	assert_int_equal(b.left, 0);
 	f = pt_file(b.o, b.n, total, &flen);
+	pc_seed("pe_petite", f, flen);
 	rec_init(&r, 1u << 20);
 	assert_int_equal(av_dec_pepack(sl_slice_make(f, flen), "p.exe", &r.e), 0);
 	assert_int_equal(r.e.broken, 0);

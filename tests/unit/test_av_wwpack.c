@@ -182,6 +182,8 @@ static void test_stream_byte_for_byte(void **state)
 	assert_int_equal(r.e.broken, 0);
 	assert_int_equal(r.n, 1);
 	assert_string_equal(r.name[0], "wwpack-unpacked");
+	pc_seed("pe_wwpack", f, flen);
+
 	assert_true(r.len[0] >= 0x1000 + wn);
 	assert_memory_equal(r.data[0] + 0x1000, want, wn);
 	assert_memory_equal(r.data[0], "MZ", 2);

@@ -158,6 +158,8 @@ static void test_decrypt(void **state)
 
 	(void)state;
 	rec_init(&r, 1u << 20);
+	pc_seed("pe_yc", f, len);
+
 	assert_int_equal(av_dec_pepack(sl_slice_make(f, len), "y.exe", &r.e), 0);
 	assert_int_equal(r.e.broken, 0);
 	assert_int_equal(r.n, 1);
