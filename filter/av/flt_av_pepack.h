@@ -80,5 +80,6 @@ static inline void av_pe_put32(uint8_t *p, uint32_t v)
 int av_pe_wwpack(const av_pe_t *p, av_emit_t *e); /* flt_av_wwpack.c */
 int av_pe_yc(const av_pe_t *p, av_emit_t *e);     /* flt_av_yc.c */
 int av_pe_petite(const av_pe_t *p, av_emit_t *e); /* flt_av_petite.c */
+int av_pe_aspack(const av_pe_t *p, av_emit_t *e); /* flt_av_aspack.c */
 
 #endif
