@@ -143,6 +143,8 @@ int av_pe_img_emit(const av_pe_t *p, sl_buf_t *img, uint32_t ep, const char *nam
 			av_pe_put32(s + 20, rva);
 		}
 	}
+	if (ep == p->ep)
+		ep = 0; /* a stub that "returns" to itself would be unpacked again */
 	if (av_img_has(img, p->pe + 24 + 16, 4))
 		av_pe_put32(img->data + p->pe + 24 + 16, ep);
 	return e->member(e, name, NULL, sl_buf_slice(img));

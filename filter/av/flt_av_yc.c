@@ -193,6 +193,8 @@ int av_pe_yc(const av_pe_t *p, av_emit_t *e)
 	/* one section fewer, no import directory, the original entry point,
 	 * the image without the yC section */
 	oep = av_le32(b + base + 0xa0f);
+	if (oep == p->ep)
+		oep = 0; /* decrypted again at every level otherwise */
 	b[p->pe + 6] = (uint8_t)(p->nsec - 1), b[p->pe + 7] = (uint8_t)((p->nsec - 1) >> 8);
 	memset(b + p->pe + 24 + 0x68, 0, 8);
 	av_pe_put32(b + p->pe + 24 + 16, oep);

@@ -193,6 +193,22 @@ static void test_stream_byte_for_byte(void **state)
 	assert_int_equal(av_le32(r.data[0] + PC_TAB + 16), 0x2000);
 	assert_int_equal(av_le32(r.data[0] + PC_PE + 24 + 16), 0x1234);
 	rec_free(&r);
+	/* a stub whose "original" entry point is itself: the member gets 0,
+	 * so it is not unpacked again, level after level */
+	pc_put32(f + PC_HDR + 0x200 + 0x295, 0u - 0x299);
+	rec_init(&r, 1u << 20);
+	assert_int_equal(av_dec_pepack(sl_slice_make(f, flen), "w.exe", &r.e), 0);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(av_le32(r.data[0] + PC_PE + 24 + 16), 0);
+	rec_free(&r);
+	{
+		scan_fx_t fx;
+
+		scan_fx_open_pol(&fx, NULL, 0);
+		assert_int_not_equal(scan_fx_run(&fx, "w.exe", f, flen)->verdict, FLT_AV_LIMITS);
+		scan_fx_close(&fx);
+	}
+	pc_put32(f + PC_HDR + 0x200 + 0x295, 0x1234 - WW_RVA - 0x299);
 	/* the cap: the image does not fit */
 	rec_init(&r, 0x2000);
 	assert_int_equal(av_dec_pepack(sl_slice_make(f, flen), "w.exe", &r.e), 1);
