@@ -137,7 +137,7 @@ static uint8_t *ww_pe(const uint8_t *stream, size_t slen, uint32_t nblk, bool mo
 	memcpy(stub, ep0, sizeof(ep0));
 	memcpy(stub + 0x68, ep68, sizeof(ep68));
 	pc_put32(stub + 0x295, 0x1234 - WW_RVA - 0x299); /* the original entry point 0x1234 */
-	for (uint32_t k = 0; k < nblk; k++) {
+	for (uint32_t k = 0; k < nblk && 0x2a1 + 17 * (k + 1) <= sizeof(stub); k++) {
 		uint8_t *r = stub + 0x2a1 + 17 * k;
 
 		pc_put32(r, WW_RVA - 0x1000);
