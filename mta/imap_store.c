@@ -712,6 +712,13 @@ static int sync_vanished_cb(void *ctx, uint32_t uid, uint64_t modseq)
 	return 0;
 }
 
+static int sync_present_cb(void *ctx, uint32_t uid)
+{
+	struct sync_ctx *yc = ctx;
+
+	return imap_session_sync_present(yc->ss->s, uid);
+}
+
 static int sync_fn(st_reader_t *rd, void *ctx)
 {
 	struct sync_ctx *yc = ctx;
@@ -724,7 +731,23 @@ static int sync_fn(st_reader_t *rd, void *ctx)
 		return rc;
 	yc->hms = mi.highestmodseq;
 	if (rq->u.sync.since >= mi.highestmodseq)
-		return 0; /* nothing changed: no index walk */
+		return 0; /* nothing changed: no index walk (the floor is
+			     never above HIGHESTMODSEQ) */
+	/* The expunge history is bounded (docs/store.md): below its floor
+	 * it no longer names every expunge since `since`, so the engine
+	 * answers from what is still in the mailbox (RFC 7162 §3.2.5.2).
+	 * For a NOOP/IDLE sync it needs the present UIDs, walked here in the
+	 * same snapshot as the changes below. */
+	if (rq->u.sync.since < mi.vanished_floor) {
+		rc = imap_session_sync_history(yc->ss->s, mi.vanished_floor);
+		if (rc < 0)
+			return rc;
+		if (rc == 1) {
+			rc = st_msg_uids(rd, yc->ss->sel_id, 1, UINT32_MAX, sync_present_cb, yc);
+			if (rc < 0)
+				return rc;
+		}
+	}
 	if (rq->u.sync.expunged_only) /* QRESYNC's VANISHED (EARLIER) pass */
 		return st_changes_since(rd, yc->ss->sel_id, rq->u.sync.since, NULL,
 					sync_vanished_cb, yc);

@@ -126,6 +126,11 @@ typedef struct st_store_opts {
 	   whole process to this many bytes (default 128 MiB); 0 leaves
 	   malloc alone. */
 	uint64_t malloc_trim_threshold;
+	/* expunge history (QRESYNC, RFC 7162): rows kept per mailbox
+	   (default 10,000; 1..2^26). An expunge beyond it deletes the oldest
+	   rows in its own transaction and raises the mailbox's
+	   vanished_floor (st_mailbox_info_t). */
+	uint32_t vanished_max;
 	bool create_special_mailboxes; /* user add also creates Sent, Drafts,
 					  Junk, Trash, Archive (default true) */
 	/* argon2id cost for new password hashes (defaults 2, 19456 KiB, 1:
@@ -402,6 +407,10 @@ typedef struct st_mailbox_info {
 	uint32_t roles;          /* enum st_role bits */
 	uint32_t attrs;          /* ST_MBOX_* */
 	uint32_t n_keywords;     /* entries in the keyword table */
+	/* the expunge history no longer names the UIDs expunged at a MODSEQ
+	   <= vanished_floor (0: it names every expunge); see
+	   st_changes_since */
+	uint64_t vanished_floor;
 	bool subscribed;
 	bool has_children;
 } st_mailbox_info_t;
@@ -634,10 +643,30 @@ int st_msg_list(st_reader_t *rd, uint64_t mailbox_id, uint32_t lo, uint32_t hi,
 		int (*cb)(void *ctx, const st_msg_info_t *m), void *ctx);
 /* st_changes_since - for CONDSTORE/QRESYNC (RFC 7162): CHANGED for each
  * message with MODSEQ > SINCE in MODSEQ order, then VANISHED (may be NULL)
- * for each UID expunged at a MODSEQ > SINCE. */
+ * for each UID expunged at a MODSEQ > SINCE that the bounded expunge
+ * history still names. The history keeps the newest vanished_max expunges
+ * of a mailbox (st_store_opts_t): when SINCE < the mailbox's floor
+ * (st_vanished_floor, or st_mailbox_info_t.vanished_floor, read in the
+ * same snapshot inside st_read), the UIDs expunged at MODSEQs in
+ * (SINCE, floor] are NOT reported, and the caller must learn which UIDs
+ * are gone another way (st_msg_uids: whatever is not in the mailbox).
+ * 0 (an unknown mailbox has no changes), SL_ECORRUPT, or a callback's
+ * non-zero value. */
 int st_changes_since(st_reader_t *rd, uint64_t mailbox_id, uint64_t since,
 		     int (*changed)(void *ctx, const st_msg_info_t *m),
 		     int (*vanished)(void *ctx, uint32_t uid, uint64_t modseq), void *ctx);
+/* st_vanished_floor - *FLOOR_R = the mailbox's vanished floor: the highest
+ * MODSEQ of an expunge the bounded history has forgotten (0 when it has
+ * forgotten none). st_changes_since from a SINCE >= the floor reports every
+ * expunge after SINCE; below it, it does not. One record read. 0 or
+ * SL_ENOENT, SL_ECORRUPT. */
+int st_vanished_floor(st_reader_t *rd, uint64_t mailbox_id, uint64_t *floor_r);
+/* st_msg_uids - CB(CTX, uid) for each message of the mailbox with
+ * LO <= uid <= HI, ascending. Walks the message keys only (no record is
+ * decoded): the cheap way to learn which UIDs are present. 0 (also for an
+ * unknown mailbox: no UIDs) or a callback's non-zero value. */
+int st_msg_uids(st_reader_t *rd, uint64_t mailbox_id, uint32_t lo, uint32_t hi,
+		int (*cb)(void *ctx, uint32_t uid), void *ctx);
 
 /* --- Bodies ------------------------------------------------------------ */
 

@@ -224,6 +224,12 @@ static int chk_mbox(struct chk *c, MDB_val *k, MDB_val *v)
 				problem(c, "mailbox %llu: %s entry above HIGHESTMODSEQ",
 					(unsigned long long)id, db == ST_DB_MODSEQ ? "MODSEQ"
 										   : "expunge");
+			if (db == ST_DB_VANISHED &&
+			    st_be64_get((const uint8_t *)mk.mv_data + 8) <= m.x.vanished_floor)
+				problem(c, "mailbox %llu: expunge entry at or below the "
+					   "vanished floor %llu",
+					(unsigned long long)id,
+					(unsigned long long)m.x.vanished_floor);
 		}
 		mdb_cursor_close(cur);
 		if (rc != 0 && rc != MDB_NOTFOUND)
@@ -231,7 +237,18 @@ static int chk_mbox(struct chk *c, MDB_val *k, MDB_val *v)
 		if (db == ST_DB_MODSEQ && idx_n != count)
 			problem(c, "mailbox %llu: %llu MODSEQ entries for %u messages",
 				(unsigned long long)id, (unsigned long long)idx_n, count);
+		/* A record from before the history was bounded has no count
+		 * yet (the next expunge counts it). */
+		if (db == ST_DB_VANISHED && !(m.x.flags & ST_MBOX_EXT_UNCOUNTED) &&
+		    idx_n != m.x.vanished_count)
+			problem(c, "mailbox %llu: %llu expunge entries, the record says %u",
+				(unsigned long long)id, (unsigned long long)idx_n,
+				m.x.vanished_count);
 	}
+	if (m.x.vanished_floor > m.r.highestmodseq)
+		problem(c, "mailbox %llu: vanished floor %llu above HIGHESTMODSEQ %llu",
+			(unsigned long long)id, (unsigned long long)m.x.vanished_floor,
+			(unsigned long long)m.r.highestmodseq);
 	return 0;
 }
 

@@ -212,6 +212,7 @@ void st_store_opts_default(st_store_opts_t *o)
 	o->batch_bytes_max = 64ull << 20;
 	o->body_max = 64ull << 20;
 	o->malloc_trim_threshold = 128ull << 20;
+	o->vanished_max = 10000;
 	o->create_special_mailboxes = true;
 	o->argon2_t_cost = 2;
 	o->argon2_m_cost_kib = 19456;
@@ -236,6 +237,10 @@ static int opts_check(const st_store_opts_t *o, const char **error_r)
 	if (o->batch_max == 0 || o->map_grow_pct == 0 || o->map_grow_pct > 100 ||
 	    o->max_readers == 0 || o->body_max == 0 || o->batch_bytes_max == 0) {
 		*error_r = "batch_max, map_grow_pct, max_readers, body_max must be positive";
+		return SL_EINVAL;
+	}
+	if (o->vanished_max == 0 || o->vanished_max > ST_VANISHED_MAX_LIMIT) {
+		*error_r = "vanished_max must be 1..67108864";
 		return SL_EINVAL;
 	}
 	if (o->argon2_t_cost < 1 || o->argon2_parallelism < 1 ||

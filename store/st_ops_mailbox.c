@@ -59,6 +59,17 @@ int st_mbox_decode(uint64_t id, MDB_val v, st_mbox_t *m)
 		m->kw[i][*p] = '\0';
 		p += *p + 2;
 	}
+	/* The expunge-history extension, absent from older records. */
+	memset(&m->x, 0, sizeof(m->x));
+	if (p == end) {
+		m->x.flags = ST_MBOX_EXT_UNCOUNTED;
+		return 0;
+	}
+	if ((size_t)(end - p) < sizeof(m->x))
+		return SL_ECORRUPT;
+	memcpy(&m->x, p, sizeof(m->x));
+	if (m->x.flags & ~ST_MBOX_EXT_UNCOUNTED)
+		return SL_ECORRUPT;
 	return 0;
 }
 
@@ -78,7 +89,7 @@ int st_mbox_load(st_store_t *s, MDB_txn *txn, uint64_t id, st_mbox_t *m)
 int st_mbox_store(st_store_t *s, MDB_txn *txn, const st_mbox_t *m)
 {
 	uint8_t kb[8], buf[sizeof(st_mbox_rec_t) + ST_STR_CAP +
-			   ST_KEYWORDS_MAX * (ST_KEYWORD_MAX + 2)];
+			   ST_KEYWORDS_MAX * (ST_KEYWORD_MAX + 2) + sizeof(st_mbox_ext_t)];
 	size_t n = sizeof(m->r), nl = strlen(m->name);
 	st_mbox_rec_t r = m->r;
 	MDB_val k = st_val(kb, 8), v;
@@ -93,6 +104,8 @@ int st_mbox_store(st_store_t *s, MDB_txn *txn, const st_mbox_t *m)
 		memcpy(buf + n + 1, m->kw[i], kl + 1);
 		n += kl + 2;
 	}
+	memcpy(buf + n, &m->x, sizeof(m->x));
+	n += sizeof(m->x);
 	st_be64_put(kb, m->id);
 	v = st_val(buf, n);
 	/* Every change to a mailbox or its messages rewrites this record
@@ -164,6 +177,7 @@ int st_mbox_create_rec(st_store_t *s, MDB_txn *txn, uint64_t user_id, const char
 	if (rc < 0)
 		return rc;
 	memset(&m.r, 0, sizeof(m.r));
+	memset(&m.x, 0, sizeof(m.x)); /* no history yet: counted, floor 0 */
 	m.id = id;
 	m.r.user_id = user_id;
 	m.r.uidvalidity = (uint32_t)uv;
@@ -554,6 +568,11 @@ static int op_delete(st_store_t *s, MDB_txn *txn, st_req_t *r)
 	rc = st_mbox_purge(s, txn, id);
 	if (rc < 0)
 		return rc;
+	/* The purge took the expunge history with it: everything up to now
+	 * is forgotten (re-creation brings a new UIDVALIDITY anyway). */
+	m.x.vanished_floor = m.r.highestmodseq;
+	m.x.vanished_count = 0;
+	m.x.flags = 0;
 	m.r.attrs |= ST_MBOX_NOSELECT;
 	m.r.count = m.r.unseen = 0;
 	m.r.size = 0;

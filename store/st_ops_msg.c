@@ -218,6 +218,9 @@ static int msg_expunge(st_store_t *s, MDB_txn *txn, st_mbox_t *m, uint32_t uid,
 		rc = st_blob_unref(s, txn, rec->blob);
 	if (rc < 0)
 		return rc;
+	if (m->x.vanished_count == UINT32_MAX) /* (beyond any vanished_max) */
+		return SL_ECORRUPT;
+	m->x.vanished_count++;
 	if (m->r.count == 0 || m->r.size < rec->size)
 		return SL_ECORRUPT;
 	m->r.count--;
@@ -228,6 +231,79 @@ static int msg_expunge(st_store_t *s, MDB_txn *txn, st_mbox_t *m, uint32_t uid,
 		m->r.unseen--;
 	}
 	return 0;
+}
+
+/* Count the expunge history of a mailbox whose record predates the
+ * count: once per such mailbox, linear in its history. */
+static int vanished_count(MDB_cursor *cur, uint64_t mbox, uint32_t *n_r)
+{
+	uint8_t pre[8];
+	MDB_val k = st_val(pre, 8), v;
+	uint64_t n = 0;
+	int rc;
+
+	st_be64_put(pre, mbox);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < 8 || memcmp(k.mv_data, pre, 8) != 0)
+			break;
+		if (++n > UINT32_MAX)
+			return SL_ECORRUPT;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return st_lmdb_err(rc);
+	*n_r = (uint32_t)n;
+	return 0;
+}
+
+/* The history is keyed (mailbox, MODSEQ, UID), so a mailbox's oldest
+ * expunges are its first rows: each pruned row costs one cursor step and
+ * one delete, never a scan. */
+int st_vanished_prune(st_store_t *s, MDB_txn *txn, st_mbox_t *m, uint32_t added)
+{
+	uint64_t budget = (uint64_t)added + ST_VANISHED_PRUNE_EXTRA;
+	uint32_t max = s->opts.vanished_max;
+	uint8_t pre[8];
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	rc = mdb_cursor_open(txn, s->dbi[ST_DB_VANISHED], &cur);
+	if (rc != 0)
+		return st_lmdb_err(rc);
+	if (m->x.flags & ST_MBOX_EXT_UNCOUNTED) {
+		rc = vanished_count(cur, m->id, &m->x.vanished_count);
+		if (rc < 0)
+			goto out;
+		m->x.flags &= ~ST_MBOX_EXT_UNCOUNTED;
+	}
+	st_be64_put(pre, m->id);
+	while (m->x.vanished_count > max && budget > 0) {
+		uint64_t modseq;
+
+		k = st_val(pre, 8);
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		if (rc == 0 && (k.mv_size != 20 || memcmp(k.mv_data, pre, 8) != 0))
+			rc = MDB_NOTFOUND;
+		if (rc == MDB_NOTFOUND) { /* fewer rows than the count says */
+			rc = SL_ECORRUPT;
+			goto out;
+		}
+		if (rc != 0)
+			break;
+		modseq = st_be64_get((const uint8_t *)k.mv_data + 8);
+		rc = mdb_cursor_del(cur, 0);
+		if (rc != 0)
+			break;
+		if (modseq > m->x.vanished_floor)
+			m->x.vanished_floor = modseq;
+		m->x.vanished_count--;
+		budget--;
+	}
+	rc = st_lmdb_err(rc);
+out:
+	mdb_cursor_close(cur);
+	return rc;
 }
 
 /* --- uid ranges -------------------------------------------------------- */
@@ -631,6 +707,11 @@ static int op_copy(st_store_t *s, MDB_txn *txn, st_req_t *r, bool move)
 			if (rc < 0)
 				goto out;
 		}
+		if (n > 0) {
+			rc = st_vanished_prune(s, txn, ms, (uint32_t)n);
+			if (rc < 0)
+				goto out;
+		}
 		if (ms != &md) {
 			rc = st_mbox_store(s, txn, ms);
 			if (rc < 0)
@@ -665,7 +746,11 @@ static int op_expunge(st_store_t *s, MDB_txn *txn, st_req_t *r)
 		if (r->out_uids != NULL && i < r->out_cap)
 			r->out_uids[i] = p[i].uid;
 	}
-	rc = n > 0 ? st_mbox_store(s, txn, &m) : 0;
+	if (n > 0) {
+		rc = st_vanished_prune(s, txn, &m, (uint32_t)n);
+		if (rc == 0)
+			rc = st_mbox_store(s, txn, &m);
+	}
 	r->res.u.expunge.count = (uint32_t)n;
 	r->res.u.expunge.highestmodseq = m.r.highestmodseq;
 out:

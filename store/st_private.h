@@ -465,10 +465,32 @@ static inline void st_chunk_key(uint8_t k[12], uint64_t no, uint32_t i)
  * times order first) then the queue id, both big-endian. */
 void st_qdue_key(uint8_t k[16], int64_t when, uint64_t id);
 
+/* The expunge-history extension of a mailbox record: written after the
+ * keyword table. A record written before the history was bounded has no
+ * extension; it decodes as floor 0 with ST_MBOX_EXT_UNCOUNTED (the writer
+ * counts its history once, at its next expunge). Firmware that predates
+ * the extension ignores bytes after the keywords when it reads a record,
+ * but drops them when it rewrites one (see docs/store.md). */
+typedef struct st_mbox_ext {
+	uint64_t vanished_floor;  /* the highest MODSEQ of an expunge whose
+				     row was pruned: every expunge at a
+				     MODSEQ <= this is forgotten (0: none) */
+	uint32_t vanished_count;  /* ST_DB_VANISHED rows of the mailbox */
+	uint32_t flags;           /* ST_MBOX_EXT_* */
+} st_mbox_ext_t;
+#define ST_MBOX_EXT_UNCOUNTED 0x1u /* vanished_count is not known */
+
+/* Rows one prune may delete beyond the ones the same request added, so
+ * that lowering vanished_max costs a few bounded steps, not one long
+ * transaction. */
+#define ST_VANISHED_PRUNE_EXTRA 1024u
+#define ST_VANISHED_MAX_LIMIT (1u << 26) /* largest vanished_max accepted */
+
 /* Mailbox record helpers (st_ops_mailbox.c). A decoded mailbox record. */
 typedef struct st_mbox {
 	uint64_t id;
 	st_mbox_rec_t r;
+	st_mbox_ext_t x;
 	char name[ST_MAILBOX_NAME_MAX + 1];
 	char kw[ST_KEYWORDS_MAX][ST_KEYWORD_MAX + 1];
 } st_mbox_t;
@@ -480,6 +502,12 @@ int st_mbox_lookup(st_store_t *s, MDB_txn *txn, uint64_t user_id, const char *na
 /* st_mbox_kw_bits - map keyword names to bits, adding new ones to M's
  * table. 0 or SL_ELIMIT (table full) / SL_EINVAL (bad keyword). */
 int st_mbox_kw_bits(st_mbox_t *m, const char *const *kws, unsigned n, uint64_t *bits_r);
+/* st_vanished_prune - bound M's expunge history (st_ops_msg.c): count it
+ * first if the record had no count; then, while it holds more than the
+ * store's vanished_max rows, delete the oldest (at most ADDED +
+ * ST_VANISHED_PRUNE_EXTRA of them) and raise M->x.vanished_floor to the
+ * highest MODSEQ deleted. M is changed in memory; the caller stores it. */
+int st_vanished_prune(st_store_t *s, MDB_txn *txn, st_mbox_t *m, uint32_t added);
 
 /* Testing hook (st_env.c): replace the migration table. A migration takes
  * the store from version i to i+1 inside the open write transaction. */

@@ -532,6 +532,7 @@ static int mbox_fill(st_reader_t *rd, MDB_txn *txn, const st_mbox_t *m, st_mailb
 	info->roles = m->r.roles;
 	info->attrs = m->r.attrs;
 	info->n_keywords = m->r.n_keywords;
+	info->vanished_floor = m->x.vanished_floor;
 	st_be64_put(kb, m->r.user_id);
 	memcpy(kb + 8, m->name, nl);
 	k = st_val(kb, 8 + nl);
@@ -756,6 +757,39 @@ int st_msg_get(st_reader_t *rd, uint64_t mailbox_id, uint32_t uid, st_msg_info_t
 	return rc;
 }
 
+int st_msg_uids(st_reader_t *rd, uint64_t mailbox_id, uint32_t lo, uint32_t hi,
+		int (*cb)(void *ctx, uint32_t uid), void *ctx)
+{
+	uint8_t kb[12];
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc = 0, crc = 0;
+
+	st_be64_put(kb, mailbox_id);
+	st_be32_put(kb + 8, lo);
+	READ_BEGIN(rd, txn);
+	rc = cursor(rd, txn, ST_DB_MSG, &cur);
+	if (rc == 0) {
+		k = st_val(kb, 12);
+		for (crc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); crc == 0;
+		     crc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			uint32_t uid;
+			if (k.mv_size != 12 || st_be64_get(k.mv_data) != mailbox_id)
+				break;
+			uid = st_be32_get((const uint8_t *)k.mv_data + 8);
+			if (uid > hi)
+				break;
+			rc = cb(ctx, uid);
+			if (rc != 0)
+				break;
+		}
+		rc = cursor_done(rc, crc);
+		mdb_cursor_close(cur);
+	}
+	st_reader_end(rd);
+	return rc;
+}
+
 int st_msg_list(st_reader_t *rd, uint64_t mailbox_id, uint32_t lo, uint32_t hi,
 		int (*cb)(void *ctx, const st_msg_info_t *m), void *ctx)
 {
@@ -872,6 +906,19 @@ int st_changes_since(st_reader_t *rd, uint64_t mailbox_id, uint64_t since,
 		rc = seq_walk(rd, txn, ST_DB_MODSEQ, mailbox_id, since, changed_fn, &c);
 	if (rc == 0 && vanished != NULL)
 		rc = seq_walk(rd, txn, ST_DB_VANISHED, mailbox_id, since, vanished_fn, &c);
+	st_reader_end(rd);
+	return rc;
+}
+
+int st_vanished_floor(st_reader_t *rd, uint64_t mailbox_id, uint64_t *floor_r)
+{
+	st_mbox_t m;
+	int rc;
+
+	READ_BEGIN(rd, txn);
+	rc = st_mbox_load(rd->s, txn, mailbox_id, &m);
+	if (rc == 0)
+		*floor_r = m.x.vanished_floor;
 	st_reader_end(rd);
 	return rc;
 }
