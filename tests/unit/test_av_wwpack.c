@@ -304,6 +304,19 @@ static void test_sample(void **state)
 		       "clam-wwpack.exe/wwpack-unpacked/embedded.zip/clam.exe");
 	scan_fx_close(&f);
 	pc_hostile(p, len, 3, 0x80, 3000);
+	/* a 4 KiB file that declares a 24 MiB section: the image is built
+	 * within max_file, and the expansion ratio refuses it */
+	{
+		uint32_t pe = av_le32(p + 0x3c), tab = pe + 24 + av_le16(p + pe + 20);
+		clock_t t0 = clock();
+
+		pc_put32(p + tab + 40 * 4 + 8, 24u << 20); /* the stub section's virtual size */
+		scan_fx_open_pol(&f, NULL, 0);
+		expect_verdict(scan_fx_run(&f, "big.exe", p, len), FLT_AV_LIMITS, NULL, "big.exe/wwpack-unpacked");
+		assert_non_null(strstr(f.r.reason, "ratio"));
+		scan_fx_close(&f);
+		assert_true(clock() - t0 < 2 * CLOCKS_PER_SEC);
+	}
 	free(p);
 }
 
