@@ -65,6 +65,10 @@ av_decoder_fn av_container_find(sl_slice_t d, const char **what_r)
 		*what_r = "sis";
 		return av_dec_sis;
 	}
+	if (has_prefix(d, 0, "ITSF", 4) && d.len >= 8 && (av_le32(d.ptr + 4) == 2 || av_le32(d.ptr + 4) == 3)) {
+		*what_r = "chm";
+		return av_dec_chm;
+	}
 	if (has_prefix(d, 0, "\x60\xea", 2) && d.len >= 4 && av_le16(d.ptr + 2) > 0 && av_le16(d.ptr + 2) <= 2600) {
 		*what_r = "arj";
 		return av_dec_arj;

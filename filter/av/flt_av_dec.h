@@ -75,6 +75,7 @@ int av_dec_pe_embedded(sl_slice_t data, const char *name, av_emit_t *e); /* flt_
 int av_dec_upx(sl_slice_t data, const char *name, av_emit_t *e);     /* flt_av_upx.c (called by flt_av_pe.c) */
 int av_dec_nsis(sl_slice_t data, const char *name, av_emit_t *e);    /* flt_av_nsis.c (called by flt_av_pe.c) */
 int av_dec_pepack(sl_slice_t data, const char *name, av_emit_t *e);  /* flt_av_pepack.c (called by flt_av_pe.c) */
+int av_dec_chm(sl_slice_t data, const char *name, av_emit_t *e);     /* flt_av_chm.c */
 
 /* Detectors the dispatcher uses (each a bounded look at the start). */
 bool av_is_mail(sl_slice_t data);
@@ -109,6 +110,14 @@ int av_zlib(sl_slice_t in, sl_buf_t *out);
  * what was decoded is kept), 1 (cap), SL_EINVAL (malformed), SL_ENOMEM.
  * flt_av_lzma.c. */
 int av_lzma(sl_slice_t in, uint8_t props, uint64_t usize, av_emit_t *e, sl_buf_t *out);
+
+/* av_lzx - an MS-LZX stream IN (CHM section 1, a cabinet folder) with a
+ * window of 2^WINDOW_BITS bytes (15..21), its state reset every
+ * RESET_FRAMES 32 KiB frames (0: never), appended to OUT (a member buffer)
+ * until USIZE bytes. 0 (also when IN ends on a frame boundary: OUT is
+ * shorter), 1 (cap), SL_EINVAL (malformed or truncated: OUT keeps what was
+ * decoded), SL_ENOMEM. flt_av_lzx.c. */
+int av_lzx(sl_slice_t in, uint32_t window_bits, uint32_t reset_frames, uint64_t usize, av_emit_t *e, sl_buf_t *out);
 
 /* av_vba_decompress - an [MS-OVBA] 2.4.1 CompressedContainer IN appended
  * to OUT (a member buffer). 0, 1 (cap), SL_EINVAL, SL_ENOMEM. flt_av_vba.c. */
