@@ -76,6 +76,7 @@ int av_dec_upx(sl_slice_t data, const char *name, av_emit_t *e);     /* flt_av_u
 int av_dec_nsis(sl_slice_t data, const char *name, av_emit_t *e);    /* flt_av_nsis.c (called by flt_av_pe.c) */
 int av_dec_pepack(sl_slice_t data, const char *name, av_emit_t *e);  /* flt_av_pepack.c (called by flt_av_pe.c) */
 int av_dec_chm(sl_slice_t data, const char *name, av_emit_t *e);     /* flt_av_chm.c */
+int av_dec_ishield(sl_slice_t data, const char *name, av_emit_t *e); /* flt_av_ishield.c (called by flt_av_pe.c) */
 
 /* Detectors the dispatcher uses (each a bounded look at the start). */
 bool av_is_mail(sl_slice_t data);

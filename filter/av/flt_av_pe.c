@@ -36,6 +36,8 @@ int av_dec_pe_embedded(sl_slice_t d, const char *name, av_emit_t *e)
 		return rc;
 	if ((rc = av_dec_pepack(d, name, e)) != 0) /* other packers: flt_av_pepack.c */
 		return rc;
+	if ((rc = av_dec_ishield(d, name, e)) != 0) /* InstallShield's overlay files */
+		return rc;
 	for (size_t m = 0; m < sizeof(pe_magic) / sizeof(pe_magic[0]); m++) {
 		size_t i = 0x40; /* past the DOS header */
 
