@@ -15,6 +15,20 @@
  *   file four NUL-terminated strings (name, target path, version, length
  *   in decimal) and the bytes as they are.
  *
+ * - InstallShield cabinets ("ISc(", version 6 and later), which the plain
+ *   layout often carries: data1.hdr holds the file table and the files'
+ *   bytes are in data<volume>.cab. From the header (signature, version,
+ *   volume info, descriptor offset and size) to the cabinet descriptor
+ *   (file table offset at 0x0c, its size at 0x14, the file count at 0x28,
+ *   the descriptor array at 0x2c from the table), then 0x57-byte file
+ *   descriptors (flags, expanded and compressed sizes and the data offset
+ *   as u64 at 2, 10 and 18, the name offset at 0x3a, the volume at 0x55).
+ *   Flags: 1 split over volumes, 2 obfuscated, 4 compressed, 8 invalid.
+ *   Compressed data is a run of chunks, each a u16 length and a raw
+ *   deflate stream; obfuscated bytes b at position i of the file's data
+ *   become ror2(b ^ 0xd5) - i % 0x47 first. Version 5 tables are not
+ *   read (counted as broken).
+ *
  * Files become members named by their file name. The overlay is found from
  * the section table; the stream header is looked for in its first
  * IS_SEARCH bytes (a debug-directory string may come first). At most
@@ -22,6 +36,7 @@
  * and inflated members are capped by e->cap. */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "av/flt_av_dec.h"
 #include "sl_err.h"
@@ -31,6 +46,8 @@
 #define IS_HDR 46u
 #define IS_REC 312u
 #define IS_NAME 260u
+#define IS_VOLUMES 64u /* plain-layout files remembered to find cabinet volumes */
+#define IS_FD 0x57u
 
 static const char is_sig[] = "InstallShield";
 
@@ -169,37 +186,201 @@ static bool is_str(sl_slice_t d, size_t *at, size_t max, const uint8_t **s_r, si
 	return true;
 }
 
-/* The plain layout from AT; 0 files found is not an error (not this format). */
-static int is_plain(sl_slice_t d, size_t at, av_emit_t *e)
+typedef struct is_vol {
+	char name[IS_NAME];
+	sl_slice_t data;
+} is_vol_t;
+
+static uint64_t is_le64(const uint8_t *p)
 {
-	for (uint32_t k = 0; k < IS_FILES_MAX && at < d.len; k++) {
-		const uint8_t *name, *path, *ver, *num;
-		size_t nn, np, nv, nnum, i = at;
-		uint64_t len = 0;
-		char fname[IS_NAME];
+	return (uint64_t)av_le32(p) | (uint64_t)av_le32(p + 4) << 32;
+}
+
+static const is_vol_t *is_volume(const is_vol_t *v, uint32_t nv, const char *prefix, size_t plen, uint32_t vol)
+{
+	char want[IS_NAME + 16];
+
+	snprintf(want, sizeof(want), "%.*s%u.cab", (int)plen, prefix, vol);
+	for (uint32_t i = 0; i < nv; i++)
+		if (strcasecmp(v[i].name, want) == 0)
+			return &v[i];
+	return NULL;
+}
+
+/* One file of an InstallShield cabinet: SRC (its bytes in the volume),
+ * deobfuscated and inflated chunk by chunk into OUT. */
+static int is_cab_file(sl_slice_t src, uint16_t flags, av_emit_t *e, sl_buf_t *tmp, sl_buf_t *out)
+{
+	size_t i = 0;
+
+	sl_buf_reset(out);
+	if (flags & 2) {
 		int rc;
 
+		sl_buf_reset(tmp);
+		if (src.len > e->cap)
+			return av_emit_toolarge(e);
+		if ((rc = sl_buf_reserve(tmp, src.len)) != 0)
+			return rc == SL_ELIMIT ? av_emit_toolarge(e) : rc;
+		for (size_t k = 0; k < src.len; k++) {
+			uint8_t b = src.ptr[k] ^ 0xd5;
+
+			tmp->data[k] = (uint8_t)((uint8_t)(b >> 2 | b << 6) - k % 0x47);
+		}
+		tmp->len = src.len;
+		src = sl_buf_slice(tmp);
+	}
+	if ((flags & 4) == 0)
+		return av_emit_append(e, out, src.ptr, src.len);
+	while (src.len - i >= 2) {
+		uint16_t n = av_le16(src.ptr + i);
+		int rc;
+
+		i += 2;
+		if (n > src.len - i) {
+			e->broken++;
+			n = (uint16_t)(src.len - i);
+		}
+		rc = av_inflate(sl_slice_make(src.ptr + i, n), false, out, NULL);
+		if (rc == SL_ELIMIT)
+			return av_emit_toolarge(e);
+		if (rc == SL_EINVAL) {
+			e->broken++;
+			return 0; /* what was inflated is kept */
+		}
+		if (rc != 0)
+			return rc;
+		i += n;
+	}
+	return 0;
+}
+
+/* The files of the cabinet whose header is HDR (the file table); the data
+ * is in the volumes V named PREFIX<n>.cab. */
+static int is_cab(sl_slice_t hdr, const char *prefix, size_t plen, const is_vol_t *v, uint32_t nv, av_emit_t *e)
+{
+	uint32_t ver, cdo, cds, major, fto, fts, nfiles, fto2;
+	uint64_t ft, fds;
+	sl_buf_t tmp, out;
+	int rc = 0;
+
+	if (hdr.len < 20)
+		return 0;
+	ver = av_le32(hdr.ptr + 4);
+	cdo = av_le32(hdr.ptr + 12);
+	cds = av_le32(hdr.ptr + 16);
+	if (ver >> 24 == 1)
+		major = (ver >> 12) & 0xf;
+	else if (ver >> 24 == 2 || ver >> 24 == 4)
+		major = (ver & 0xffff) / 100;
+	else
+		major = 0;
+	if (cds == 0)
+		return 0; /* a data volume: its table is in the .hdr */
+	if (major < 6 || cdo > hdr.len || cds > hdr.len - cdo || cds < 0x30) {
+		e->broken++;
+		return 0;
+	}
+	fto = av_le32(hdr.ptr + cdo + 0x0c);
+	fts = av_le32(hdr.ptr + cdo + 0x14);
+	nfiles = av_le32(hdr.ptr + cdo + 0x28);
+	fto2 = av_le32(hdr.ptr + cdo + 0x2c);
+	ft = (uint64_t)cdo + fto;
+	fds = ft + fto2;
+	if (ft > hdr.len || fts > hdr.len - ft || fds > hdr.len || nfiles > (hdr.len - fds) / IS_FD) {
+		e->broken++;
+		return 0;
+	}
+	av_emit_buf_init(e, &tmp);
+	av_emit_buf_init(e, &out);
+	for (uint32_t k = 0; k < nfiles && k < 65536 && rc == 0; k++) {
+		const uint8_t *fd = hdr.ptr + fds + (uint64_t)k * IS_FD;
+		uint16_t flags = av_le16(fd);
+		uint64_t csize = is_le64(fd + 10), off = is_le64(fd + 18), noff = ft + av_le32(fd + 0x3a);
+		const is_vol_t *vol;
+		const uint8_t *nul;
+		char fname[IS_NAME];
+
+		if ((flags & 8) || off == 0 || is_le64(fd + 2) == 0)
+			continue; /* invalid, or not stored in the cabinet */
+		vol = is_volume(v, nv, prefix, plen, av_le16(fd + 0x55));
+		if (vol == NULL || off > vol->data.len || noff >= hdr.len) {
+			e->broken++;
+			continue;
+		}
+		if (csize > vol->data.len - off) {
+			e->broken++; /* split over volumes, or cut: what this one holds */
+			csize = vol->data.len - off;
+		}
+		nul = memchr(hdr.ptr + noff, 0, hdr.len - noff);
+		is_name(fname, sizeof(fname), hdr.ptr + noff,
+			nul != NULL ? (size_t)(nul - (hdr.ptr + noff)) : hdr.len - noff);
+		rc = is_cab_file(sl_slice_make(vol->data.ptr + off, (size_t)csize), flags, e, &tmp, &out);
+		if (rc == 0 && out.len > 0)
+			rc = e->member(e, fname[0] != '\0' ? fname : NULL, NULL, sl_buf_slice(&out));
+	}
+	sl_buf_free(&tmp);
+	sl_buf_free(&out);
+	return rc;
+}
+
+/* The plain layout from AT; 0 files found is not an error (not this
+ * format). The files are members; then each "*.hdr" among them that is an
+ * InstallShield cabinet header opens its cabinet. */
+static int is_plain(sl_slice_t d, size_t at, av_emit_t *e)
+{
+	is_vol_t vols[IS_VOLUMES];
+	uint32_t nv = 0;
+	int rc = 0;
+
+	for (uint32_t k = 0; k < IS_FILES_MAX && at < d.len && rc == 0; k++) {
+		const uint8_t *name, *path, *ver, *num;
+		size_t nn, np, nv_, nnum, i = at;
+		uint64_t len = 0;
+		char fname[IS_NAME];
+		bool digits = true;
+
 		if (!is_str(d, &i, IS_NAME, &name, &nn) || nn == 0 || !is_str(d, &i, IS_NAME, &path, &np) ||
-		    !is_str(d, &i, 32, &ver, &nv) || !is_str(d, &i, 10, &num, &nnum) || nnum == 0) {
+		    !is_str(d, &i, 32, &ver, &nv_) || !is_str(d, &i, 10, &num, &nnum) || nnum == 0) {
 			if (k > 0)
 				e->broken++; /* trailing bytes that are no record */
-			return 0;
+			break;
 		}
 		for (size_t j = 0; j < nnum; j++) {
-			if (num[j] < '0' || num[j] > '9')
-				return k > 0 ? (e->broken++, 0) : 0;
+			digits = digits && num[j] >= '0' && num[j] <= '9';
 			len = len * 10 + (uint64_t)(num[j] - '0');
+		}
+		if (!digits) {
+			if (k > 0)
+				e->broken++;
+			break;
 		}
 		if (len > d.len - i) {
 			e->broken++;
 			len = d.len - i;
 		}
 		is_name(fname, sizeof(fname), name, nn);
-		if ((rc = e->member(e, fname, NULL, sl_slice_make(d.ptr + i, (size_t)len))) != 0)
-			return rc;
+		if (nv < IS_VOLUMES) {
+			memcpy(vols[nv].name, fname, sizeof(fname));
+			vols[nv++].data = sl_slice_make(d.ptr + i, (size_t)len);
+		}
+		rc = e->member(e, fname, NULL, sl_slice_make(d.ptr + i, (size_t)len));
 		at = i + (size_t)len;
 	}
-	return 0;
+	for (uint32_t k = 0; k < nv && rc == 0; k++) {
+		size_t n = strlen(vols[k].name);
+		sl_slice_t h = vols[k].data;
+
+		if (n > 5 && strcasecmp(vols[k].name + n - 4, ".hdr") == 0 && h.len >= 4 && memcmp(h.ptr, "ISc(", 4) == 0) {
+			/* data1.hdr: volumes data1.cab, data2.cab, ... */
+			size_t p = n - 4;
+
+			while (p > 0 && vols[k].name[p - 1] >= '0' && vols[k].name[p - 1] <= '9')
+				p--;
+			rc = is_cab(h, vols[k].name, p, vols, nv, e);
+		}
+	}
+	return rc;
 }
 
 int av_dec_ishield(sl_slice_t d, const char *name, av_emit_t *e)
