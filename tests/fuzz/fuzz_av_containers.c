@@ -1,7 +1,9 @@
 /* fuzz_av_containers - libFuzzer harness for the container decoders of
  * filter/av (flt_av_dec.h): mail, uuencode, BinHex, RTF, TNEF, OLE2, SZDD,
  * HTML data URIs, zip implode/deflate64, SIS, PE-embedded archives, ARJ, UPX, NSIS,
- * the other PE packers (flt_av_pepack.c) and raw inflate.
+ * the other PE packers (flt_av_pepack.c), CHM, InstallShield, raw inflate
+ * and raw LZX (first byte 0xfe: window and reset interval from the
+ * input's size).
  *
  * The first byte picks a decoder, which runs on the rest directly (no
  * magic needed), with a member cap of 64 KiB: no crash, no read out of
@@ -26,6 +28,8 @@ static const av_decoder_fn fz_dec[] = {
 	av_dec_mail, av_dec_uu,   av_dec_binhex, av_dec_rtf,  av_dec_tnef,        av_dec_ole2,
 	av_dec_szdd, av_dec_html, av_dec_zipx,   av_dec_sis,  av_dec_pe_embedded, av_dec_arj, av_dec_upx, av_dec_nsis,
 	av_dec_pepack, /* 14: WWPack32, yC, Petite, ASPack, MEW (flt_av_pepack.c) */
+	av_dec_chm,    /* 15 */
+	av_dec_ishield, /* 16 */
 };
 #define FZ_NDEC (sizeof(fz_dec) / sizeof(fz_dec[0]))
 
@@ -89,6 +93,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		rc = av_inflate(in, size & 1, &out, &used);
 		if ((rc != 0 && rc != SL_EINVAL && rc != SL_ELIMIT && rc != SL_ENOMEM) || out.len > FZ_CAP ||
 		    used > in.len)
+			abort();
+		sl_buf_free(&out);
+	} else if (data[0] == 0xfe) {
+		sl_buf_t out;
+
+		av_emit_buf_init(&e, &out);
+		rc = av_lzx(in, 15 + (uint32_t)(size % 7), (uint32_t)(size % 3), FZ_CAP + 1, &e, &out);
+		if ((rc != 0 && rc != 1 && rc != SL_EINVAL && rc != SL_ENOMEM) || out.len > FZ_CAP)
 			abort();
 		sl_buf_free(&out);
 	}
