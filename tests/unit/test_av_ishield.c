@@ -420,7 +420,7 @@ static void test_samples(void **state)
 	} v[] = {
 		{"clam_IScab_int.exe", "clam_IScab_int.exe/clam.exe"},
 		{"clam_ISmsi_ext.exe", "clam_ISmsi_ext.exe/clam.exe409.bmp"},
-		{"clam_ISmsi_int.exe", "clam_ISmsi_int.exe/clam.msi/?????/clam.exe"}, /* MSI: a CAB stream */
+		{"clam_ISmsi_int.exe", "clam_ISmsi_int.exe/clam.msi/\?\?\?\?\?/clam.exe"}, /* MSI: a CAB stream */
 	};
 
 	(void)state;
