@@ -77,6 +77,7 @@ int av_dec_nsis(sl_slice_t data, const char *name, av_emit_t *e);    /* flt_av_n
 int av_dec_pepack(sl_slice_t data, const char *name, av_emit_t *e);  /* flt_av_pepack.c (called by flt_av_pe.c) */
 int av_dec_chm(sl_slice_t data, const char *name, av_emit_t *e);     /* flt_av_chm.c */
 int av_dec_ishield(sl_slice_t data, const char *name, av_emit_t *e); /* flt_av_ishield.c (called by flt_av_pe.c) */
+int av_dec_autoit(sl_slice_t data, const char *name, av_emit_t *e);  /* flt_av_autoit.c (called by flt_av_pe.c) */
 
 /* Detectors the dispatcher uses (each a bounded look at the start). */
 bool av_is_mail(sl_slice_t data);

@@ -38,6 +38,8 @@ int av_dec_pe_embedded(sl_slice_t d, const char *name, av_emit_t *e)
 		return rc;
 	if ((rc = av_dec_ishield(d, name, e)) != 0) /* InstallShield's overlay files */
 		return rc;
+	if ((rc = av_dec_autoit(d, name, e)) != 0) /* compiled AutoIt scripts and their files */
+		return rc;
 	for (size_t m = 0; m < sizeof(pe_magic) / sizeof(pe_magic[0]); m++) {
 		size_t i = 0x40; /* past the DOS header */
 

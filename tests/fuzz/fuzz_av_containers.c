@@ -1,8 +1,8 @@
 /* fuzz_av_containers - libFuzzer harness for the container decoders of
  * filter/av (flt_av_dec.h): mail, uuencode, BinHex, RTF, TNEF, OLE2, SZDD,
  * HTML data URIs, zip implode/deflate64, SIS, PE-embedded archives, ARJ, UPX, NSIS,
- * the other PE packers (flt_av_pepack.c), CHM, InstallShield, raw inflate
- * and raw LZX (first byte 0xfe: window and reset interval from the
+ * the other PE packers (flt_av_pepack.c), CHM, InstallShield, AutoIt, raw
+ * inflate and raw LZX (first byte 0xfe: window and reset interval from the
  * input's size).
  *
  * The first byte picks a decoder, which runs on the rest directly (no
@@ -30,6 +30,7 @@ static const av_decoder_fn fz_dec[] = {
 	av_dec_pepack, /* 14: WWPack32, yC, Petite, ASPack, MEW (flt_av_pepack.c) */
 	av_dec_chm,    /* 15 */
 	av_dec_ishield, /* 16 */
+	av_dec_autoit,  /* 17 */
 };
 #define FZ_NDEC (sizeof(fz_dec) / sizeof(fz_dec[0]))
 
