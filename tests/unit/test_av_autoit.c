@@ -414,7 +414,7 @@ static void test_hostile(void **state)
 				put(&b, ea06 ? 0 : 1, 1);
 				put(&b, 1, 15);
 				put(&b, 3, 2), put(&b, 7, 3), put(&b, 31, 5);
-				while (b.n < (sizeof(bad) - 8) * 8)
+				while (b.n + 8 <= (sizeof(bad) - 8) * 8)
 					put(&b, 255, 8);
 			}
 			blen = kind == 2 ? sizeof(bad) : 8 + (b.n + 7) / 8;
