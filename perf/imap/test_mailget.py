@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 import pytest
 
@@ -32,6 +33,9 @@ def messages():
         m = bench.message(i, SIZE)
         if i == 3:  # a line that starts with a dot, to be stuffed
             m = m[:200] + b"\r\n.dot line\r\n" + m[213:]
+        if i == 5:  # a lone dot line, a line ending in dots, a dots-only line
+            ins = b"\r\n.\r\nend.\r\n..\r\n.\r\n"
+            m = m[:300] + ins + m[300 + len(ins):]
         out.append(m[:SIZE])
     return out
 
@@ -55,6 +59,19 @@ def serve(handler):
     return ls.getsockname()[1]
 
 
+def send(c, data, split):
+    """All of DATA; SPLIT: in 7-byte pieces with a pause between them, so
+    that the client's reads end at every kind of place (inside CRLF "."
+    CRLF, inside a literal's announcement)."""
+    if not split:
+        c.sendall(data)
+        return
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    for k in range(0, len(data), 7):
+        c.sendall(data[k:k + 7])
+        time.sleep(0.0001)
+
+
 def lines(c):
     buf = b""
     while True:
@@ -67,7 +84,7 @@ def lines(c):
         yield ln
 
 
-def pop3_server(msgs, fault=None):
+def pop3_server(msgs, fault=None, split=False):
     def h(c):
         c.sendall(b"+OK ready\r\n")
         for ln in lines(c):
@@ -85,16 +102,16 @@ def pop3_server(msgs, fault=None):
                 body = msgs[i % len(msgs)]
                 if fault == "byte" and i == 11:
                     body = body[:100] + b"X" + body[101:]
-                stuffed = b"\r\n".join(b"." + x if x.startswith(b".") else x
-                                       for x in body.split(b"\r\n"))
-                c.sendall(b"+OK %d octets\r\n" % len(body) + stuffed + b"\r\n.\r\n")
+                stuffed = b"\r\n".join(b"." + x if x.startswith(b".") and fault != "unstuffed"
+                                       else x for x in body.split(b"\r\n"))
+                send(c, b"+OK %d octets\r\n" % len(body) + stuffed + b"\r\n.\r\n", split)
             elif verb == b"QUIT":
                 c.sendall(b"+OK bye\r\n")
                 return
     return h
 
 
-def imap_server(msgs, fault=None):
+def imap_server(msgs, fault=None, split=False):
     def h(c):
         c.sendall(b"* OK ready\r\n")
         for ln in lines(c):
@@ -126,7 +143,8 @@ def imap_server(msgs, fault=None):
                     # FLAGS first on even messages, UID first on odd ones
                     items = (b"FLAGS (\\Seen) UID %d" if i % 2 == 0 else b"UID %d FLAGS ()") % uid
                     out += b"* %d FETCH (%s BODY[] {%d}\r\n" % (i + 1, items, len(m)) + m + b")\r\n"
-                c.sendall(out + tag + (b" NO failed\r\n" if fault == "no" else b" OK done\r\n"))
+                send(c, out + tag + (b" NO failed\r\n" if fault == "no" else b" OK done\r\n"),
+                     split)
             elif verb == b"LOGOUT":
                 c.sendall(b"* BYE\r\n" + tag + b" OK bye\r\n")
                 return
@@ -152,13 +170,14 @@ def built():
         pytest.skip(f"{MAILGET} not built (make all)")
 
 
-def test_pop3_right_answers_pass():
+@pytest.mark.parametrize("split", [False, True])
+def test_pop3_right_answers_pass(split):
     msgs = messages()
-    rc, res, err = run_mailget("pop3", serve(pop3_server(msgs)), msgs)
+    rc, res, err = run_mailget("pop3", serve(pop3_server(msgs, split=split)), msgs)
     assert rc == 0 and res["ok"] and res["ops"] == N, (res, err)
 
 
-@pytest.mark.parametrize("fault", ["byte", "err", "extra"])
+@pytest.mark.parametrize("fault", ["byte", "err", "extra", "unstuffed"])
 def test_pop3_wrong_answers_fail(fault):
     msgs = messages()
     rc, res, err = run_mailget("pop3", serve(pop3_server(msgs, fault)), msgs)
@@ -166,9 +185,10 @@ def test_pop3_wrong_answers_fail(fault):
     assert (res is not None and not res["ok"]) or "STAT says" in err
 
 
-def test_imap_right_answers_pass():
+@pytest.mark.parametrize("split", [False, True])
+def test_imap_right_answers_pass(split):
     msgs = messages()
-    rc, res, err = run_mailget("fetch", serve(imap_server(msgs)), msgs)
+    rc, res, err = run_mailget("fetch", serve(imap_server(msgs, split=split)), msgs)
     assert rc == 0 and res["ok"] and res["ops"] == N, (res, err)
 
 
