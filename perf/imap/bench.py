@@ -424,7 +424,10 @@ def main():
                 f.write(message(i, args.size))
 
     def load(clock):
-        c = Conn(h, p)
+        # the whole APPEND stream is one sendall, whose socket timeout
+        # bounds all of it: 20 MB into a server fsyncing on a box that
+        # others' builds keep busy can take longer than the usual 120 s
+        c = Conn(h, p, timeout=600)
         login(c, args.user, args.password)
         clock.start()
         out = bytearray()
