@@ -10,8 +10,9 @@
  *   mailget structure --host A --port P --user U --pass PW --expect FILE --size S
  *   (all: [--timeout S] [--max-mb M] [--rcvbuf BYTES: SO_RCVBUF, no autotuning])
  *
- * pop3: USER/PASS; then (measured) STAT and RETR of every message, W
- * commands in flight (RFC 2449 PIPELINING). fetch: LOGIN; then (measured)
+ * pop3: USER/PASS; then (measured) STAT and RETR of every message, at most
+ * W commands in flight (RFC 2449 PIPELINING), refilled in one write once
+ * half of them are answered. fetch: LOGIN; then (measured)
  * SELECT INBOX and `UID FETCH 1:* (FLAGS BODY.PEEK[])`. structure: LOGIN,
  * SELECT; then (measured) `UID FETCH 1:* (ENVELOPE BODYSTRUCTURE)`.
  *
@@ -25,6 +26,11 @@
  * UID once and a literal byte-equal to that message (structure: with an
  * ENVELOPE that has the message's own subject and a BODYSTRUCTURE). Any
  * difference fails the run.
+ *
+ * The client must not be what a row waits for: the receive buffer is one
+ * mapping, pre-faulted before the clock; reads are blocking recv calls
+ * (SO_RCVTIMEO), one system call each; the framing looks for LF and '.'
+ * with memchr, not at every byte.
  *
  * Handshake with the caller, which measures the server's CPU: after the
  * login the client prints "ready" and waits for a line on stdin; it starts
