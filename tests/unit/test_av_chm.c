@@ -5,7 +5,8 @@
  * verbatim blocks whose main tree gives 16 symbols 8 bits and the rest 9
  * (a complete code), sent through a pretree of 12 four-bit and 8 five-bit
  * codes, with literals, explicit-offset matches and repeated-offset (R0)
- * matches, an E8 translation header, and 32 KiB frames (word-aligned
+ * matches, aligned-offset blocks (distances through the aligned tree),
+ * an E8 translation header, and 32 KiB frames (word-aligned
  * after each). CHM files are built around them: ITSF, ITSP, one PMGL
  * chunk, section 0 with ControlData and Content. Then: members byte for
  * byte, EICAR through flt_av_scan, every truncation, random corruption,
@@ -104,6 +105,20 @@ static void enc_sym(bw_t *w, uint32_t s)
 	bw_put(w, main_code_of(s), main_len_of(s));
 }
 
+/* An aligned-offset block's header: the aligned tree (8 symbols of 3
+ * bits: symbol k has code k), then a verbatim block's trees. */
+static void enc_aligned_header(bw_t *w, uint32_t blen, uint32_t wbits)
+{
+	bw_put(w, 2, 3);
+	bw_put(w, blen >> 8, 16);
+	bw_put(w, blen & 0xff, 8);
+	for (int i = 0; i < 8; i++)
+		bw_put(w, 3, 3);
+	enc_lens(w, w->pmain, 0, 256, main_len_of);
+	enc_lens(w, w->pmain, 256, MAIN_N(wbits), main_len_of);
+	enc_lens(w, w->plen, 0, 249, NULL);
+}
+
 static const uint32_t pos_base[] = {0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768,
 				    1024, 1536, 2048, 3072, 4096, 6144, 8192, 12288, 16384, 24576, 32768, 49152};
 static const uint8_t pos_extra[] = {0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6,
@@ -124,6 +139,24 @@ static void enc_match(bw_t *w, uint32_t len, uint32_t dist)
 	enc_sym(w, 256 + (slot << 3 | (len - 2)));
 	if (dist != 0 && slot > 3)
 		bw_put(w, fo - pos_base[slot], pos_extra[slot]);
+}
+
+/* A match in an aligned-offset block: for slots with 3 or more extra
+ * bits, the top ones verbatim and the low 3 through the aligned tree. */
+static void enc_match_aligned(bw_t *w, uint32_t len, uint32_t dist)
+{
+	uint32_t slot = 3, fo = dist + 2, extra;
+
+	while (slot + 1 < 32 && pos_base[slot + 1] <= fo)
+		slot++;
+	enc_sym(w, 256 + (slot << 3 | (len - 2)));
+	extra = fo - pos_base[slot];
+	if (slot > 3 && pos_extra[slot] >= 3) {
+		bw_put(w, extra >> 3, pos_extra[slot] - 3u);
+		bw_put(w, extra & 7, 3);
+	} else if (slot > 3) {
+		bw_put(w, extra, pos_extra[slot]);
+	}
 }
 
 /* The stream header (at the start and after each reset): E8 translation
@@ -296,6 +329,40 @@ static void test_lzx_frames(void **state)
 		free(w.p);
 		free(want);
 	}
+}
+
+static void test_lzx_aligned(void **state)
+{
+	/* literals, then matches at distances whose slots have 1, 3, 5 and
+	 * 10 extra bits, and a repeat of R0 */
+	uint8_t want[3000];
+	bw_t w;
+	sl_buf_t out;
+	size_t n = 0;
+	static const uint32_t dist[] = {3, 17, 100, 1000, 2500};
+
+	(void)state;
+	for (int i = 0; i < 2600; i++)
+		want[n++] = (uint8_t)(i * 37 + (i >> 7));
+	bw_open(&w, 16384);
+	enc_header(&w, 0);
+	enc_aligned_header(&w, (uint32_t)(2600 + 5 * 8 + 8), 15);
+	for (size_t i = 0; i < 2600; i++)
+		enc_sym(&w, want[i]);
+	for (size_t k = 0; k < 5; k++) {
+		enc_match_aligned(&w, 8, dist[k]);
+		for (int j = 0; j < 8; j++, n++)
+			want[n] = want[n - dist[k]];
+	}
+	enc_match(&w, 8, 0); /* R0: the last distance */
+	for (int j = 0; j < 8; j++, n++)
+		want[n] = want[n - 2500];
+	bw_align(&w);
+	assert_int_equal(lzx_run(&w, 15, 0, n, 1 << 20, &out), 0);
+	assert_int_equal(out.len, n);
+	assert_memory_equal(out.data, want, n);
+	sl_buf_free(&out);
+	free(w.p);
 }
 
 static void test_lzx_e8(void **state)
@@ -717,6 +784,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lzx_literals_matches),
 		cmocka_unit_test(test_lzx_frames),
+		cmocka_unit_test(test_lzx_aligned),
 		cmocka_unit_test(test_lzx_e8),
 		cmocka_unit_test(test_lzx_hostile),
 		cmocka_unit_test(test_chm_members),
