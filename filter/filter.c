@@ -379,6 +379,9 @@ int flt_scan_end(flt_scan_t *s, const flt_verdict_t **v_r)
 	const flt_rules_result_t *rr = NULL;
 	const char *mime_err = NULL;
 	flt_verdict_t *v = &s->v;
+	bayes_result_t br = {0};
+	const bayes_rule_t *bh[2];
+	unsigned nbands = 0;
 	int rc, ret = 0, mrc;
 
 	if (s->state != FS_OPEN)
@@ -395,44 +398,49 @@ int flt_scan_end(flt_scan_t *s, const flt_verdict_t **v_r)
 	sl_buf_reset(&s->names);
 	s->virus[0] = '\0';
 	v->bayes_prob = 0.5;
-	for (size_t i = 0; i < rr->nhits; i++)
-		if (add_hit(s, &rr->hits[i]) != 0)
-			return SL_ENOMEM;
-	v->rules_score = rr->score;
-	v->score = rr->score;
 	v->truncated = rr->truncated || s->truncated;
 
 	if (s->tok != NULL) {
-		bayes_result_t br;
-		const bayes_rule_t *bh[2];
-
 		bayes_tok_finish(s->tok, &s->bmsg);
 		s->bmsg_valid = true;
 		rc = bayes_classify(s->bayes, &s->bmsg, &br);
 		if (rc == 0) {
-			unsigned n = bayes_rules_match(&br, bh);
-
+			nbands = bayes_rules_match(&br, bh);
 			v->bayes_opinion = br.opinion;
 			v->bayes_prob = br.prob;
-			for (unsigned i = 0; i < n; i++) {
-				flt_hit_t h = {bh[i]->name, bh[i]->describe, bh[i]->score, br.prob};
-				flt_rule_info_t ri;
-
-				/* The rule set declares the bands (FLT_RULE_EXTERNAL):
-				 * a `score` line there (95_tuned.cf) sets their points. */
-				if (rr->set != NULL &&
-				    flt_ruleset_rule_info(rr->set, bh[i]->name, &ri) == 0 &&
-				    ri.type == FLT_RULE_EXTERNAL) {
-					h.score = ri.score;
-					h.describe = ri.describe;
-				}
-				if (add_hit(s, &h) != 0)
-					return SL_ENOMEM;
-				v->score += h.score;
-			}
 		} else if (ret == 0) {
 			ret = rc;
 		}
+	}
+	/* The score set: 1 exactly when a Bayes band fires (Bayes has an
+	 * opinion), else 0, whose scores were fitted to do without Bayes. */
+	v->set = nbands > 0 ? FLT_SET_BAYES : FLT_SET_NOBAYES;
+	for (size_t i = 0; i < rr->nhits; i++) {
+		flt_hit_t h = rr->hits[i];
+
+		if (v->set == FLT_SET_BAYES)
+			h.score = h.score_bayes;
+		if (add_hit(s, &h) != 0)
+			return SL_ENOMEM;
+	}
+	v->rules_score = v->set == FLT_SET_BAYES ? rr->score_bayes : rr->score;
+	v->learn_score = rr->score;
+	v->score = v->rules_score;
+	for (unsigned i = 0; i < nbands; i++) {
+		flt_hit_t h = {bh[i]->name, bh[i]->describe, bh[i]->score, br.prob, bh[i]->score};
+		flt_rule_info_t ri;
+
+		/* The rule set declares the bands (FLT_RULE_EXTERNAL): a `score`
+		 * line there (95_tuned.cf) sets their points; a band only fires
+		 * in set 1, so its set-1 score counts. */
+		if (rr->set != NULL && flt_ruleset_rule_info(rr->set, bh[i]->name, &ri) == 0 &&
+		    ri.type == FLT_RULE_EXTERNAL) {
+			h.score = h.score_bayes = ri.score_bayes;
+			h.describe = ri.describe;
+		}
+		if (add_hit(s, &h) != 0)
+			return SL_ENOMEM;
+		v->score += h.score;
 	}
 	v->anomalies = msg_parser_anomalies(s->mp);
 	v->parts = msg_parser_nparts(s->mp);
@@ -484,8 +492,9 @@ int flt_scan_learn(flt_scan_t *s, enum bayes_class cls, bayes_done_fn *cb, void 
 
 int flt_verdict_headers(const flt_filter_t *f, const flt_verdict_t *v, sl_buf_t *out)
 {
-	int rc = sl_buf_printf(out, "X-Spam-Status: %s, score=%.1f required=%.1f\r\n",
-			       v->cls == FLT_SPAM ? "Yes" : "No", v->score, f->cfg.spam_score);
+	int rc = sl_buf_printf(out, "X-Spam-Status: %s, score=%.1f required=%.1f set=%u\r\n",
+			       v->cls == FLT_SPAM ? "Yes" : "No", v->score, f->cfg.spam_score,
+			       v->set);
 
 	if (rc == 0)
 		rc = sl_buf_printf(out, "X-Spam-Score: %.1f (%s)\r\n", v->score, v->rules);

@@ -81,9 +81,16 @@ typedef flt_rule_hit_t flt_hit_t;
 typedef struct flt_verdict {
 	enum flt_action action;
 	enum flt_class cls;
-	double score;            /* rules + Bayes */
-	double rules_score;      /* rules alone (what auto-learn looks at) */
-	const flt_hit_t *hits;   /* rule set order, then Bayes */
+	double score;            /* rules + Bayes, in score set `set` */
+	double rules_score;      /* rules alone, same set */
+	double learn_score;      /* rules alone in set 0, whatever set was used:
+				  * what auto-learn looks at (bayes_autolearn_class;
+				  * set 0 is fitted to be a verdict without Bayes,
+				  * and Bayes must not teach itself) */
+	unsigned set;            /* the score set used (enum flt_scoreset): 1
+				  * (FLT_SET_BAYES) when a Bayes band fired, else
+				  * 0; docs/filter-rules.md "Score sets" */
+	const flt_hit_t *hits;   /* rule set order, then Bayes; .score in `set` */
 	size_t nhits;
 	const char *rules;       /* hit names joined with ',' ("" when none) */
 	const char *virus;       /* virus or policy name ("" when none) */
@@ -138,7 +145,8 @@ int flt_scan_end(flt_scan_t *s, const flt_verdict_t **v_r);
 int flt_scan_learn(flt_scan_t *s, enum bayes_class cls, bayes_done_fn *cb, void *ctx);
 
 /* flt_verdict_headers - append the tagging headers for V to OUT:
- * "X-Spam-Status: Yes|No, score=S required=R\r\n", "X-Spam-Score: S
+ * "X-Spam-Status: Yes|No, score=S required=R set=N\r\n" (N the score set,
+ * 0 without a Bayes opinion, 1 with), "X-Spam-Score: S
  * (RULES)\r\n" and "X-Virus-Scanned: Sluice\r\n". 0 or SL_ELIMIT. */
 int flt_verdict_headers(const flt_filter_t *f, const flt_verdict_t *v, sl_buf_t *out);
 

@@ -45,6 +45,16 @@ typedef struct flt_rscan flt_rscan_t;
 #define FLT_RULES_GTUBE_SCORE 1000.0
 #define FLT_RULES_MAX_CACHE_PATH 3800 /* bytes of a cache directory path */
 
+/* Score sets, as SpamAssassin's: `score NAME a b` gives a rule the score A
+ * for a message Bayes has no opinion on (no store, or one that has learned
+ * too little) and B for one it has; `score NAME a` gives A in both. The
+ * scan pipeline picks the set per message (filter.c); the rule engine
+ * reports the sums of both. */
+enum flt_scoreset {
+	FLT_SET_NOBAYES = 0, /* set 0: Bayes has no opinion */
+	FLT_SET_BAYES = 1,   /* set 1: a Bayes band (BAYES_xx) fired */
+};
+
 /* One source of rule text. NAME is used in error messages. */
 typedef struct flt_rules_src {
 	const char *name;
@@ -81,7 +91,9 @@ typedef struct flt_rule_info {
 	const char *file;     /* where it was defined ("<builtin>") */
 	unsigned line;
 	enum flt_rule_type type;
-	double score;
+	double score;        /* score set 0 (no Bayes opinion) */
+	double score_bayes;  /* score set 1 (Bayes active); = score unless the
+			      * score line gave two values */
 	bool multiple;
 	bool prefilter; /* at least one pattern needs PCRE2 confirmation */
 } flt_rule_info_t;
@@ -165,15 +177,19 @@ typedef struct flt_rscan_limits {
 typedef struct flt_rule_hit {
 	const char *name;     /* valid until the next begin or free */
 	const char *describe;
-	double score;
+	double score;         /* from flt_rscan_end: the score in set 0; in a
+			       * verdict (filter.h): in the set it used */
 	double value;         /* hit count (multiple) or 1; a meta's value */
+	double score_bayes;   /* the score in set 1 (Bayes active) */
 } flt_rule_hit_t;
 
 typedef struct flt_rules_result {
 	const flt_rule_hit_t *hits; /* rules that hit, in rule set order; rules
 				     * named __* are not listed */
 	size_t nhits;
-	double score;               /* sum of the scores of all hit rules */
+	double score;               /* sum of the scores of all hit rules, set 0
+				     * (no Bayes opinion) */
+	double score_bayes;         /* the same sum in set 1 (Bayes active) */
 	unsigned generation;        /* of the rule set that was used */
 	const flt_ruleset_t *set;   /* that rule set: valid until the next begin
 				     * or free (for flt_ruleset_rule_info, e.g.

@@ -497,7 +497,8 @@ int flt_ruleset_rule_at(const flt_ruleset_t *set, size_t i, flt_rule_info_t *inf
 	info->file = r->file;
 	info->line = r->line;
 	info->type = r->type;
-	info->score = r->score;
+	info->score = r->score[FLT_SET_NOBAYES];
+	info->score_bayes = r->score[FLT_SET_BAYES];
 	info->multiple = r->multiple;
 	info->prefilter = r->prefilter;
 	return 0;

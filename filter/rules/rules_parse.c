@@ -145,7 +145,7 @@ static int new_rule(pstate_t *ps, const char *name, size_t nlen, enum flt_rule_t
 	r->line = ps->line;
 	r->type = type;
 	r->maxhits = 1000;
-	r->score = 1.0;
+	r->score[0] = r->score[1] = 1.0;
 	*r_r = r;
 	return 0;
 }
@@ -496,21 +496,39 @@ static int apply_attr(pstate_t *ps, const attr_t *a)
 			    r->name, r->name);
 	switch (a->kind) {
 	case AT_SCORE: {
-		char *e;
-		double v;
+		/* `score NAME a [b]`: a for both sets, or a without a Bayes
+		 * opinion and b with one. */
+		const char *p = a->text;
+		double v[2];
+		int n = 0;
 
-		errno = 0;
-		v = strtod(a->text, &e);
-		if (e == a->text || errno != 0 || !isfinite(v))
-			return perr(ps, "score %s: '%s' is not a number", r->name, a->text);
-		while (*e == ' ' || *e == '\t')
-			e++;
-		if (*e != '\0')
-			return perr(ps, "score %s: unexpected text after the score", r->name);
-		if (fabs(v) > FLT_RULES_MAX_SCORE)
-			return perr(ps, "score %s: %g is beyond +-%g", r->name, v,
-				    FLT_RULES_MAX_SCORE);
-		r->score = v;
+		while (*p != '\0') {
+			char *e;
+
+			if (n == 2)
+				return perr(ps, "score %s: more than two scores (set 0 without Bayes, "
+					    "set 1 with Bayes)", r->name);
+			errno = 0;
+			v[n] = strtod(p, &e);
+			if (e == p || errno != 0 || !isfinite(v[n]) ||
+			    (*e != '\0' && *e != ' ' && *e != '\t')) {
+				size_t w = strcspn(p, " \t");
+
+				return perr(ps, "score %s: '%.*s' is not a number", r->name,
+					    (int)(w > 80 ? 80 : w), p);
+			}
+			if (fabs(v[n]) > FLT_RULES_MAX_SCORE)
+				return perr(ps, "score %s: %g is beyond +-%g", r->name, v[n],
+					    FLT_RULES_MAX_SCORE);
+			n++;
+			p = e;
+			while (*p == ' ' || *p == '\t')
+				p++;
+		}
+		if (n == 0)
+			return perr(ps, "score %s: missing score", r->name);
+		r->score[FLT_SET_NOBAYES] = v[0];
+		r->score[FLT_SET_BAYES] = n == 2 ? v[1] : v[0];
 		r->has_score = true;
 		return 0;
 	}
@@ -897,7 +915,7 @@ static int add_builtin(pstate_t *ps)
 	rc = new_rule(ps, "GTUBE", 5, FLT_RULE_BUILTIN, &r);
 	if (rc != 0)
 		return rc;
-	r->score = FLT_RULES_GTUBE_SCORE;
+	r->score[0] = r->score[1] = FLT_RULES_GTUBE_SCORE;
 	r->has_score = true;
 	free(r->describe);
 	r->describe = strdup("Generic Test for Unsolicited Bulk Email");
@@ -922,7 +940,7 @@ static int add_builtin(pstate_t *ps)
 		rc = new_rule(ps, b->name, strlen(b->name), FLT_RULE_EXTERNAL, &r);
 		if (rc != 0)
 			return rc;
-		r->score = b->score;
+		r->score[0] = r->score[1] = b->score;
 		r->has_score = true;
 		free(r->describe);
 		r->describe = strdup(b->describe);
@@ -985,7 +1003,7 @@ int rules_parse(flt_ruleset_t *set, const flt_rules_src_t *srcs, size_t n, char 
 		rule_t *r = &set->rules[i];
 
 		if (!r->has_score && strncmp(r->name, "__", 2) == 0)
-			r->score = 0;
+			r->score[0] = r->score[1] = 0;
 		if (r->type == FLT_RULE_META) {
 			rc = compile_meta(&ps, r);
 			if (rc != 0)

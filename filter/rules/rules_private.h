@@ -54,7 +54,7 @@ typedef struct rule {
 	const char *file; /* points into set->files */
 	unsigned line;
 	enum flt_rule_type type;
-	double score;
+	double score[2];    /* per score set: enum flt_scoreset */
 	bool has_score;
 	bool multiple;
 	bool nocase;

@@ -578,15 +578,19 @@ int flt_rscan_end(flt_rscan_t *s, const flt_rules_result_t **result_r)
 	}
 	s->res.nhits = 0;
 	s->res.score = 0;
+	s->res.score_bayes = 0;
 	for (size_t i = 0; i < set->nrules; i++) {
 		const rule_t *r = &set->rules[i];
 
 		if (s->val[i] == 0)
 			continue;
-		s->res.score += r->score;
+		s->res.score += r->score[FLT_SET_NOBAYES];
+		s->res.score_bayes += r->score[FLT_SET_BAYES];
 		if (strncmp(r->name, "__", 2) == 0)
 			continue;
-		s->hits[s->res.nhits++] = (flt_rule_hit_t){r->name, r->describe, r->score, s->val[i]};
+		s->hits[s->res.nhits++] = (flt_rule_hit_t){r->name, r->describe,
+							   r->score[FLT_SET_NOBAYES], s->val[i],
+							   r->score[FLT_SET_BAYES]};
 	}
 	s->res.hits = s->hits;
 	s->state = SC_IDLE;

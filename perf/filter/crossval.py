@@ -17,18 +17,23 @@ run if a path outside the three training groups would be read.
    For fitting, nested stores give the training messages bands that are
    just as honest: for each pair k != j, a store learns the folds other
    than k and j and scans fold j (20 stores).
-4. For each fold k, the scores of the rules and of the Bayes bands are
-   fitted together on the other four folds only (fit_joint: L2 logistic
-   regression, ham weighted; the threshold 5.0 is placed by an inner
-   cross-validation over those four folds, where at most 0.4 % of the
-   out-of-fold hams reach it), then fold k is judged by those scores with
-   its own bands. Nothing about fold k enters its scores or its Bayes.
-   The method before (rules fitted alone, hand-written band scores) is
-   reported next to it.
-5. --write-scores fits once more on all three groups and writes
-   conf/rules/95_tuned.cf: a `score` line per rule that hit at least 3
-   training messages (other rules keep their hand-written score) and one
-   per Bayes band.
+4. Two score sets are fitted for each fold k, on the other four folds only
+   (docs/filter-rules.md, "Score sets"):
+   - set 0, for a message Bayes has no opinion on: the rules fitted alone
+     (fit: L2 logistic regression, hams weighted; the threshold 5.0 where
+     at most 0.2 % of the training hams reach it on rules alone);
+   - set 1, for a message Bayes has an opinion on: the rules and the Bayes
+     bands fitted together (fit_joint: L2 logistic regression, ham
+     weighted; the threshold placed by an inner cross-validation over the
+     four folds, where at most 0.4 % of the out-of-fold hams reach it).
+   Fold k is judged by set 1 with its own bands (the appliance with a
+   trained Bayes) and by set 0 without Bayes (a fresh appliance). Nothing
+   about fold k enters its scores or its Bayes.
+5. --write-scores fits both sets once more on all three groups and writes
+   conf/rules/95_tuned.cf: a two-value `score NAME set0 set1` line per rule
+   that hit at least 3 training messages (other rules keep their
+   hand-written score in both sets) and one line per Bayes band (bands
+   fire only in set 1).
 
 --cached reuses build/cv/cache.npz (the scans of steps 2-3), so a change of
 the fitting alone takes about a minute instead of several.
@@ -359,25 +364,33 @@ def fit_lr(F, y, ham_weight, l2, iters=1500):
     return w, b
 
 
+def rules_alone(X, y, calibrate=None):
+    """Score set 0: the rules fitted alone (fit, then to_scores: THRESHOLD
+    where at most FP_TARGET of the hams of X reach it, or with CALIBRATE,
+    the Bayes points of the rows, added). Points per rule."""
+    w, _b = fit(X, y.astype(float), None)
+    if calibrate is not None:
+        return to_scores_with(X, y, w, calibrate)
+    return to_scores(X, y, w)
+
+
 def report(a, paths, y, folds, groups, X, gt, hand_score, bayes, names, band, band_in, t0):
     yf = y.astype(float)
-    # The previous method: rule scores fitted alone on the other four folds,
-    # the threshold on the rules alone, the hand-written Bayes band scores.
-    tuned = np.zeros(len(paths))
+    # Score set 0 per fold: the rules fitted alone on the other four folds,
+    # judged without Bayes (and, as the method before, with the
+    # hand-written Bayes band scores added).
+    set0 = np.zeros(len(paths))
     for k in range(K):
         tr = folds != k
-        w, _b = fit(X[tr], yf[tr], names)
-        if a.calibrate_with_bayes:
-            s = to_scores_with(X[tr], y[tr], w, bayes[tr])
-        else:
-            s = to_scores(X[tr], y[tr], w)
         te = folds == k
-        tuned[te] = X[te] @ s + gt[te]
+        s = rules_alone(X[tr], y[tr], bayes[tr] if a.calibrate_with_bayes else None)
+        set0[te] = X[te] @ s + gt[te]
 
-    # The joint fit, per fold k: features are the rule hits and the Bayes
-    # bands; the training messages' bands come from the nested stores
-    # (band_in[k]: out-of-sample for each message, fold k never learned),
-    # fold k's own bands from the store that learned the other four folds.
+    # Score set 1 per fold: the joint fit. Features are the rule hits and
+    # the Bayes bands; the training messages' bands come from the nested
+    # stores (band_in[k]: out-of-sample for each message, fold k never
+    # learned), fold k's own bands from the store that learned the other
+    # four folds.
     joint = np.zeros(len(paths))
     joint_nobayes = np.zeros(len(paths))
     joint_rules = np.zeros(len(paths))
@@ -395,24 +408,30 @@ def report(a, paths, y, folds, groups, X, gt, hand_score, bayes, names, band, ba
         s = fit_joint(X[tr], yf[tr], folds[tr], a.joint_fp_target)
         joint_rules[te] = X[te] @ s + gt[te]
 
+    # In these folds every store learned 400 spams and 2200 hams, so Bayes
+    # has an opinion on every message: with a trained store the appliance
+    # uses set 1 throughout; a fresh one uses set 0 throughout.
+    shipped = {"set 1, Bayes active": joint, "set 0, no Bayes opinion": set0}
     rows = [
         ("hand-written scores, rules only", hand_score),
         ("hand-written scores + Bayes", hand_score + bayes),
-        ("rules fitted alone, hand-written Bayes bands (the method before)", tuned + bayes),
+        ("rules fitted alone + hand-written Bayes bands (shipped before)", set0 + bayes),
         ("joint fit, rules only", joint_rules),
-        ("joint fit, rules + Bayes bands (the shipped configuration)", joint),
-        ("the same scores while Bayes has no opinion (fewer than 200 learned)", joint_nobayes),
+        ("**set 1** (joint fit, rules + Bayes bands): **shipped, Bayes has an opinion**",
+         joint),
+        ("**set 0** (rules fitted alone), no Bayes: **shipped, Bayes has no opinion**", set0),
+        ("set 1's scores while Bayes has no opinion (one score set, as before)",
+         joint_nobayes),
     ]
-    shipped = joint
     per_fold = []
     for k in range(K):
         m = folds == k
-        per_fold.append((k,) + rates(shipped[m], y[m]))
+        per_fold.append((k,) + tuple(rates(sc[m], y[m]) for sc in shipped.values()))
     per_group = []
     for g in TRAIN:
         m = np.array([gg == g for gg in groups])
-        sc = shipped[m]
-        per_group.append((g, int(m.sum()), int((sc >= THRESHOLD).sum())))
+        per_group.append((g, int(m.sum())) +
+                         tuple(int((sc[m] >= THRESHOLD).sum()) for sc in shipped.values()))
     band_pts = np.array(fold_points)
     dt = time.time() - t0
 
@@ -423,18 +442,20 @@ def report(a, paths, y, folds, groups, X, gt, hand_score, bayes, names, band, ba
              "Fold = md5(file name) mod 5. Spam means a total score of at least %.1f. "
              "Targets: recall >= 97 %%, ham false positives <= 0.5 %%."
              % (time.strftime("%Y-%m-%d"), THRESHOLD), "",
-             "For each fold k, Bayes learned the other four folds, and the scores were "
-             "fitted on the other four folds only. The joint fit (the shipped method) fits "
-             "the rule hits and the Bayes bands (BAYES_00 ... BAYES_999) together: L2 "
-             "logistic regression (L2 %g, hams weighted x%g); the bands of its training "
-             "messages come from nested stores that learned neither fold k nor the "
-             "message's own fold (20 stores), so they are as unsure as fold k's own; the "
-             "bands enter as ordinal steps (at least BAYES_05, at least BAYES_20, ...), "
-             "so a band's points are the sum of the steps below it; the "
-             "threshold is placed by an inner cross-validation over the four training folds, "
-             "where at most %.2f %% of their out-of-fold hams reach it. The method before "
-             "fitted the rules alone (hams x%g, threshold where %.2f %% of the training hams "
-             "reach it on rules alone, in sample) and added the hand-written band scores."
+             "For each fold k, Bayes learned the other four folds, and both score sets "
+             "were fitted on the other four folds only (docs/filter-rules.md, \"Score "
+             "sets\"). **Set 1** (used when Bayes has an opinion) is the joint fit: the "
+             "rule hits and the Bayes bands (BAYES_00 ... BAYES_999) together, L2 logistic "
+             "regression (L2 %g, hams weighted x%g); the bands of its training messages "
+             "come from nested stores that learned neither fold k nor the message's own "
+             "fold (20 stores), so they are as unsure as fold k's own; the bands enter as "
+             "ordinal steps (at least BAYES_05, at least BAYES_20, ...), so a band's points "
+             "are the sum of the steps below it; the threshold is placed by an inner "
+             "cross-validation over the four training folds, where at most %.2f %% of their "
+             "out-of-fold hams reach it. **Set 0** (used while Bayes has no opinion: no "
+             "store, or fewer than 200 learned spams or hams) is the rules fitted alone "
+             "(hams x%g, threshold where %.2f %% of the training hams reach it on rules "
+             "alone, in sample), judged on fold k without Bayes."
              % (JOINT_L2, JOINT_HAM_WEIGHT, 100 * a.joint_fp_target, HAM_WEIGHT,
                 100 * FP_TARGET), "",
              "| configuration | spam recall | ham false positives |", "|---|---|---|"]
@@ -442,48 +463,70 @@ def report(a, paths, y, folds, groups, X, gt, hand_score, bayes, names, band, ba
         r, f, ns, ts, nh, th = rates(sc, y)
         lines.append("| %s | %.2f %% (%d/%d) | %.2f %% (%d/%d) |" %
                      (label, 100 * r, ns, ts, 100 * f, nh, th))
-    lines += ["", "Per fold (shipped configuration):", "", "| fold | recall | false positives |",
-              "|---|---|---|"]
-    for k, r, f, ns, ts, nh, th in per_fold:
-        lines.append("| %d | %.2f %% (%d/%d) | %.2f %% (%d/%d) |" % (k, 100 * r, ns, ts,
-                                                                     100 * f, nh, th))
-    lines += ["", "Per group (shipped configuration): messages judged spam", "",
-              "| group | messages | judged spam |", "|---|---|---|"]
-    for g, n, s in per_group:
-        lines.append("| %s | %d | %d |" % (g, n, s))
-    lines += ["", "Bayes band points fitted per fold (joint fit):", "",
+    lines += ["", "Per fold (the shipped score sets):", "",
+              "| fold | set 1 recall | set 1 false positives | set 0 recall (no Bayes) "
+              "| set 0 false positives (no Bayes) |", "|---|---|---|---|---|"]
+    for k, r1, r0 in per_fold:
+        cells = []
+        for r, f, ns, ts, nh, th in (r1, r0):
+            cells += ["%.2f %% (%d/%d)" % (100 * r, ns, ts), "%.2f %% (%d/%d)" % (100 * f, nh, th)]
+        lines.append("| %d | %s |" % (k, " | ".join(cells)))
+    lines += ["", "Per group (the shipped score sets): messages judged spam", "",
+              "| group | messages | set 1, Bayes active | set 0, no Bayes |", "|---|---|---|---|"]
+    for g, n, s1, s0 in per_group:
+        lines.append("| %s | %d | %d | %d |" % (g, n, s1, s0))
+    lines += ["", "Bayes band points fitted per fold (set 1):", "",
               "| fold | " + " | ".join(BANDS) + " |", "|---|" + "---|" * len(BANDS)]
     for k in range(K):
         lines.append("| %d | " % k + " | ".join("%+.2f" % v for v in band_pts[k]) + " |")
-    lines += ["", "Rules that hit at least one training message: %d. Run time %.0f s." %
-              (len(names), dt), ""]
+    lines += ["", "Rules that hit at least one training message: %d. Run time %.0f s%s." %
+              (len(names), dt, " (refit from the cached scans, `--cached`)" if a.cached else ""),
+              ""]
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     with open(a.out, "w") as f:
         f.write("\n".join(lines))
     print("\n".join(lines))
 
     if a.write_scores:
-        # The same joint fit on all three groups: each message's bands from
-        # the store that learned the other four folds (out-of-sample for it),
-        # the threshold by cross-validation over the five folds.
-        s = fit_joint(np.hstack([X, band_features(band)]), yf, folds, a.joint_fp_target)
-        s = np.concatenate([s[:len(names)], band_points(s[len(names):], a.bayes_cap)])
-        support = np.concatenate([X.sum(axis=0), np.full(len(BANDS), 3.0)])
-        out = os.path.join(ROOT, "conf", "rules", "95_tuned.cf")
-        with open(out, "w") as f:
-            f.write("# 95_tuned.cf - scores fitted by perf/filter/crossval.py --write-scores on the\n"
-                    "# training groups only (easy-ham-1, hard-ham-1, spam-1): the rule hits and\n"
-                    "# the Bayes bands together, L2 logistic regression (L2 %g, hams weighted x%g),\n"
-                    "# scaled so that the spam threshold %.1f passes at most %.2f %% of the hams\n"
-                    "# in a 5-fold cross-validation. A later score line wins, so these override\n"
-                    "# the hand-written scores; rules that hit fewer than 3 training messages\n"
-                    "# keep their hand-written score. The BAYES_* lines set the points of the\n"
-                    "# Bayes bands (docs/filter-bayes.md).\n\n"
-                    % (JOINT_L2, JOINT_HAM_WEIGHT, THRESHOLD, 100 * a.joint_fp_target))
-            for i, n in enumerate(names + BANDS):
-                if support[i] >= 3 and not n.startswith("__"):
-                    f.write("score %-28s %.3f\n" % (n, s[i]))
-        print("wrote", out)
+        write_scores(a, X, y, folds, names, band, bayes)
+
+
+def write_scores(a, X, y, folds, names, band, bayes):
+    """Both score sets fitted on all three groups, written to 95_tuned.cf.
+    Set 0: the rules alone. Set 1: the joint fit, each message's bands from
+    the store that learned the other four folds (out-of-sample for it), the
+    threshold by cross-validation over the five folds."""
+    yf = y.astype(float)
+    s0 = rules_alone(X, y, bayes if a.calibrate_with_bayes else None)
+    s1 = fit_joint(np.hstack([X, band_features(band)]), yf, folds, a.joint_fp_target)
+    bpts = band_points(s1[len(names):], a.bayes_cap)
+    support = X.sum(axis=0)
+    out = os.path.join(ROOT, "conf", "rules", "95_tuned.cf")
+    with open(out, "w") as f:
+        f.write("# 95_tuned.cf - scores fitted by perf/filter/crossval.py --write-scores on the\n"
+                "# training groups only (easy-ham-1, hard-ham-1, spam-1), two score sets:\n"
+                "#   score NAME set0 set1\n"
+                "# Set 0 is used while Bayes has no opinion (no store, or fewer than 200\n"
+                "# learned spams or hams): the rules fitted alone, L2 logistic regression\n"
+                "# (hams weighted x%g), scaled so that the spam threshold %.1f passes at most\n"
+                "# %.2f %% of the training hams. Set 1 is used when Bayes has an opinion: the\n"
+                "# rule hits and the Bayes bands fitted together (L2 %g, hams weighted x%g),\n"
+                "# scaled so that %.1f passes at most %.2f %% of the hams in a 5-fold\n"
+                "# cross-validation. A later score line wins, so these override the\n"
+                "# hand-written scores; rules that hit fewer than 3 training messages keep\n"
+                "# their hand-written score in both sets. The BAYES_* lines set the points of\n"
+                "# the Bayes bands, which fire only in set 1 (docs/filter-bayes.md). Each set\n"
+                "# is one fitted model: editing one score by hand moves the balance.\n\n"
+                % (HAM_WEIGHT, THRESHOLD, 100 * FP_TARGET, JOINT_L2, JOINT_HAM_WEIGHT,
+                   THRESHOLD, 100 * a.joint_fp_target))
+        for i, n in enumerate(names):
+            if support[i] >= 3 and not n.startswith("__"):
+                f.write("score %-28s %7.3f %7.3f\n" % (n, s0[i], s1[i]))
+        f.write("\n# Bayes bands (set 1 only)\n")
+        for j, n in enumerate(BANDS):
+            f.write("score %-28s %7.3f\n" % (n, bpts[j]))
+    print("wrote", out)
+
 
 if __name__ == "__main__":
     main()

@@ -50,7 +50,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (flt_rscan_end(scan, &res) != 0)
 		abort();
-	if (res->score < -1e9 || res->score > 1e9)
+	if (res->score < -1e9 || res->score > 1e9 || res->score_bayes < -1e9 ||
+	    res->score_bayes > 1e9)
 		abort();
 	flt_rscan_free(&scan);
 	flt_rules_free(&rules);

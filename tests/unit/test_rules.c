@@ -139,6 +139,15 @@ static void test_parse_errors_name_file_line_reason(void **state)
 		{"body A /x/\nscore B 2\n", "t.cf:2: score for unknown rule B"},
 		{"body A /x/\nscore A lots\n", "t.cf:2: score A: 'lots' is not a number"},
 		{"body A /x/\nscore A 5000\n", "t.cf:2: score A: 5000 is beyond"},
+		/* Score sets: `score NAME a [b]`, one or two numbers. */
+		{"body A /x/\nscore A 1 2 3\n", "t.cf:2: score A: more than two scores"},
+		{"body A /x/\nscore A 1 many\n", "t.cf:2: score A: 'many' is not a number"},
+		{"body A /x/\nscore A 1.5x 2\n", "t.cf:2: score A: '1.5x' is not a number"},
+		{"body A /x/\nscore A 1 -5000\n", "t.cf:2: score A: -5000 is beyond"},
+		{"body A /x/\nscore A 1 nan\n", "t.cf:2: score A: 'nan' is not a number"},
+		{"body A /x/\nscore A\n", "t.cf:2: score A: missing score"},
+		{"score GTUBE 1000 0\n", "t.cf:1: GTUBE is built in and cannot be changed"},
+		{"score BAYES_99 1 2 3\n", "t.cf:1: score BAYES_99: more than two scores"},
 		{"body A /x/\nbody A /y/\n", "t.cf:2: rule A already defined at t.cf:1"},
 		{"body GTUBE /x/\n", "t.cf:1: GTUBE is built in and cannot be redefined"},
 		{"score GTUBE 0\n", "t.cf:1: GTUBE is built in and cannot be changed"},
@@ -309,6 +318,68 @@ static void test_every_rule_type(void **state)
 	}
 	flt_rscan_free(&s);
 	assert_null(s);
+	flt_rules_free(&r);
+}
+
+/* Score sets: `score NAME a b` is a without a Bayes opinion and b with
+ * one, `score NAME a` both; the engine reports the hits' scores and the sums
+ * of both sets, and a meta, a sub-rule and GTUBE follow the same rule. */
+static void test_score_sets(void **state)
+{
+	flt_rules_t *r = load_rules("body TWO /free/\n"
+				    "body ONE /money/\n"
+				    "body __SUB /now/\n"
+				    "meta M (TWO + __SUB) >= 2\n"
+				    "score TWO 1 7\n"
+				    "score ONE\t-0.5\n"
+				    "score __SUB 0.25 -2\n"
+				    "score M 3 0\n"
+				    "score BAYES_95 0.5 4.5\n",
+				    0);
+	flt_rscan_t *s;
+	const flt_rules_result_t *res;
+	flt_rule_info_t info;
+	flt_ruleset_t *set;
+	tmsg_t m = {.body = "free money now\n"};
+	tmsg_t gt = {.body = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\n"};
+	tmsg_t one = {.body = "free\n"};
+
+	(void)state;
+	set = flt_rules_current(r);
+	assert_int_equal(flt_ruleset_rule_info(set, "TWO", &info), 0);
+	assert_true(info.score == 1 && info.score_bayes == 7);
+	assert_int_equal(flt_ruleset_rule_info(set, "ONE", &info), 0);
+	assert_true(info.score == -0.5 && info.score_bayes == -0.5);
+	assert_int_equal(flt_ruleset_rule_info(set, "BAYES_95", &info), 0);
+	assert_true(info.score == 0.5 && info.score_bayes == 4.5);
+	assert_int_equal(flt_ruleset_rule_info(set, "GTUBE", &info), 0);
+	assert_true(info.score == 1000 && info.score_bayes == 1000);
+	flt_ruleset_unref(&set);
+
+	assert_int_equal(flt_rscan_new(r, NULL, &s), 0);
+	res = scan_msg(s, &m, 0);
+	assert_int_equal(res->nhits, 3); /* TWO, ONE, M; __SUB not listed */
+	for (size_t i = 0; i < res->nhits; i++) {
+		const flt_rule_hit_t *h = &res->hits[i];
+
+		if (strcmp(h->name, "TWO") == 0)
+			assert_true(h->score == 1 && h->score_bayes == 7);
+		else if (strcmp(h->name, "ONE") == 0)
+			assert_true(h->score == -0.5 && h->score_bayes == -0.5);
+		else if (strcmp(h->name, "M") == 0)
+			assert_true(h->score == 3 && h->score_bayes == 0);
+		else
+			fail_msg("unexpected hit %s", h->name);
+	}
+	assert_true(res->score == 1 - 0.5 + 0.25 + 3);
+	assert_true(res->score_bayes == 7 - 0.5 - 2 + 0);
+
+	res = scan_msg(s, &one, 0);
+	assert_true(res->score == 1 && res->score_bayes == 7);
+
+	res = scan_msg(s, &gt, 0);
+	assert_true(res->score == 1000 && res->score_bayes == 1000);
+	flt_rscan_free(&s);
 	flt_rules_free(&r);
 }
 
@@ -1089,6 +1160,7 @@ int main(void)
 		cmocka_unit_test(test_parse_limits),
 		cmocka_unit_test(test_load_paths_errors),
 		cmocka_unit_test(test_every_rule_type),
+		cmocka_unit_test(test_score_sets),
 		cmocka_unit_test(test_bayes_bands_are_external_rules),
 		cmocka_unit_test(test_events_need_an_open_message),
 		cmocka_unit_test(test_meta_boolean_and_arithmetic),

@@ -265,7 +265,7 @@ static void test_state_and_headers(void **state)
 	sl_buf_init(&out, 4096);
 	assert_int_equal(flt_verdict_headers(x.f, v, &out), 0);
 	assert_string_equal((const char *)out.data,
-			    "X-Spam-Status: Yes, score=5.0 required=5.0\r\n"
+			    "X-Spam-Status: Yes, score=5.0 required=5.0 set=0\r\n"
 			    "X-Spam-Score: 5.0 (T_SUBJ_WIN,T_BODY_CLICK)\r\n"
 			    "X-Virus-Scanned: Sluice\r\n");
 	sl_buf_free(&out);
@@ -277,6 +277,119 @@ static void test_state_and_headers(void **state)
 static void learn_cb(void *ctx, int err)
 {
 	*(int *)ctx = err == 0 ? 1 : err;
+}
+
+/* Score sets: `score X 1 7` gives 1 while Bayes has no opinion (no store,
+ * Bayes off, or a store that learned too little) and 7 once it has one;
+ * a one-value score is the same in both; the verdict and X-Spam-Status
+ * say which set was used. */
+static void set_rules(fx_t *x, const char *text)
+{
+	flt_rules_src_t src = {"sets.cf", text, strlen(text)};
+	const char *err;
+
+	if (flt_rules_load_sources(x->rules, &src, 1, 0, &err) != 0)
+		fail_msg("%s", err);
+}
+
+static double hit_score(const flt_verdict_t *v, const char *name)
+{
+	for (size_t i = 0; i < v->nhits; i++)
+		if (strcmp(v->hits[i].name, name) == 0)
+			return v->hits[i].score;
+	fail_msg("%s did not hit", name);
+	return 0;
+}
+
+static void assert_status_set(fx_t *x, const flt_verdict_t *v, const char *want)
+{
+	sl_buf_t out;
+
+	sl_buf_init(&out, 4096);
+	assert_int_equal(flt_verdict_headers(x->f, v, &out), 0);
+	if (strstr((const char *)out.data, want) == NULL)
+		fail_msg("no \"%s\" in %s", want, (const char *)out.data);
+	sl_buf_free(&out);
+}
+
+static void test_score_set_follows_bayes_opinion(void **state)
+{
+	static const char *sets = "header X_PILLS Subject =~ /pills/\nscore X_PILLS 1 7\n"
+				  "body X_SAME /agenda/\nscore X_SAME 0.5\n";
+	static const char *probe = "Subject: cheap pills\r\n\r\nbuy pills, see the agenda\r\n";
+	bayes_mem_t *mem;
+	bayes_store_t st;
+	flt_config_t cfg;
+	fx_t x, off;
+	const flt_verdict_t *v;
+	char msg[512];
+
+	(void)state;
+	assert_int_equal(bayes_mem_create(100000, &mem), 0);
+	st = bayes_mem_store(mem);
+	flt_config_default(&cfg);
+	cfg.bayes_opts.min_spam = 5;
+	cfg.bayes_opts.min_ham = 5;
+	fx_open(&x, &cfg, &st);
+	set_rules(&x, sets);
+
+	/* An empty store: no opinion, set 0. */
+	v = scan(&x, probe, 0);
+	assert_false(v->bayes_opinion);
+	assert_int_equal(v->set, FLT_SET_NOBAYES);
+	assert_true(hit_score(v, "X_PILLS") == 1);
+	assert_true(hit_score(v, "X_SAME") == 0.5);
+	assert_true(v->rules_score == 1.5 && v->score == 1.5 && v->learn_score == 1.5);
+	assert_status_set(&x, v, "score=1.5 required=5.0 set=0\r\n");
+
+	for (int i = 0; i < 5; i++) {
+		int done = 0;
+
+		/* 4 of each learned: still below min_spam/min_ham, still set 0 */
+		if (i == 4) {
+			v = scan(&x, probe, 0);
+			assert_false(v->bayes_opinion);
+			assert_int_equal(v->set, FLT_SET_NOBAYES);
+			assert_true(v->rules_score == 1.5);
+		}
+		snprintf(msg, sizeof(msg),
+			 "Subject: cheap pills\r\n\r\nbuy cheap pills pharmacy discount code%c\r\n", 'a' + i);
+		scan(&x, msg, 0);
+		assert_int_equal(flt_scan_learn(x.s, BAYES_SPAM, learn_cb, &done), 0);
+		snprintf(msg, sizeof(msg),
+			 "Subject: meeting notes\r\n\r\nthe project meeting item%c\r\n", 'a' + i);
+		scan(&x, msg, 0);
+		assert_int_equal(flt_scan_learn(x.s, BAYES_HAM, learn_cb, &done), 0);
+	}
+
+	/* An opinion: set 1, the second value; the band adds its points. */
+	v = scan(&x, probe, 0);
+	assert_true(v->bayes_opinion);
+	assert_int_equal(v->set, FLT_SET_BAYES);
+	assert_true(hit_score(v, "X_PILLS") == 7);
+	assert_true(hit_score(v, "X_SAME") == 0.5);
+	assert_true(v->rules_score == 7.5);
+	assert_true(v->learn_score == 1.5); /* auto-learn looks at set 0 */
+	assert_true(v->score > v->rules_score); /* a spam band */
+	assert_status_set(&x, v, " set=1\r\n");
+
+	/* The same store with Bayes switched off in the config: set 0. */
+	cfg.bayes = false;
+	fx_open(&off, &cfg, &st);
+	set_rules(&off, sets);
+	v = scan(&off, probe, 0);
+	assert_false(v->bayes_opinion);
+	assert_int_equal(v->set, FLT_SET_NOBAYES);
+	assert_true(v->rules_score == 1.5 && v->score == 1.5);
+	fx_close(&off);
+
+	/* A rescore on reload is picked up at the next message. */
+	set_rules(&x, "header X_PILLS Subject =~ /pills/\nscore X_PILLS 2 3\n");
+	v = scan(&x, probe, 0);
+	assert_int_equal(v->set, FLT_SET_BAYES);
+	assert_true(v->rules_score == 3);
+	fx_close(&x);
+	bayes_mem_destroy(&mem);
 }
 
 static void test_bayes_learns_and_scores(void **state)
@@ -428,6 +541,7 @@ int main(void)
 		cmocka_unit_test(test_size_limit_truncates),
 		cmocka_unit_test(test_state_and_headers),
 		cmocka_unit_test(test_bayes_learns_and_scores),
+		cmocka_unit_test(test_score_set_follows_bayes_opinion),
 		cmocka_unit_test(test_viruses_and_policy_decide),
 	};
 
