@@ -106,6 +106,7 @@ typedef struct sd_config {
 		bool enabled, bayes;
 		sl_conf_strlist_t rules, signatures;
 		double spam_score, quarantine_score, reject_score;
+		bayes_autolearn_t autolearn; /* Bayes learns what the rules are sure of */
 		int virus_action, policy_action; /* enum flt_action */
 		uint64_t max_scan_size;          /* bytes */
 	} filter;
@@ -174,6 +175,9 @@ int sd_config_filter_check(const sd_config_t *c, const char *path, char *errbuf,
 /* sd_config_filter - the filter's config (the rule and signature paths
  * are read from C by the caller). */
 void sd_config_filter(const sd_config_t *c, flt_config_t *r);
+/* sd_config_filter_autolearn - what the lanes auto-learn (R->enabled false
+ * when Bayes or the filter is off). */
+void sd_config_filter_autolearn(const sd_config_t *c, bayes_autolearn_t *r);
 /* sd_config_mail_enabled - any of SMTP, POP3, IMAP has a listener. */
 bool sd_config_mail_enabled(const sd_config_t *c);
 /* sd_config_tls_enabled - TLS contexts are wanted (tls.enabled and a mail

@@ -51,7 +51,13 @@ static const sl_conf_field_t sd_filter_fields[] = {
 	{"virus_action", SL_CONF_ENUM, OFF(filter.virus_action), .choices = sd_filter_actions},
 	{"policy_action", SL_CONF_ENUM, OFF(filter.policy_action), .choices = sd_filter_actions},
 	{"bayes", SL_CONF_BOOL, OFF(filter.bayes),
-	 .help = "Bayes on the store's token counts (learned with sluice-scan or sluicectl)"},
+	 .help = "Bayes on the store's token counts (learned by autolearn or sluice-scan)"},
+	{"autolearn", SL_CONF_BOOL, OFF(filter.autolearn.enabled),
+	 .help = "Bayes learns the messages the rules alone are sure of"},
+	{"autolearn_spam", SL_CONF_CUSTOM, OFF(filter.autolearn.spam_min), .parse = parse_score,
+	 .help = "rules' score at or above: learned as spam"},
+	{"autolearn_ham", SL_CONF_CUSTOM, OFF(filter.autolearn.ham_max), .parse = parse_score,
+	 .help = "rules' score at or below: learned as ham"},
 	{"max_scan_size", SL_CONF_SIZE, OFF(filter.max_scan_size), 0, 1 * MB, 1 * GB,
 	 .help = "bytes of a message scanned; the rest passes unscanned"},
 	{NULL}};
@@ -71,6 +77,7 @@ void sd_config_filter_defaults(sd_config_t *c)
 	c->filter.policy_action = (int)fc.policy_action;
 	c->filter.bayes = fc.bayes;
 	c->filter.max_scan_size = fc.max_message;
+	bayes_autolearn_default(&c->filter.autolearn);
 }
 
 int sd_config_filter_check(const sd_config_t *c, const char *path, char *errbuf, size_t size)
@@ -81,6 +88,10 @@ int sd_config_filter_check(const sd_config_t *c, const char *path, char *errbuf,
 	      c->filter.quarantine_score <= c->filter.reject_score)) {
 		snprintf(errbuf, size,
 			 "%s: filter: spam_score <= quarantine_score <= reject_score must hold", path);
+		return SL_ECONFIG;
+	}
+	if (c->filter.autolearn.ham_max >= c->filter.autolearn.spam_min) {
+		snprintf(errbuf, size, "%s: filter: autolearn_ham < autolearn_spam must hold", path);
 		return SL_ECONFIG;
 	}
 	if (!sd_config_smtp_enabled(c)) {
@@ -100,4 +111,10 @@ void sd_config_filter(const sd_config_t *c, flt_config_t *r)
 	r->policy_action = (enum flt_action)c->filter.policy_action;
 	r->bayes = c->filter.bayes;
 	r->max_message = c->filter.max_scan_size;
+}
+
+void sd_config_filter_autolearn(const sd_config_t *c, bayes_autolearn_t *r)
+{
+	*r = c->filter.autolearn;
+	r->enabled = r->enabled && c->filter.enabled && c->filter.bayes;
 }

@@ -185,8 +185,11 @@ static int sd_lane_smtp(const sd_config_t *c, sd_dataplane_t *dp, sd_lane_t *l,
 		int rc = bayes_st_create(l->client, l->reader, &l->bayes);
 
 		if (rc == 0) {
+			bayes_autolearn_t al;
+
 			bs = bayes_st_store(l->bayes);
-			rc = smtp_filter_create(dp->filter, &bs, &l->filter);
+			sd_config_filter_autolearn(c, &al);
+			rc = smtp_filter_create(dp->filter, &bs, &al, &l->filter);
 		}
 		if (rc < 0) {
 			*error_r = "cannot create the lane's content filter";
@@ -631,11 +634,12 @@ void sd_dataplane_destroy(sd_dataplane_t **dpp)
 		smtp_server_destroy(&l->smtp);
 		pop3_server_destroy(&l->pop3);
 		imap_server_destroy(&l->imap);
-		smtp_filter_destroy(&l->filter);
 		/* Every stream is aborted: the context goes before its stack. */
 		ns_tls_ctx_destroy(&l->tls);
-		/* Waits for this lane's writes still in the store's hands. */
+		/* Waits for this lane's writes still in the store's hands and runs
+		 * their completions (auto-learns count in l->filter). */
 		st_client_destroy(&l->client);
+		smtp_filter_destroy(&l->filter);
 		if (bayes_st_destroy(&l->bayes) < 0)
 			sl_log(SL_LOG_WARN, "filter", "lane %u: Bayes updates still in flight", i);
 		st_reader_destroy(&l->reader);

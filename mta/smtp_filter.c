@@ -30,12 +30,14 @@ struct smtp_filter {
 	flt_filter_t *filter;
 	bayes_store_t bayes;
 	bool has_bayes;
+	bayes_autolearn_t autolearn;
 	smtp_filter_msg_t *free_list;
 	unsigned out;             /* messages not released */
 	smtp_filter_stats_t stats;
 };
 
-int smtp_filter_create(flt_filter_t *filter, const bayes_store_t *bayes, smtp_filter_t **f_r)
+int smtp_filter_create(flt_filter_t *filter, const bayes_store_t *bayes,
+		       const bayes_autolearn_t *autolearn, smtp_filter_t **f_r)
 {
 	smtp_filter_t *f = calloc(1, sizeof(*f));
 
@@ -46,6 +48,8 @@ int smtp_filter_create(flt_filter_t *filter, const bayes_store_t *bayes, smtp_fi
 		f->bayes = *bayes;
 		f->has_bayes = true;
 	}
+	if (autolearn != NULL && bayes != NULL)
+		f->autolearn = *autolearn;
 	*f_r = f;
 	return 0;
 }
@@ -106,6 +110,63 @@ void smtp_filter_feed(smtp_filter_msg_t *m, sl_slice_t chunk)
 	m->us += sl_time_now_us() - t0;
 }
 
+static void autolearn_done(smtp_filter_t *f, uint64_t *learned, int err)
+{
+	if (err == 0) {
+		(*learned)++;
+		return;
+	}
+	f->stats.autolearn_errors++;
+	sl_log(SL_LOG_WARN, FILTER_LOG, "auto-learn failed: %s", sl_strerror(err));
+}
+
+static void autolearn_spam_done(void *ctx, int err)
+{
+	smtp_filter_t *f = ctx;
+
+	autolearn_done(f, &f->stats.autolearn_spam, err);
+}
+
+static void autolearn_ham_done(void *ctx, int err)
+{
+	smtp_filter_t *f = ctx;
+
+	autolearn_done(f, &f->stats.autolearn_ham, err);
+}
+
+/* A test message (GTUBE) must not teach Bayes anything. */
+static bool is_test_message(const flt_verdict_t *fv)
+{
+	for (size_t i = 0; i < fv->nhits; i++)
+		if (strcmp(fv->hits[i].name, "GTUBE") == 0)
+			return true;
+	return false;
+}
+
+/* autolearn - learn the message just ended when the rules alone are sure
+ * of it. A virus or policy verdict, a scan a limit cut short, or a GTUBE
+ * test message is not learned: its rules' score does not describe what
+ * the message's words are. */
+static void autolearn(smtp_filter_t *f, smtp_filter_msg_t *m, const flt_verdict_t *fv)
+{
+	enum bayes_class cls;
+	int rc;
+
+	if (!f->autolearn.enabled || fv->truncated || (fv->cls != FLT_HAM && fv->cls != FLT_SPAM))
+		return;
+	cls = bayes_autolearn_class(&f->autolearn, fv->rules_score);
+	if (cls == BAYES_NONE || is_test_message(fv))
+		return;
+	rc = flt_scan_learn(m->scan, cls, cls == BAYES_SPAM ? autolearn_spam_done : autolearn_ham_done,
+			    f);
+	if (rc == 1) {
+		f->stats.autolearn_known++;
+	} else if (rc < 0) {
+		f->stats.autolearn_errors++;
+		sl_log(SL_LOG_WARN, FILTER_LOG, "auto-learn not started: %s", sl_strerror(rc));
+	}
+}
+
 static void set_reject(struct smtp_verdict *v, uint16_t code, const char *text)
 {
 	v->action = SMTP_VERDICT_REJECT;
@@ -134,6 +195,7 @@ const flt_verdict_t *smtp_filter_end(smtp_filter_msg_t *m, struct smtp_verdict *
 		return NULL;
 	}
 	st->scanned++;
+	autolearn(f, m, fv);
 	switch (fv->cls) {
 	case FLT_HAM: st->ham++; break;
 	case FLT_SPAM: st->spam++; break;

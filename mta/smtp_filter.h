@@ -12,6 +12,13 @@
  * text), tag -> TAG with the X-Spam-* / X-Virus-Scanned headers the glue
  * prepends, accept -> ACCEPT.
  *
+ * Auto-learn: a ham or spam verdict whose rules' score alone (Bayes
+ * excluded, so Bayes never teaches itself) is at or past a threshold is
+ * learned into the lane's Bayes store as the message ends. The learn is
+ * asynchronous (the store's group commit); its completion only counts, so
+ * the lane's st_client must be destroyed (which runs the completions)
+ * before this object.
+ *
  * Threading: a lane's object is used on its worker only; the flt_filter_t
  * (config, live rule set, virus database) is shared by every lane. */
 #ifndef SMTP_FILTER_H
@@ -27,10 +34,13 @@ typedef struct smtp_filter smtp_filter_t;
 typedef struct smtp_filter_msg smtp_filter_msg_t;
 
 /* Counters (per lane): scan_errors are scans that failed (451); scan_us
- * is the time spent in feed + end. */
+ * is the time spent in feed + end. autolearn_spam/_ham: learns committed;
+ * autolearn_known: already learned (the same message again); autolearn_errors:
+ * learns that could not start or failed in the store. */
 #define SMTP_FILTER_STATS_FIELDS(X)                                                   \
 	X(scanned) X(ham) X(spam) X(virus) X(policy) X(accepted) X(tagged)             \
-	X(quarantined) X(rejected) X(scan_errors) X(bytes) X(scan_us)
+	X(quarantined) X(rejected) X(scan_errors) X(bytes) X(scan_us)                  \
+	X(autolearn_spam) X(autolearn_ham) X(autolearn_known) X(autolearn_errors)
 typedef struct smtp_filter_stats {
 #define SMTP_FILTER_STATS_FIELD(n) uint64_t n;
 	SMTP_FILTER_STATS_FIELDS(SMTP_FILTER_STATS_FIELD)
@@ -39,8 +49,10 @@ typedef struct smtp_filter_stats {
 extern const char *const smtp_filter_stats_names[];
 
 /* smtp_filter_create - a lane's pool over FILTER (borrowed, shared) with
- * BAYES as this lane's token store (copied; NULL: no Bayes). 0, SL_ENOMEM. */
-int smtp_filter_create(flt_filter_t *filter, const bayes_store_t *bayes, smtp_filter_t **f_r);
+ * BAYES as this lane's token store (copied; NULL: no Bayes) and AUTOLEARN
+ * (copied; NULL or not enabled: off). 0, SL_ENOMEM. */
+int smtp_filter_create(flt_filter_t *filter, const bayes_store_t *bayes,
+		       const bayes_autolearn_t *autolearn, smtp_filter_t **f_r);
 /* smtp_filter_destroy - every message must have been released. */
 void smtp_filter_destroy(smtp_filter_t **f);
 

@@ -94,6 +94,29 @@ def test_ham_stored_byte_identical(appliance):
     assert rest == msg
 
 
+def test_ham_is_auto_learned_gtube_is_not(appliance):
+    """Auto-learn (on in the demo config): a ham the rules alone are sure of
+    is learned into the store's Bayes counts once the learn commits; a GTUBE
+    test message is never learned. (The same message delivered again is a
+    new token set: its Received header differs.)"""
+    import time
+    user, _ = sm.new_user("flt")
+    before = _filter_stats()
+    msg = _message("autolearn check", "Hi Bob,\r\n\r\nthe minutes of Tuesday's meeting "
+                   "are in the shared folder.\r\n\r\nAlice")
+    assert _send(user, msg)[0] == 250
+    assert _send(user, _message("test", f"please ignore\r\n{GTUBE}"))[0] == 550
+    deadline = time.monotonic() + 10
+    while True:
+        d = e2e.stats_delta(before, _filter_stats())
+        if d.get("filter.autolearn_ham", 0) >= 1 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert d["filter.autolearn_ham"] == 1, d
+    assert d["filter.autolearn_spam"] == 0, d
+    assert d["filter.autolearn_errors"] == 0, d
+
+
 def test_concurrent_sessions_each_get_their_verdict(appliance):
     """Messages streaming at the same time on one lane each have their own scan."""
     user, _ = sm.new_user("flt")
