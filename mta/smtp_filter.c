@@ -154,7 +154,7 @@ static void autolearn(smtp_filter_t *f, smtp_filter_msg_t *m, const flt_verdict_
 
 	if (!f->autolearn.enabled || fv->truncated || (fv->cls != FLT_HAM && fv->cls != FLT_SPAM))
 		return;
-	cls = bayes_autolearn_class(&f->autolearn, fv->rules_score);
+	cls = bayes_autolearn_class(&f->autolearn, fv->learn_score);
 	if (cls == BAYES_NONE || is_test_message(fv))
 		return;
 	rc = flt_scan_learn(m->scan, cls, cls == BAYES_SPAM ? autolearn_spam_done : autolearn_ham_done,

@@ -12,7 +12,7 @@
  * text), tag -> TAG with the X-Spam-* / X-Virus-Scanned headers the glue
  * prepends, accept -> ACCEPT.
  *
- * Auto-learn: a ham or spam verdict whose rules' score alone (Bayes
+ * Auto-learn: a ham or spam verdict whose rules' score alone in score set 0 (Bayes
  * excluded, so Bayes never teaches itself) is at or past a threshold is
  * learned into the lane's Bayes store as the message ends. The learn is
  * asynchronous (the store's group commit); its completion only counts, so
