@@ -193,6 +193,10 @@ static const struct {
 	 "imap.appendlimit is larger than store.body_max"},
 	{"imap { timeout = 1s; }\n", "imap.timeout: '1s' is out of range"},
 	{"pop3 { plain { starttls = yes; } }\n", "unknown key 'starttls' in section 'pop3.plain'"},
+	{"store { path = /x; }\nsmtp { mx { port = 25; } }\n"
+	 "filter { enabled = true; autolearn_spam = 3; autolearn_ham = 3; }\n",
+	 "filter: autolearn_ham < autolearn_spam must hold"},
+	{"filter { autolearn_ham = lots; }\n", "filter.autolearn_ham: expected a score"},
 };
 
 static void test_bad_configs(void **state)
