@@ -125,6 +125,8 @@ static const sl_conf_field_t sd_store_fields[] = {
 	{"argon2_iterations", SL_CONF_UINT, OFF(store.argon2_iterations), 0, 1, 100},
 	{"argon2_memory", SL_CONF_SIZE, OFF(store.argon2_memory), 0, 8 * KB, 4 * GB},
 	{"argon2_parallelism", SL_CONF_UINT, OFF(store.argon2_parallelism), 0, 1, 64},
+	{"vanished_max", SL_CONF_UINT, OFF(store.vanished_max), 0, 1, 67108864,
+	 .help = "expunges kept per mailbox for QRESYNC; older ones fold into a floor"},
 	{NULL}};
 
 static const sl_conf_field_t sd_smtp_mx_fields[] = {
@@ -286,6 +288,7 @@ void sd_config_default(sd_config_t *c)
 	c->store.argon2_iterations = so.argon2_t_cost;
 	c->store.argon2_memory = (uint64_t)so.argon2_m_cost_kib * KB;
 	c->store.argon2_parallelism = so.argon2_parallelism;
+	c->store.vanished_max = so.vanished_max;
 	smtp_config_defaults(&sc);
 	c->smtp.max_message_size = sc.message_max;
 	c->smtp.max_recipients = sc.rcpt_max;
@@ -492,6 +495,7 @@ bool sd_config_store(const sd_config_t *c, st_store_opts_t *r)
 	r->argon2_t_cost = c->store.argon2_iterations;
 	r->argon2_m_cost_kib = (uint32_t)(c->store.argon2_memory / KB);
 	r->argon2_parallelism = c->store.argon2_parallelism;
+	r->vanished_max = c->store.vanished_max;
 	return true;
 }
 

@@ -67,6 +67,7 @@ typedef struct sd_config {
 		uint64_t map_size, map_size_max, body_max, argon2_memory; /* bytes */
 		uint32_t map_grow_pct, max_readers, batch_max, lane_inflight;
 		uint32_t argon2_iterations, argon2_parallelism;
+		uint32_t vanished_max; /* expunges kept per mailbox (QRESYNC) */
 		bool special_mailboxes;
 	} store;
 
