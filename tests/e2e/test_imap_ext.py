@@ -172,17 +172,22 @@ def _login(r, addr, pw):
     assert en[-1].startswith("e OK") and any("QRESYNC" in x for x in en), en
 
 
+def _append_some(a, n, tag):
+    """APPEND N small messages to INBOX with imaplib client A: their UIDs."""
+    uids = []
+    for i in range(n):
+        typ, data = a.append("INBOX", None, None, f"Subject: {tag}{i}\r\n\r\nbody {i}\r\n".encode())
+        assert typ == "OK", data
+        uids.append(int(re.search(rb"APPENDUID \d+ (\d+)", data[0]).group(1)))
+    return uids
+
+
 def test_qresync_resync(user):
     addr, pw = user
 
     def run():
         a = ie.connect(addr, pw)
-        uids = []
-        for i in range(8):
-            typ, data = a.append("INBOX", None, None,
-                                 f"Subject: m{i}\r\n\r\nbody {i}\r\n".encode())
-            assert typ == "OK", data
-            uids.append(int(re.search(rb"APPENDUID \d+ (\d+)", data[0]).group(1)))
+        uids = _append_some(a, 8, "m")
         # B syncs once and goes away
         b = ie.Raw()
         _login(b, addr, pw)
@@ -303,11 +308,7 @@ def test_qresync_below_the_pruned_history(short_history):
 
     def run():
         a = ie.connect(addr, pw)
-        uids = []
-        for i in range(10):
-            typ, data = a.append("INBOX", None, None, f"Subject: h{i}\r\n\r\nbody {i}\r\n".encode())
-            assert typ == "OK", data
-            uids.append(int(re.search(rb"APPENDUID \d+ (\d+)", data[0]).group(1)))
+        uids = _append_some(a, 10, "h")
         b = ie.Raw()
         _login(b, addr, pw)
         sel = b.cmd("s", "SELECT INBOX")
