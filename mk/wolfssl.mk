@@ -57,6 +57,10 @@ WOLFSSL_LIB := $(WOLFSSL_PREFIX)/lib/libwolfssl.a
 # anon, NULL, RC4 and CCM are compiled in (as in Debian's build) only so that
 # test_tls's client can offer them and check that our servers refuse them:
 # ns_tls.c's suite list never names them.
+# --enable-pkcallbacks (HAVE_PK_CALLBACKS): the seam through which
+# netstack/ns_tls_rsa*.c signs with an RSA-2048 key on CPUs with AVX-512
+# IFMA (docs/tls.md, "The RSA-2048 signature"). A context with no callback
+# registered behaves as before: wolfSSL uses its own code.
 WOLFSSL_CONFIGURE := --enable-static --disable-shared --with-pic \
 	--disable-examples --enable-crypttests --disable-benchmark \
 	--disable-dependency-tracking --enable-reproducible-build \
@@ -65,7 +69,7 @@ WOLFSSL_CONFIGURE := --enable-static --disable-shared --with-pic \
 	--enable-certgen --enable-keygen --enable-certext --enable-opensslextra \
 	--enable-anon --enable-nullcipher --enable-arc4 --enable-aesccm \
 	--enable-intelasm --enable-sp=yes,4096 --enable-sp-asm --enable-sp-math-all \
-	--enable-harden
+	--enable-harden --enable-pkcallbacks
 WOLFSSL_CFLAGS := -O2 -g -DSLUICE_WOLFSSL=1 -DWOLFSSL_ALT_NAMES -DHAVE_LIGHTY
 # Hardening for the compile only (not recorded in options.h, so our ASan and
 # fuzz builds do not inherit _FORTIFY_SOURCE).

@@ -313,6 +313,7 @@ static WOLFSSL_CTX *server_ctx(ns_tls_ctx_t *ctx, const ns_tls_cert_t *cert, con
 		goto fail;
 	}
 	wolfSSL_CTX_set_verify(w, WOLFSSL_VERIFY_NONE, NULL);
+	ns_tls_rsa_ctx_setup(w, cert);
 	wolfSSL_CTX_set_servername_callback(w, sni_cb);
 	wolfSSL_CTX_set_servername_arg(w, ctx);
 	if (cfg->p.no_tickets) {
@@ -372,6 +373,7 @@ static void ctx_free(ns_tls_ctx_t *ctx)
 		wolfSSL_CTX_free(ctx->srv[i]);
 	if (ctx->cli != NULL)
 		wolfSSL_CTX_free(ctx->cli);
+	ns_tls_rsa_ctx_free(ctx); /* before the RNG its keys point to */
 	if (ctx->rng_ok)
 		wc_FreeRng(&ctx->rng);
 	memset(ctx->keys, 0, sizeof(ctx->keys));

@@ -223,7 +223,8 @@ const ns_tls_config_t *ns_tls_ctx_config(const ns_tls_ctx_t *ctx);
 	X(alerts_garbage) X(records_failed) X(truncated_eof)                   \
 	X(tickets_issued) X(tickets_opened) X(tickets_renewed)                 \
 	X(tickets_rejected)                                                    \
-	X(fail_logs_suppressed) X(streams_tls)
+	X(fail_logs_suppressed) X(streams_tls)                                 \
+	X(rsa_ifma_signs) X(rsa_ifma_fallbacks)
 
 typedef struct ns_tls_stats {
 #define NS_TLS_STATS_DECLARE(name) uint64_t name;

@@ -167,6 +167,10 @@ struct ns_tls_ctx {
 	int opened_rc;
 	uint8_t opened_name[16], opened_iv[16], opened_mac[32];
 	uint8_t opened[NS_TLS_TICKET_MAX];
+	/* RSA-2048 server keys in the IFMA engine's form (ns_tls_rsa.c),
+	 * made on first use; freed with the context. */
+	struct ns_tls_rsa_key *rsa_keys[NS_TLS_CERTS_MAX];
+	unsigned n_rsa_keys;
 	ns_tls_stats_t stats;
 	uint64_t log_window;       /* start of the current second */
 	uint32_t log_count;        /* lines logged in it */
@@ -194,6 +198,18 @@ int ns_tls_ticket_cb(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ
 uint64_t ns_tls_ticket_epoch(const ns_tls_config_t *cfg, uint64_t now_us);
 /* ns_tls_ticket_key_id - the 4 bytes naming SECRET in tickets. */
 void ns_tls_ticket_key_id(const uint8_t secret[NS_TLS_TICKET_SECRET_LEN], uint8_t id_r[4]);
+
+/* ---- the RSA-2048 signer (ns_tls_rsa.c) ---- */
+
+/* ns_tls_rsa_ctx_setup - route W's RSA signatures (PSS and PKCS#1 v1.5)
+ * to the IFMA engine when CERT's key is RSA-2048 and the CPU has IFMA;
+ * otherwise leave W to wolfSSL's own signer. */
+void ns_tls_rsa_ctx_setup(WOLFSSL_CTX *w, const ns_tls_cert_t *cert);
+/* ns_tls_rsa_ssl_setup - give a server SSL the lane context its
+ * callbacks find their keys in. */
+void ns_tls_rsa_ssl_setup(WOLFSSL *ssl, ns_tls_ctx_t *ctx);
+/* ns_tls_rsa_ctx_free - zeroise and free the lane's engine keys. */
+void ns_tls_rsa_ctx_free(ns_tls_ctx_t *ctx);
 
 /* ---- certificates (ns_tls_cert.c) ---- */
 

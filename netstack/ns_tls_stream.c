@@ -418,6 +418,8 @@ int ns_tls_stream_start(ns_stream_t *st, ns_tls_ctx_t *ctx, bool server, const c
 	wolfSSL_SSLSetIOSend(t->ssl, io_send);
 	wolfSSL_SetIOReadCtx(t->ssl, st);
 	wolfSSL_SetIOWriteCtx(t->ssl, st);
+	if (server)
+		ns_tls_rsa_ssl_setup(t->ssl, ctx);
 	if (!server && sni != NULL && sni[0] != '\0') {
 		if (wolfSSL_UseSNI(t->ssl, WOLFSSL_SNI_HOST_NAME, sni, (unsigned short)strlen(sni)) !=
 		    WOLFSSL_SUCCESS)
