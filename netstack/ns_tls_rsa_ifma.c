@@ -48,50 +48,46 @@ static inline void norm(uint64_t *r, int nd)
 	r[nd - 1] += c;
 }
 
-/* The steps of one digit b[i] of amm for one operand set S (R registers
- * S##r0.., operands S##a, S##m, S##k0). The low digit's carry is computed
- * in scalar code from the lane value before the vector additions; that lane
- * is then shifted out. */
-#define AMM_LO(S, k)                                                                   \
-	S##r##k = _mm256_madd52lo_epu64(S##r##k, LD(S##a, k), S##bi);                  \
-	S##r##k = _mm256_madd52lo_epu64(S##r##k, LD(S##m, k), S##yv);
-#define AMM_HI(S, k)                                                                   \
-	S##r##k = _mm256_madd52hi_epu64(S##r##k, LD(S##a, k), S##bi);                  \
-	S##r##k = _mm256_madd52hi_epu64(S##r##k, LD(S##m, k), S##yv);
-#define AMM_SETUP(S, i)                                                                \
+/* One digit b[i] of amm for operand set S (vectors S##r0.., operands
+ * S##a, S##m, S##b, S##k0).
+ *
+ * The low digit, the one whose value picks y, is kept in scalar code (S##z
+ * holds its whole value) so that the chain from one y to the next is a
+ * few multiplications: the next low digit is lane 1 of the vector at the
+ * start of this step (read one step ahead of its use) plus this step's
+ * products landing there. The vectors' lane 0 is never read; the shift
+ * drops it and z replaces it at the end. The vector chain from step to
+ * step is two multiply-adds, the shift and an add; the high halves are
+ * summed off that chain (S##h). */
+#define AMM_SCALAR(S, i)                                                               \
 	uint64_t S##b_i = S##b[i];                                                     \
-	uint64_t S##r0s = (uint64_t)_mm_cvtsi128_si64(_mm256_castsi256_si128(S##r0)) + \
-			  ((S##a[0] * S##b_i) & M52);                                  \
-	uint64_t S##y = (S##r0s * S##k0) & M52;                                        \
-	uint64_t S##cy = (S##r0s + ((S##m[0] * S##y) & M52)) >> 52;                    \
+	uint64_t S##e1 = (uint64_t)_mm256_extract_epi64(S##r0, 1);                     \
+	unsigned __int128 S##pa = (unsigned __int128)S##a[0] * S##b_i;                 \
+	uint64_t S##v = S##z + ((uint64_t)S##pa & M52);                                \
+	uint64_t S##y = (S##v * S##k0) & M52;                                          \
+	unsigned __int128 S##pm = (unsigned __int128)S##m[0] * S##y;                   \
+	S##z = S##e1 + ((S##a[1] * S##b_i) & M52) + ((S##m[1] * S##y) & M52) +         \
+	       (uint64_t)(S##pa >> 52) + (uint64_t)(S##pm >> 52) +                     \
+	       ((S##v + ((uint64_t)S##pm & M52)) >> 52);                               \
 	__m256i S##bi = _mm256_set1_epi64x((long long)S##b_i);                         \
 	__m256i S##yv = _mm256_set1_epi64x((long long)S##y);
-
+#define AMM_LO(S, k)                                                                   \
+	__m256i S##l##k = _mm256_madd52lo_epu64(S##r##k, LD(S##a, k), S##bi);          \
+	S##l##k = _mm256_madd52lo_epu64(S##l##k, LD(S##m, k), S##yv);                  \
+	__m256i S##h##k = _mm256_madd52hi_epu64(zero, LD(S##a, k), S##bi);             \
+	S##h##k = _mm256_madd52hi_epu64(S##h##k, LD(S##m, k), S##yv);
+#define SH(S, k, k1) S##r##k = _mm256_add_epi64(_mm256_alignr_epi64(S##l##k1, S##l##k, 1), S##h##k);
 #define SHIFT5(S)                                                                      \
-	S##r0 = _mm256_alignr_epi64(S##r1, S##r0, 1);                                  \
-	S##r1 = _mm256_alignr_epi64(S##r2, S##r1, 1);                                  \
-	S##r2 = _mm256_alignr_epi64(S##r3, S##r2, 1);                                  \
-	S##r3 = _mm256_alignr_epi64(S##r4, S##r3, 1);                                  \
-	S##r4 = _mm256_alignr_epi64(zero, S##r4, 1);                                   \
-	S##r0 = _mm256_add_epi64(S##r0, _mm256_set_epi64x(0, 0, 0, (long long)S##cy));
+	SH(S, 0, 1) SH(S, 1, 2) SH(S, 2, 3) SH(S, 3, 4)                                \
+	S##r4 = _mm256_add_epi64(_mm256_alignr_epi64(zero, S##l4, 1), S##h4);
 #define SHIFT10(S)                                                                     \
-	S##r0 = _mm256_alignr_epi64(S##r1, S##r0, 1);                                  \
-	S##r1 = _mm256_alignr_epi64(S##r2, S##r1, 1);                                  \
-	S##r2 = _mm256_alignr_epi64(S##r3, S##r2, 1);                                  \
-	S##r3 = _mm256_alignr_epi64(S##r4, S##r3, 1);                                  \
-	S##r4 = _mm256_alignr_epi64(S##r5, S##r4, 1);                                  \
-	S##r5 = _mm256_alignr_epi64(S##r6, S##r5, 1);                                  \
-	S##r6 = _mm256_alignr_epi64(S##r7, S##r6, 1);                                  \
-	S##r7 = _mm256_alignr_epi64(S##r8, S##r7, 1);                                  \
-	S##r8 = _mm256_alignr_epi64(S##r9, S##r8, 1);                                  \
-	S##r9 = _mm256_alignr_epi64(zero, S##r9, 1);                                   \
-	S##r0 = _mm256_add_epi64(S##r0, _mm256_set_epi64x(0, 0, 0, (long long)S##cy));
+	SH(S, 0, 1) SH(S, 1, 2) SH(S, 2, 3) SH(S, 3, 4) SH(S, 4, 5) SH(S, 5, 6)        \
+	SH(S, 6, 7) SH(S, 7, 8) SH(S, 8, 9)                                            \
+	S##r9 = _mm256_add_epi64(_mm256_alignr_epi64(zero, S##l9, 1), S##h9);
 
 #define DECL_R(k) __m256i Xr##k = _mm256_setzero_si256(), Yr##k = _mm256_setzero_si256();
 #define LO_X(k) AMM_LO(X, k)
 #define LO_Y(k) AMM_LO(Y, k)
-#define HI_X(k) AMM_HI(X, k)
-#define HI_Y(k) AMM_HI(Y, k)
 #define STORE_X(k) ST(Xout, k, Xr##k);
 #define STORE_Y(k) ST(Yout, k, Yr##k);
 
@@ -103,20 +99,21 @@ static IFMA_FN void amm20_x2(uint64_t *Xout, const uint64_t *Xa, const uint64_t 
 			     const uint64_t *Yb, const uint64_t *Ym, uint64_t Yk0)
 {
 	const __m256i zero = _mm256_setzero_si256();
+	uint64_t Xz = 0, Yz = 0;
 	REP5(DECL_R)
 
 	for (int i = 0; i < 20; i++) {
-		AMM_SETUP(X, i)
-		AMM_SETUP(Y, i)
+		AMM_SCALAR(X, i)
+		AMM_SCALAR(Y, i)
 		REP5(LO_X)
 		REP5(LO_Y)
 		SHIFT5(X)
 		SHIFT5(Y)
-		REP5(HI_X)
-		REP5(HI_Y)
 	}
 	REP5(STORE_X)
 	REP5(STORE_Y)
+	Xout[0] = Xz;
+	Yout[0] = Yz;
 	norm(Xout, 20);
 	norm(Yout, 20);
 }
@@ -128,15 +125,16 @@ static IFMA_FN void amm40(uint64_t *Xout, const uint64_t *Xa, const uint64_t *Xb
 			  const uint64_t *Xm, uint64_t Xk0)
 {
 	const __m256i zero = _mm256_setzero_si256();
+	uint64_t Xz = 0;
 	REP10(DECL_X)
 
 	for (int i = 0; i < 40; i++) {
-		AMM_SETUP(X, i)
+		AMM_SCALAR(X, i)
 		REP10(LO_X)
 		SHIFT10(X)
-		REP10(HI_X)
 	}
 	REP10(STORE_X)
+	Xout[0] = Xz;
 	norm(Xout, 40);
 }
 
