@@ -34,6 +34,7 @@
 #include "ns.h"
 #include "ns_stream.h"
 #include "ns_tls.h"
+#include "ns_tls_rsa.h"
 #include "sl_err.h"
 #include "sl_log.h"
 #include "sl_time.h"
@@ -988,6 +989,12 @@ static void test_sni_selects_certificate(void **state)
 				assert_string_equal(fx.srv[0].info.sni, rows[i].sni);
 			if (rows[i].idx == 1 && v == 12)
 				assert_non_null(strstr(fx.srv[0].info.cipher, "ECDHE-RSA-"));
+			/* The RSA-2048 certificate signs with the IFMA engine
+			 * where the CPU has it (the client checked the
+			 * signature); the ECDSA ones never reach it. */
+			assert_int_equal(srv_stats(&fx).rsa_ifma_signs,
+					 rows[i].idx == 1 && ns_tls_rsa_ifma_cpu() ? 1 : 0);
+			assert_int_equal(srv_stats(&fx).rsa_ifma_fallbacks, 0);
 			rc_free(&r);
 			fx_fini(&fx);
 		}
