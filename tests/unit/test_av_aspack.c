@@ -139,8 +139,7 @@ static void test_stream_byte_for_byte(void **state)
 	assert_true(slen < wn);
 	f = as_file(b.o, slen, (uint32_t)wn, &flen);
 	pc_seed("pe_aspack", f, flen);
-	rec_init(&r, 1u << 20);
-	assert_int_equal(av_dec_pepack(sl_slice_make(f, flen), "a.exe", &r.e), 0);
+	pc_run(&r, f, flen, "a.exe");
 	assert_int_equal(r.e.broken, 0);
 	assert_int_equal(r.n, 1);
 	assert_string_equal(r.name[0], "aspack-unpacked");
@@ -158,8 +157,7 @@ static void test_stream_byte_for_byte(void **state)
 	pc_hostile(f, flen, 7, 0x80, 2000);
 	/* the entry code without its PUSH 0 / RET: not ASPack */
 	f[PC_HDR + 0x1000 + 1 + 0x3b9] = 0x90;
-	rec_init(&r, 1u << 20);
-	assert_int_equal(av_dec_pepack(sl_slice_make(f, flen), "a.exe", &r.e), 0);
+	pc_run(&r, f, flen, "a.exe");
 	assert_true(r.n == 0 && r.e.broken == 0);
 	rec_free(&r);
 	free(f);
@@ -181,8 +179,7 @@ static void test_broken(void **state)
 	for (uint32_t i = 0; i < 757; i++)
 		put(&b, i < 511 ? 9 : i < 721 ? 0 : i < 723 ? 1 : i < 749 ? 0 : 3, 4);
 	f = as_file(b.o, (b.nbits + 7) / 8, 1000, &flen);
-	rec_init(&r, 1u << 20);
-	assert_int_equal(av_dec_pepack(sl_slice_make(f, flen), "a.exe", &r.e), 0);
+	pc_run(&r, f, flen, "a.exe");
 	assert_int_equal(r.e.broken, 1);
 	rec_free(&r);
 	free(f);
@@ -192,8 +189,7 @@ static void test_broken(void **state)
 	put(&b, 'x', 9);
 	put_match(&b, 40 + 2, 4);
 	f = as_file(b.o, (b.nbits + 7) / 8, 1000, &flen);
-	rec_init(&r, 1u << 20);
-	assert_int_equal(av_dec_pepack(sl_slice_make(f, flen), "a.exe", &r.e), 0);
+	pc_run(&r, f, flen, "a.exe");
 	assert_int_equal(r.e.broken, 1);
 	assert_int_equal(r.n, 1);
 	assert_int_equal(r.data[0][0x1000], 'x');
@@ -203,8 +199,7 @@ static void test_broken(void **state)
 		pc_put32(f + PC_HDR + 0x1000 + k, 0x1000);
 		pc_put32(f + PC_HDR + 0x1000 + k + 4, 1);
 	}
-	rec_init(&r, 1u << 20);
-	assert_int_equal(av_dec_pepack(sl_slice_make(f, flen), "a.exe", &r.e), 0);
+	pc_run(&r, f, flen, "a.exe");
 	assert_true(r.e.broken >= 1);
 	rec_free(&r);
 	free(f);
@@ -214,24 +209,17 @@ static void test_sample(void **state)
 {
 	size_t len;
 	uint8_t *p = sample("clam-aspack.exe", &len);
-	scan_fx_t f;
 	rec_t r;
 
 	(void)state;
 	if (p == NULL)
 		return;
-	rec_init(&r, 1u << 20);
-	assert_int_equal(av_dec_pepack(sl_slice_make(p, len), "clam-aspack.exe", &r.e), 0);
-	assert_int_equal(r.e.broken, 0);
-	assert_int_equal(r.n, 1);
+	pc_sample_one(&r, p, len, "clam-aspack.exe");
 	assert_null(memmem(p, len, "CLAMessageBoxA", 14));
 	assert_non_null(memmem(r.data[0], r.len[0], "CLAMessageBoxA", 14));
 	assert_non_null(memmem(r.data[0], r.len[0], "This is a ClamAV test file", 26));
 	rec_free(&r);
-	scan_fx_open_pol(&f, NULL, 0);
-	expect_verdict(scan_fx_run(&f, "clam-aspack.exe", p, len), FLT_AV_INFECTED, "Sluice.Test.ClamExe.Body",
-		       "clam-aspack.exe/aspack-unpacked");
-	scan_fx_close(&f);
+	pc_sample_verdict(p, len, "clam-aspack.exe", "clam-aspack.exe/aspack-unpacked");
 	pc_hostile(p, len, 5, 0x80, 3000);
 	free(p);
 }

@@ -172,8 +172,7 @@ static void test_aplib_byte_for_byte(void **state)
 	pc_put32(data + dn, 0), dn += 4;
 	f = mew_file(0x154, data, dn, 0, &flen);
 	pc_seed("pe_mew", f, flen);
-	rec_init(&r, 1u << 20);
-	assert_int_equal(av_dec_pepack(sl_slice_make(f, flen), "m.exe", &r.e), 0);
+	pc_run(&r, f, flen, "m.exe");
 	assert_int_equal(r.e.broken, 0);
 	assert_int_equal(r.n, 1);
 	assert_string_equal(r.name[0], "mew-unpacked");
@@ -189,8 +188,7 @@ static void test_aplib_byte_for_byte(void **state)
 	pc_hostile(f, flen, 5, 0x80, 2000);
 	/* a jump to elsewhere in the header: not MEW */
 	pc_put32(f + PC_HDR + 1, 0x160 - (0x3000 + 5));
-	rec_init(&r, 1u << 20);
-	assert_int_equal(av_dec_pepack(sl_slice_make(f, flen), "m.exe", &r.e), 0);
+	pc_run(&r, f, flen, "m.exe");
 	assert_true(r.n == 0 && r.e.broken == 0);
 	rec_free(&r);
 	free(f);
@@ -215,8 +213,7 @@ static void test_aplib_broken(void **state)
 	memcpy(data + 12, a.o, a.n);
 	dn = 12 + a.n;
 	f = mew_file(0x154, data, dn, 0, &flen);
-	rec_init(&r, 1u << 20);
-	assert_int_equal(av_dec_pepack(sl_slice_make(f, flen), "m.exe", &r.e), 0);
+	pc_run(&r, f, flen, "m.exe");
 	assert_int_equal(r.e.broken, 1);
 	assert_int_equal(r.n, 1);
 	assert_int_equal(r.data[0][0x1000], 'x');
@@ -229,8 +226,7 @@ static void test_aplib_broken(void **state)
 		ap_lit(&a, 'y');
 	memcpy(data + 12, a.o, a.n);
 	f = mew_file(0x154, data, 12 + a.n, 0, &flen);
-	rec_init(&r, 1u << 20);
-	assert_int_equal(av_dec_pepack(sl_slice_make(f, flen), "m.exe", &r.e), 0);
+	pc_run(&r, f, flen, "m.exe");
 	assert_int_equal(r.e.broken, 1);
 	rec_free(&r);
 	free(f);
@@ -293,8 +289,7 @@ static void test_lzma_stage(void **state)
 	/* the record list */
 	dn = lz_data(data, false);
 	f = mew_file(0x158, data, dn, 1, &flen);
-	rec_init(&r, 1u << 20);
-	assert_int_equal(av_dec_pepack(sl_slice_make(f, flen), "l.exe", &r.e), 0);
+	pc_run(&r, f, flen, "l.exe");
 	assert_int_equal(r.e.broken, 0);
 	assert_int_equal(r.n, 1);
 	assert_memory_equal(r.data[0] + 0x2800, "LZ", 2);
@@ -302,8 +297,7 @@ static void test_lzma_stage(void **state)
 	rec_free(&r);
 	/* a packed size past the image */
 	pc_put32(f + PC_HDR + 0x10 + dn - 4 - sizeof(lz_stream) - 1 - 4, 0x10000);
-	rec_init(&r, 1u << 20);
-	assert_int_equal(av_dec_pepack(sl_slice_make(f, flen), "l.exe", &r.e), 0);
+	pc_run(&r, f, flen, "l.exe");
 	assert_int_equal(r.e.broken, 1);
 	rec_free(&r);
 	free(f);
@@ -312,8 +306,7 @@ static void test_lzma_stage(void **state)
 	dn = lz_data(data, true);
 	f = mew_file(0x158, data, dn, 2, &flen);
 	pc_seed("pe_mew_lzma", f, flen);
-	rec_init(&r, 1u << 20);
-	assert_int_equal(av_dec_pepack(sl_slice_make(f, flen), "l.exe", &r.e), 0);
+	pc_run(&r, f, flen, "l.exe");
 	assert_int_equal(r.e.broken, 0);
 	memcpy(want, lz_plain, sizeof(want));
 	assert_int_equal(want[60], 0xe8);
@@ -328,24 +321,17 @@ static void test_sample(void **state)
 {
 	size_t len;
 	uint8_t *p = sample("clam-mew.exe", &len);
-	scan_fx_t f;
 	rec_t r;
 
 	(void)state;
 	if (p == NULL)
 		return;
-	rec_init(&r, 1u << 20);
-	assert_int_equal(av_dec_pepack(sl_slice_make(p, len), "clam-mew.exe", &r.e), 0);
-	assert_int_equal(r.e.broken, 0);
-	assert_int_equal(r.n, 1);
+	pc_sample_one(&r, p, len, "clam-mew.exe");
 	assert_null(memmem(p, len, "This is a ClamAV test file", 26));
 	assert_non_null(memmem(r.data[0], r.len[0], "This is a ClamAV test file", 26));
 	assert_non_null(memmem(r.data[0], r.len[0], "PK\3\4\x14\0\0\0\x08\0", 10));
 	rec_free(&r);
-	scan_fx_open_pol(&f, NULL, 0);
-	expect_verdict(scan_fx_run(&f, "clam-mew.exe", p, len), FLT_AV_INFECTED, "Sluice.Test.ClamExe.Body",
-		       "clam-mew.exe/mew-unpacked/embedded.zip/clam.exe");
-	scan_fx_close(&f);
+	pc_sample_verdict(p, len, "clam-mew.exe", "clam-mew.exe/mew-unpacked/embedded.zip/clam.exe");
 	pc_hostile(p, len, 1, 0x40, 3000);
 	free(p);
 }

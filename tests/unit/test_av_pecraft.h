@@ -87,6 +87,46 @@ static inline void pc_seed(const char *name, const uint8_t *f, size_t len)
 	fclose(fp);
 }
 
+/* av_dec_pepack on the LEN bytes at F into R (cap 1 MiB): it must not
+ * fail. The caller checks R, then calls rec_free. */
+static inline void pc_run(rec_t *r, const uint8_t *f, size_t len, const char *name)
+{
+	rec_init(r, 1u << 20);
+	assert_int_equal(av_dec_pepack(sl_slice_make(f, len), name, &r->e), 0);
+}
+
+/* pc_run on F that must end BROKEN times broken with N members; R is
+ * freed. */
+static inline void pc_expect(const uint8_t *f, size_t len, const char *name, int broken, uint32_t n)
+{
+	rec_t r;
+
+	pc_run(&r, f, len, name);
+	assert_int_equal(r.e.broken, broken);
+	assert_int_equal(r.n, n);
+	rec_free(&r);
+}
+
+/* The real sample P unpacks into exactly one member, not broken. The
+ * caller checks R's member, then calls rec_free. */
+static inline void pc_sample_one(rec_t *r, const uint8_t *p, size_t len, const char *name)
+{
+	pc_run(r, p, len, name);
+	assert_int_equal(r->e.broken, 0);
+	assert_int_equal(r->n, 1);
+}
+
+/* The full scan (no attachment policy: a PE is itself blocked by it) of
+ * the sample P finds the ClamAV test body at WHERE (NULL: anywhere). */
+static inline void pc_sample_verdict(const uint8_t *p, size_t len, const char *name, const char *where)
+{
+	scan_fx_t f;
+
+	scan_fx_open_pol(&f, NULL, 0);
+	expect_verdict(scan_fx_run(&f, name, p, len), FLT_AV_INFECTED, "Sluice.Test.ClamExe.Body", where);
+	scan_fx_close(&f);
+}
+
 /* Every prefix (step STEP) and NMUT random corruptions past SKIP of the
  * file P: no crash, no error but SL_ENOMEM, no member over the cap. */
 static inline void pc_hostile(const uint8_t *p, size_t len, size_t step, size_t skip, int nmut)

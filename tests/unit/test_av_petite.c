@@ -164,8 +164,7 @@ static void test_stream_byte_for_byte(void **state)
 	assert_int_equal(b.left, 0);
 	f = pt_file(b.o, b.n, total, &flen);
 	pc_seed("pe_petite", f, flen);
-	rec_init(&r, 1u << 20);
-	assert_int_equal(av_dec_pepack(sl_slice_make(f, flen), "p.exe", &r.e), 0);
+	pc_run(&r, f, flen, "p.exe");
 	assert_int_equal(r.e.broken, 0);
 	assert_int_equal(r.n, 1);
 	assert_string_equal(r.name[0], "petite-unpacked");
@@ -181,8 +180,7 @@ static void test_stream_byte_for_byte(void **state)
 	/* truncated: the stream's second half is gone (the move brought
 	 * zeros): broken or wrong bytes, never past the image */
 	memset(f + PC_HDR + 0x400 + b.n / 2, 0, b.n - b.n / 2);
-	rec_init(&r, 1u << 20);
-	assert_int_equal(av_dec_pepack(sl_slice_make(f, flen), "p.exe", &r.e), 0);
+	pc_run(&r, f, flen, "p.exe");
 	assert_true(r.e.broken == 1 || memcmp(r.data[0] + 0x1000, want, total) != 0);
 	rec_free(&r);
 	free(f);
@@ -200,8 +198,7 @@ static void test_broken(void **state)
 	pe_init(&b, 100, 'a');
 	pe_match(&b, 0x5000, 10);
 	f = pt_file(b.o, b.n, 100, &flen);
-	rec_init(&r, 1u << 20);
-	assert_int_equal(av_dec_pepack(sl_slice_make(f, flen), "p.exe", &r.e), 0);
+	pc_run(&r, f, flen, "p.exe");
 	assert_int_equal(r.e.broken, 1);
 	assert_int_equal(r.n, 1); /* what was unpacked is scanned */
 	assert_int_equal(r.data[0][0x1000], 'a');
@@ -209,8 +206,7 @@ static void test_broken(void **state)
 	rec = f + PC_HDR + 0x1b8; /* .text has no raw data: .petite comes first */
 	/* a move out of the image */
 	pc_put32(rec + 8, 0xfffffff0u);
-	rec_init(&r, 1u << 20);
-	assert_int_equal(av_dec_pepack(sl_slice_make(f, flen), "p.exe", &r.e), 0);
+	pc_run(&r, f, flen, "p.exe");
 	assert_int_equal(r.e.broken, 1);
 	rec_free(&r);
 	/* a list that never ends: records of "unpack 0 bytes" up to the end
@@ -219,14 +215,12 @@ static void test_broken(void **state)
 		pc_put32(rec + 16 * k, 0x1000);
 		pc_put32(rec + 16 * k + 4, 0);
 	}
-	rec_init(&r, 1u << 20);
-	assert_int_equal(av_dec_pepack(sl_slice_make(f, flen), "p.exe", &r.e), 0);
+	pc_run(&r, f, flen, "p.exe");
 	assert_true(r.e.broken >= 1);
 	rec_free(&r);
 	/* level 0 ("store only") is another format: not taken */
 	pc_put32(f + PC_HDR + 0x40 + 0x80, 0x163c988du);
-	rec_init(&r, 1u << 20);
-	assert_int_equal(av_dec_pepack(sl_slice_make(f, flen), "p.exe", &r.e), 0);
+	pc_run(&r, f, flen, "p.exe");
 	assert_true(r.n == 0 && r.e.broken == 0);
 	rec_free(&r);
 	free(f);
@@ -236,24 +230,17 @@ static void test_sample(void **state)
 {
 	size_t len;
 	uint8_t *p = sample("clam-petite.exe", &len);
-	scan_fx_t f;
 	rec_t r;
 
 	(void)state;
 	if (p == NULL)
 		return;
-	rec_init(&r, 1u << 20);
-	assert_int_equal(av_dec_pepack(sl_slice_make(p, len), "clam-petite.exe", &r.e), 0);
-	assert_int_equal(r.e.broken, 0);
-	assert_int_equal(r.n, 1);
+	pc_sample_one(&r, p, len, "clam-petite.exe");
 	assert_null(memmem(p, len, "This is a ClamAV test file", 26));
 	assert_non_null(memmem(r.data[0], r.len[0], "This is a ClamAV test file", 26));
 	assert_non_null(memmem(r.data[0], r.len[0], "PK\3\4\x14\0\0\0\x08\0", 10));
 	rec_free(&r);
-	scan_fx_open_pol(&f, NULL, 0);
-	expect_verdict(scan_fx_run(&f, "clam-petite.exe", p, len), FLT_AV_INFECTED, "Sluice.Test.ClamExe.Body",
-		       "clam-petite.exe/petite-unpacked/embedded.zip/clam.exe");
-	scan_fx_close(&f);
+	pc_sample_verdict(p, len, "clam-petite.exe", "clam-petite.exe/petite-unpacked/embedded.zip/clam.exe");
 	pc_hostile(p, len, 3, 0x80, 3000);
 	free(p);
 }

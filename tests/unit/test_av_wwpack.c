@@ -177,8 +177,7 @@ static void test_stream_byte_for_byte(void **state)
 	slen = we_done(&b);
 	assert_true(wn <= sizeof(want));
 	f = ww_pe(b.o, slen, 1, false, &flen);
-	rec_init(&r, 1u << 20);
-	assert_int_equal(av_dec_pepack(sl_slice_make(f, flen), "w.exe", &r.e), 0);
+	pc_run(&r, f, flen, "w.exe");
 	assert_int_equal(r.e.broken, 0);
 	assert_int_equal(r.n, 1);
 	assert_string_equal(r.name[0], "wwpack-unpacked");
@@ -196,8 +195,7 @@ static void test_stream_byte_for_byte(void **state)
 	/* a stub whose "original" entry point is itself: the member gets 0,
 	 * so it is not unpacked again, level after level */
 	pc_put32(f + PC_HDR + 0x200 + 0x295, 0u - 0x299);
-	rec_init(&r, 1u << 20);
-	assert_int_equal(av_dec_pepack(sl_slice_make(f, flen), "w.exe", &r.e), 0);
+	pc_run(&r, f, flen, "w.exe");
 	assert_int_equal(r.n, 1);
 	assert_int_equal(av_le32(r.data[0] + PC_PE + 24 + 16), 0);
 	rec_free(&r);
@@ -221,8 +219,7 @@ static void test_stream_byte_for_byte(void **state)
 	 * past the limit */
 	free(f);
 	f = ww_pe(b.o, slen, 40, true, &flen);
-	rec_init(&r, 1u << 20);
-	assert_int_equal(av_dec_pepack(sl_slice_make(f, flen), "w.exe", &r.e), 0);
+	pc_run(&r, f, flen, "w.exe");
 	assert_true(r.e.broken >= 1);
 	assert_int_equal(r.n, 1);
 	rec_free(&r);
@@ -244,8 +241,7 @@ static void test_broken_streams(void **state)
 	we_end(&b);
 	slen = we_done(&b);
 	f = ww_pe(b.o, slen, 1, false, &flen);
-	rec_init(&r, 1u << 20);
-	assert_int_equal(av_dec_pepack(sl_slice_make(f, flen), "w.exe", &r.e), 0);
+	pc_run(&r, f, flen, "w.exe");
 	assert_int_equal(r.e.broken, 1);
 	assert_int_equal(r.n, 1);
 	assert_int_equal(r.data[0][0x1000], 'a');
@@ -257,24 +253,18 @@ static void test_broken_streams(void **state)
 		we_lit(&b, 'x');
 	slen = we_done(&b);
 	f = ww_pe(b.o, slen, 1, false, &flen);
-	rec_init(&r, 1u << 20);
-	assert_int_equal(av_dec_pepack(sl_slice_make(f, flen), "w.exe", &r.e), 0);
+	pc_run(&r, f, flen, "w.exe");
 	assert_int_equal(r.e.broken, 1);
 	assert_int_equal(r.n, 1);
 	assert_memory_equal(r.data[0] + 0x1000, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 40);
 	rec_free(&r);
 	/* only the first look matches (the code at +0x68 differs): not ours */
 	f[PC_HDR + 0x200 * 1 + 0x68] ^= 0xff; /* .text takes one 0x200 page here */
-	rec_init(&r, 1u << 20);
-	assert_int_equal(av_dec_pepack(sl_slice_make(f, flen), "w.exe", &r.e), 0);
-	assert_int_equal(r.n, 0);
-	assert_int_equal(r.e.broken, 0);
-	rec_free(&r);
+	pc_expect(f, flen, "w.exe", 0, 0);
 	/* a block larger than the image */
 	f[PC_HDR + 0x200 + 0x68] ^= 0xff;
 	pc_put32(f + PC_HDR + 0x200 + 0x2a1 + 8, 0x40000000u);
-	rec_init(&r, 1u << 20);
-	assert_int_equal(av_dec_pepack(sl_slice_make(f, flen), "w.exe", &r.e), 0);
+	pc_run(&r, f, flen, "w.exe");
 	assert_int_equal(r.e.broken, 1);
 	rec_free(&r);
 	pc_hostile(f, flen, 1, 0x80, 2000);
@@ -291,18 +281,12 @@ static void test_sample(void **state)
 	(void)state;
 	if (p == NULL)
 		return;
-	rec_init(&r, 1u << 20);
-	assert_int_equal(av_dec_pepack(sl_slice_make(p, len), "clam-wwpack.exe", &r.e), 0);
-	assert_int_equal(r.e.broken, 0);
-	assert_int_equal(r.n, 1);
+	pc_sample_one(&r, p, len, "clam-wwpack.exe");
 	/* the packed section held a zip of clam.exe: it is in clear now */
 	assert_non_null(memmem(r.data[0], r.len[0], "PK\3\4\x14\0\0\0\x08\0", 10));
 	assert_non_null(memmem(r.data[0], r.len[0], "clam.exe", 8));
 	rec_free(&r);
-	scan_fx_open_pol(&f, NULL, 0);
-	expect_verdict(scan_fx_run(&f, "clam-wwpack.exe", p, len), FLT_AV_INFECTED, "Sluice.Test.ClamExe.Body",
-		       "clam-wwpack.exe/wwpack-unpacked/embedded.zip/clam.exe");
-	scan_fx_close(&f);
+	pc_sample_verdict(p, len, "clam-wwpack.exe", "clam-wwpack.exe/wwpack-unpacked/embedded.zip/clam.exe");
 	pc_hostile(p, len, 3, 0x80, 3000);
 	/* a 4 KiB file that declares a 24 MiB section: the image is built
 	 * within max_file, and the expansion ratio refuses it */

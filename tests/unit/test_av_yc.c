@@ -189,25 +189,16 @@ static void test_broken_decryptor(void **state)
 	(void)state;
 	/* an instruction the generated code never uses (INC EAX) */
 	f[l1 + 0x20] = 0x40;
-	rec_init(&r, 1u << 20);
-	assert_int_equal(av_dec_pepack(sl_slice_make(f, len), "y.exe", &r.e), 0);
-	assert_int_equal(r.e.broken, 1);
-	assert_int_equal(r.n, 0);
-	rec_free(&r);
+	pc_expect(f, len, "y.exe", 1, 0);
 	/* a jump to itself */
 	f[l1 + 0x20] = 0xeb, f[l1 + 0x21] = 0xfe;
-	rec_init(&r, 1u << 20);
-	assert_int_equal(av_dec_pepack(sl_slice_make(f, len), "y.exe", &r.e), 0);
+	pc_run(&r, f, len, "y.exe");
 	assert_int_equal(r.e.broken, 1);
 	rec_free(&r);
 	/* a layer-1 length out of its range: not taken for yC */
 	f[l1 + 0x20] = 0x90, f[l1 + 0x21] = 0x90;
 	pc_put32(f + PC_HDR + 0x400 + 0x60 + 0x14, 0x402000 + 0x100);
-	rec_init(&r, 1u << 20);
-	assert_int_equal(av_dec_pepack(sl_slice_make(f, len), "y.exe", &r.e), 0);
-	assert_int_equal(r.e.broken, 0);
-	assert_int_equal(r.n, 0);
-	rec_free(&r);
+	pc_expect(f, len, "y.exe", 0, 0);
 	free(f);
 }
 
@@ -221,10 +212,7 @@ static void test_sample(void **state)
 	(void)state;
 	if (p == NULL)
 		return;
-	rec_init(&r, 1u << 20);
-	assert_int_equal(av_dec_pepack(sl_slice_make(p, len), "clam-yc.exe", &r.e), 0);
-	assert_int_equal(r.e.broken, 0);
-	assert_int_equal(r.n, 1);
+	pc_sample_one(&r, p, len, "clam-yc.exe");
 	/* under yC, a UPX file: UPX unpacks the decrypted file, not the
 	 * encrypted one */
 	assert_non_null(memmem(r.data[0], r.len[0], "UPX!", 4));
