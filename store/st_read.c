@@ -757,15 +757,18 @@ int st_msg_get(st_reader_t *rd, uint64_t mailbox_id, uint32_t uid, st_msg_info_t
 	return rc;
 }
 
-int st_msg_uids(st_reader_t *rd, uint64_t mailbox_id, uint32_t lo, uint32_t hi,
-		int (*cb)(void *ctx, uint32_t uid), void *ctx)
+/* Walk the messages of MBOX with LO <= uid <= HI in uid order in one
+ * read transaction, calling FN with each uid and its ST_DB_MSG record; a
+ * nonzero FN return stops the walk and is returned. */
+static int msg_walk(st_reader_t *rd, uint64_t mbox, uint32_t lo, uint32_t hi,
+		    int (*fn)(uint64_t mbox, uint32_t uid, MDB_val *v, void *ctx), void *ctx)
 {
 	uint8_t kb[12];
 	MDB_cursor *cur;
 	MDB_val k, v;
 	int rc = 0, crc = 0;
 
-	st_be64_put(kb, mailbox_id);
+	st_be64_put(kb, mbox);
 	st_be32_put(kb + 8, lo);
 	READ_BEGIN(rd, txn);
 	rc = cursor(rd, txn, ST_DB_MSG, &cur);
@@ -774,12 +777,12 @@ int st_msg_uids(st_reader_t *rd, uint64_t mailbox_id, uint32_t lo, uint32_t hi,
 		for (crc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); crc == 0;
 		     crc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 			uint32_t uid;
-			if (k.mv_size != 12 || st_be64_get(k.mv_data) != mailbox_id)
+			if (k.mv_size != 12 || st_be64_get(k.mv_data) != mbox)
 				break;
 			uid = st_be32_get((const uint8_t *)k.mv_data + 8);
 			if (uid > hi)
 				break;
-			rc = cb(ctx, uid);
+			rc = fn(mbox, uid, &v, ctx);
 			if (rc != 0)
 				break;
 		}
@@ -790,40 +793,47 @@ int st_msg_uids(st_reader_t *rd, uint64_t mailbox_id, uint32_t lo, uint32_t hi,
 	return rc;
 }
 
+struct msg_uids_walk {
+	int (*cb)(void *ctx, uint32_t uid);
+	void *ctx;
+};
+
+static int msg_uids_fn(uint64_t mbox, uint32_t uid, MDB_val *v, void *ctx)
+{
+	struct msg_uids_walk *w = ctx;
+
+	(void)mbox, (void)v;
+	return w->cb(w->ctx, uid);
+}
+
+int st_msg_uids(st_reader_t *rd, uint64_t mailbox_id, uint32_t lo, uint32_t hi,
+		int (*cb)(void *ctx, uint32_t uid), void *ctx)
+{
+	struct msg_uids_walk w = {cb, ctx};
+
+	return msg_walk(rd, mailbox_id, lo, hi, msg_uids_fn, &w);
+}
+
+struct msg_list_walk {
+	int (*cb)(void *ctx, const st_msg_info_t *m);
+	void *ctx;
+};
+
+static int msg_list_fn(uint64_t mbox, uint32_t uid, MDB_val *v, void *ctx)
+{
+	struct msg_list_walk *w = ctx;
+	st_msg_info_t info;
+	int rc = msg_fill(mbox, uid, v, &info);
+
+	return rc != 0 ? rc : w->cb(w->ctx, &info);
+}
+
 int st_msg_list(st_reader_t *rd, uint64_t mailbox_id, uint32_t lo, uint32_t hi,
 		int (*cb)(void *ctx, const st_msg_info_t *m), void *ctx)
 {
-	uint8_t kb[12];
-	st_msg_info_t info;
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc = 0, crc = 0;
+	struct msg_list_walk w = {cb, ctx};
 
-	st_be64_put(kb, mailbox_id);
-	st_be32_put(kb + 8, lo);
-	READ_BEGIN(rd, txn);
-	rc = cursor(rd, txn, ST_DB_MSG, &cur);
-	if (rc == 0) {
-		k = st_val(kb, 12);
-		for (crc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); crc == 0;
-		     crc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-			uint32_t uid;
-			if (k.mv_size != 12 || st_be64_get(k.mv_data) != mailbox_id)
-				break;
-			uid = st_be32_get((const uint8_t *)k.mv_data + 8);
-			if (uid > hi)
-				break;
-			rc = msg_fill(mailbox_id, uid, &v, &info);
-			if (rc == 0)
-				rc = cb(ctx, &info);
-			if (rc != 0)
-				break;
-		}
-		rc = cursor_done(rc, crc);
-		mdb_cursor_close(cur);
-	}
-	st_reader_end(rd);
-	return rc;
+	return msg_walk(rd, mailbox_id, lo, hi, msg_list_fn, &w);
 }
 
 /* Walk the 20-byte (mailbox, modseq, uid) keys of DB above SINCE. */
