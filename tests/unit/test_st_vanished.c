@@ -9,16 +9,6 @@
 
 #define VMAX 5u
 
-static void ut_check(ut_store_t *u)
-{
-	st_check_report_t rep;
-	int rc = st_store_check(u->rd, &rep);
-
-	if (rc != 0)
-		fail_msg("store check: %s: %llu problem(s), first: %s", sl_strerror(rc),
-			 (unsigned long long)rep.problems, rep.first_problem);
-}
-
 static void reopen_with(ut_store_t *u, uint32_t vanished_max)
 {
 	st_store_opts_t o;
@@ -38,16 +28,6 @@ static int setup(void **state)
 	reopen_with(u, VMAX);
 	ut_domain(u, "example.com");
 	*state = u;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	ut_store_t *u = *state;
-
-	if (u->s != NULL)
-		ut_check(u);
-	ut_store_free(u);
 	return 0;
 }
 
@@ -453,15 +433,15 @@ static void test_option_range(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_prune_keeps_the_newest, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_floor_survives_a_restart, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_move_prunes_the_source, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_msg_uids_walks_present_uids, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_record_without_the_extension, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_prune_work_is_bounded, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_checker_verifies_the_floor, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_extension_is_corrupt, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_option_range, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prune_keeps_the_newest, setup, ut_teardown_checked),
+		cmocka_unit_test_setup_teardown(test_floor_survives_a_restart, setup, ut_teardown_checked),
+		cmocka_unit_test_setup_teardown(test_move_prunes_the_source, setup, ut_teardown_checked),
+		cmocka_unit_test_setup_teardown(test_msg_uids_walks_present_uids, setup, ut_teardown_checked),
+		cmocka_unit_test_setup_teardown(test_record_without_the_extension, setup, ut_teardown_checked),
+		cmocka_unit_test_setup_teardown(test_prune_work_is_bounded, setup, ut_teardown_checked),
+		cmocka_unit_test_setup_teardown(test_checker_verifies_the_floor, setup, ut_teardown_checked),
+		cmocka_unit_test_setup_teardown(test_bad_extension_is_corrupt, setup, ut_teardown_checked),
+		cmocka_unit_test_setup_teardown(test_option_range, setup, ut_teardown_checked),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,31 +7,10 @@
 #include "test_store_util.h"
 #include "st_private.h"
 
-/* Every test ends with a consistent store. */
-static void ut_check(ut_store_t *u)
-{
-	st_check_report_t rep;
-	int rc = st_store_check(u->rd, &rep);
-
-	if (rc != 0)
-		fail_msg("store check: %s: %llu problem(s), first: %s", sl_strerror(rc),
-			 (unsigned long long)rep.problems, rep.first_problem);
-}
-
 static int setup(void **state)
 {
 	sl_log_set_level(SL_LOG_WARN);
 	*state = ut_store_new();
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	ut_store_t *u = *state;
-
-	if (u->s != NULL)
-		ut_check(u);
-	ut_store_free(u);
 	return 0;
 }
 
@@ -1635,29 +1614,29 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mailbox_name_validation),
 		cmocka_unit_test(test_address_canonical_forms),
-		cmocka_unit_test_setup_teardown(test_domain_add_del_list, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_user_lifecycle, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_alias_expansion, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mailbox_create_hierarchy, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mailbox_rename_hierarchy, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mailbox_rename_inbox, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mailbox_delete_with_messages, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_subscriptions_and_roles, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_domain_add_del_list, setup, ut_teardown_checked),
+		cmocka_unit_test_setup_teardown(test_user_lifecycle, setup, ut_teardown_checked),
+		cmocka_unit_test_setup_teardown(test_alias_expansion, setup, ut_teardown_checked),
+		cmocka_unit_test_setup_teardown(test_mailbox_create_hierarchy, setup, ut_teardown_checked),
+		cmocka_unit_test_setup_teardown(test_mailbox_rename_hierarchy, setup, ut_teardown_checked),
+		cmocka_unit_test_setup_teardown(test_mailbox_rename_inbox, setup, ut_teardown_checked),
+		cmocka_unit_test_setup_teardown(test_mailbox_delete_with_messages, setup, ut_teardown_checked),
+		cmocka_unit_test_setup_teardown(test_subscriptions_and_roles, setup, ut_teardown_checked),
 		cmocka_unit_test_setup_teardown(test_deliver_multi_recipient_stores_body_once, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_flags_and_modseq_ordering, setup, teardown),
+						ut_teardown_checked),
+		cmocka_unit_test_setup_teardown(test_flags_and_modseq_ordering, setup, ut_teardown_checked),
 		cmocka_unit_test_setup_teardown(test_expunge_changes_since_and_blob_free, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_uid_monotonic_across_restarts, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_copy_and_move, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_multi_mb_body_range_reads, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_body_limits, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_outbound_queue, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_quarantine_and_release, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_filter_and_config_key_spaces, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_schema_migrations, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_online_backup, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_map_grows_from_tiny, setup, teardown),
+						ut_teardown_checked),
+		cmocka_unit_test_setup_teardown(test_uid_monotonic_across_restarts, setup, ut_teardown_checked),
+		cmocka_unit_test_setup_teardown(test_copy_and_move, setup, ut_teardown_checked),
+		cmocka_unit_test_setup_teardown(test_multi_mb_body_range_reads, setup, ut_teardown_checked),
+		cmocka_unit_test_setup_teardown(test_body_limits, setup, ut_teardown_checked),
+		cmocka_unit_test_setup_teardown(test_outbound_queue, setup, ut_teardown_checked),
+		cmocka_unit_test_setup_teardown(test_quarantine_and_release, setup, ut_teardown_checked),
+		cmocka_unit_test_setup_teardown(test_filter_and_config_key_spaces, setup, ut_teardown_checked),
+		cmocka_unit_test_setup_teardown(test_schema_migrations, setup, ut_teardown_checked),
+		cmocka_unit_test_setup_teardown(test_online_backup, setup, ut_teardown_checked),
+		cmocka_unit_test_setup_teardown(test_map_grows_from_tiny, setup, ut_teardown_checked),
 		cmocka_unit_test(test_check_detects_damage),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -196,4 +196,27 @@ static inline void ut_fill(uint8_t *p, size_t n, uint64_t seed)
 	}
 }
 
+/* The consistency check (st_store_check) must pass; on failure the first
+ * problem is the message. */
+static inline void ut_check(ut_store_t *u)
+{
+	st_check_report_t rep;
+	int rc = st_store_check(u->rd, &rep);
+
+	if (rc != 0)
+		fail_msg("store check: %s: %llu problem(s), first: %s", sl_strerror(rc),
+			 (unsigned long long)rep.problems, rep.first_problem);
+}
+
+/* A cmocka teardown: a store still open must check clean, then it goes. */
+static inline int ut_teardown_checked(void **state)
+{
+	ut_store_t *u = *state;
+
+	if (u->s != NULL)
+		ut_check(u);
+	ut_store_free(u);
+	return 0;
+}
+
 #endif
