@@ -17,21 +17,21 @@ static struct tdrv *q_setup(uint32_t *uidvalidity_r)
 {
 	struct tdrv *d = td_new();
 	st_store_opts_t o;
-	st_user_info_t ui;
 	st_mailbox_info_t mi;
+	uint64_t user;
 
 	ut_store_close(d->u);
 	ut_opts(&o, d->u->path);
 	o.vanished_max = VMAX;
 	ut_store_open_opts(d->u, &o);
-	assert_int_equal(st_user_lookup(d->u->rd, TD_USER, &ui), 0);
+	user = td_inbox(d, &mi);
 	for (int i = 0; i < 12; i++) {
 		char b[64];
 
 		snprintf(b, sizeof(b), "Subject: m%d\r\n\r\nbody %d\r\n", i + 1, i + 1);
-		ut_deliver(d->u, ui.id, "INBOX", b, strlen(b), 0);
+		ut_deliver(d->u, user, "INBOX", b, strlen(b), 0);
 	}
-	assert_int_equal(st_mailbox_get(d->u->rd, ui.id, "INBOX", &mi), 0);
+	td_inbox(d, &mi);
 	assert_int_equal(mi.highestmodseq, 13);
 	*uidvalidity_r = mi.uidvalidity;
 	d->cfg.sync_on_poll = true;
@@ -50,11 +50,9 @@ static unsigned count_of(const char *out, const char *s)
 
 static uint64_t inbox_floor(struct tdrv *d)
 {
-	st_user_info_t ui;
 	st_mailbox_info_t mi;
 
-	assert_int_equal(st_user_lookup(d->u->rd, TD_USER, &ui), 0);
-	assert_int_equal(st_mailbox_get(d->u->rd, ui.id, "INBOX", &mi), 0);
+	td_inbox(d, &mi);
 	return mi.vanished_floor;
 }
 
@@ -94,15 +92,13 @@ static void test_noop_after_more_expunges_than_kept(void **state)
 	/* once more, for a QRESYNC session, with deliveries on both sides:
 	   VANISHED names exactly the UIDs gone, EXISTS counts the new one */
 	{
-		st_user_info_t ui;
 		st_mailbox_info_t mi;
 		st_uid_range_t r[3] = {{1, 1}, {10, 11}, {13, 15}};
 		st_result_t res;
+		uint64_t user = td_inbox(d, &mi);
 
-		assert_int_equal(st_user_lookup(d->u->rd, TD_USER, &ui), 0);
-		assert_int_equal(st_mailbox_get(d->u->rd, ui.id, "INBOX", &mi), 0);
 		for (int i = 0; i < 5; i++) /* UIDs 13..17, MODSEQs 30..34 */
-			ut_deliver(d->u, ui.id, "INBOX", "Subject: a\r\n\r\nx\r\n", 17, 0);
+			ut_deliver(d->u, user, "INBOX", "Subject: a\r\n\r\nx\r\n", 17, 0);
 		td_open(d, 2);
 		td_login(d, 2);
 		HAS(td_cmd(d, 2, "e ENABLE QRESYNC"), "* ENABLED CONDSTORE QRESYNC\r\n");
@@ -113,7 +109,7 @@ static void test_noop_after_more_expunges_than_kept(void **state)
 		assert_int_equal(res.err, 0);
 		assert_int_equal(res.u.expunge.count, 6);
 		assert_int_equal(inbox_floor(d), 36);
-		ut_deliver(d->u, ui.id, "INBOX", "Subject: b\r\n\r\ny\r\n", 17, 0);
+		ut_deliver(d->u, user, "INBOX", "Subject: b\r\n\r\ny\r\n", 17, 0);
 	}
 	o = td_cmd(d, 2, "n3 NOOP");
 	HAS(o, "* VANISHED 1,10:11,13:15\r\n");
@@ -137,15 +133,13 @@ static void test_qresync_select_below_the_floor(void **state)
 	uint32_t uv;
 	struct tdrv *d = q_setup(&uv);
 	st_uid_range_t r = {2, 9};
-	st_user_info_t ui;
 	st_mailbox_info_t mi;
 	st_result_t res;
 	char cmd[160];
 	const char *o;
 
 	(void)state;
-	assert_int_equal(st_user_lookup(d->u->rd, TD_USER, &ui), 0);
-	assert_int_equal(st_mailbox_get(d->u->rd, ui.id, "INBOX", &mi), 0);
+	td_inbox(d, &mi);
 	/* UIDs 2..9 expunged at 14..21; 14..17 pruned */
 	res = UT_SYNC(d->u, st_msg_expunge(d->u->c, mi.id, &r, 1, false, NULL, 0,
 					   st_admin_done, w));

@@ -248,4 +248,14 @@ static inline void td_login(struct tdrv *d, int i)
 	HAS(td_cmd(d, i, "L1 LOGIN " TD_USER " " TD_PASS), "L1 OK");
 }
 
+/* TD_USER's INBOX as the store has it now, in MI_R; returns the user id. */
+static inline uint64_t td_inbox(struct tdrv *d, st_mailbox_info_t *mi_r)
+{
+	st_user_info_t ui;
+
+	assert_int_equal(st_user_lookup(d->u->rd, TD_USER, &ui), 0);
+	assert_int_equal(st_mailbox_get(d->u->rd, ui.id, "INBOX", mi_r), 0);
+	return ui.id;
+}
+
 #endif
