@@ -12,6 +12,7 @@
  * byte, EICAR through flt_av_scan, every truncation, random corruption,
  * hostile lengths, the cap, and clam.chm from clamav-testfiles. */
 #include "test_av_dec.h"
+#include "test_av_drive.h"
 
 /* ---- an LZX bit writer and encoder ---- */
 
@@ -632,7 +633,6 @@ static void test_chm_members(void **state)
 	uint8_t *c = chm_sample(&len, &want, &slen, 1);
 	const char *what = NULL;
 	rec_t r;
-	scan_fx_t fx;
 
 	(void)state;
 	assert_true(av_container_find(sl_slice_make(c, len), &what) == av_dec_chm);
@@ -646,15 +646,9 @@ static void test_chm_members(void **state)
 	rec_expect(&r, 2, "big.bin", want + 100 + EICAR_LEN, 60000);
 	rec_expect(&r, 3, "plain.txt", "plain stored text", 17);
 	rec_free(&r);
-	scan_fx_open_pol(&fx, NULL, 0); /* the policy blocks .chm itself */
-	expect_verdict(scan_fx_run(&fx, "help.chm", c, len), FLT_AV_INFECTED, FLT_AV_EICAR_NAME, "help.chm/eicar.com");
-	scan_fx_close(&fx);
+	drv_eicar_at(c, len, "help.chm", "help.chm/eicar.com"); /* the policy blocks .chm itself */
 	/* a cap below section 1: the files that fit, then the LIMITS verdict */
-	rec_init(&r, 30000);
-	assert_int_equal(av_dec_chm(sl_slice_make(c, len), "help.chm", &r.e), 1);
-	assert_int_equal(r.n, 2);
-	assert_string_equal(r.limit, "member larger than max_file 30000 bytes");
-	rec_free(&r);
+	drv_cap(av_dec_chm, c, len, "help.chm", 30000, 2);
 	free(c);
 	free(want);
 }

@@ -8,6 +8,7 @@
  * lengths, the cap, and the three clamav-testfiles samples
  * (clam_IScab_int.exe, clam_ISmsi_int.exe, clam_ISmsi_ext.exe). */
 #include "test_av_dec.h"
+#include "test_av_drive.h"
 
 #define OVL 0x200u
 
@@ -129,7 +130,6 @@ static void test_stream(void **state)
 	size_t len;
 	uint8_t *o = is_stream_build(f, 4, &len);
 	rec_t r;
-	scan_fx_t fx;
 
 	(void)state;
 	rec_init(&r, 1 << 20);
@@ -141,15 +141,9 @@ static void test_stream(void **state)
 	rec_expect(&r, 2, "eicar.com", eicar, EICAR_LEN);
 	rec_expect(&r, 3, "small.bin", t, 2500);
 	rec_free(&r);
-	scan_fx_open_pol(&fx, NULL, 0);
-	expect_verdict(scan_fx_run(&fx, "setup.exe", o, len), FLT_AV_INFECTED, FLT_AV_EICAR_NAME, "setup.exe/eicar.com");
-	scan_fx_close(&fx);
+	drv_eicar_at(o, len, "setup.exe", "setup.exe/eicar.com");
 	/* the cap: the inflated 3000 bytes pass a 2000-byte cap */
-	rec_init(&r, 2000);
-	assert_int_equal(av_dec_ishield(sl_slice_make(o, len), "setup.exe", &r.e), 1);
-	assert_int_equal(r.n, 1);
-	assert_string_equal(r.limit, "member larger than max_file 2000 bytes");
-	rec_free(&r);
+	drv_cap(av_dec_ishield, o, len, "setup.exe", 2000, 1);
 	free(o);
 	free(t);
 }
@@ -344,7 +338,6 @@ static void test_plain_cab(void **state)
 	uint8_t *hdr, *cab, *o;
 	size_t hl, cl, len;
 	rec_t r;
-	scan_fx_t fx;
 
 	(void)state;
 	iscab_build(f, 5, &hdr, &hl, &cab, &cl);
@@ -366,9 +359,7 @@ static void test_plain_cab(void **state)
 	rec_expect(&r, 4, "eicar.com", eicar, EICAR_LEN);
 	rec_expect(&r, 5, "stored.txt", t, 300);
 	rec_free(&r);
-	scan_fx_open_pol(&fx, NULL, 0);
-	expect_verdict(scan_fx_run(&fx, "setup.exe", o, len), FLT_AV_INFECTED, FLT_AV_EICAR_NAME, "setup.exe/eicar.com");
-	scan_fx_close(&fx);
+	drv_eicar_at(o, len, "setup.exe", "setup.exe/eicar.com");
 	/* every truncation; hostile descriptor fields */
 	for (size_t cut = OVL; cut < len; cut += 3) {
 		rec_init(&r, 1 << 20);
