@@ -79,30 +79,37 @@ def fold_of(path):
     return int(hashlib.md5(os.path.basename(path).encode()).hexdigest(), 16) % K
 
 
-def run_scan(args, paths):
-    """sluice-scan ... scan PATHS: {path: [(name, score)]}."""
+def scan(args, paths, prog="crossval"):
+    """sluice-scan ARGS --scores scan PATHS: {path: (verdict, score, [(name, score)])}.
+    PROG names the calling script in the error that ends it (setcheck.py
+    uses this too)."""
     out = {}
     for i in range(0, len(paths), 2000):  # stay under ARG_MAX
         res = subprocess.run([SCAN] + args + ["--scores", "scan"] + paths[i:i + 2000],
                              cwd=ROOT, capture_output=True, text=True, check=False)
         if res.returncode != 0:
-            sys.exit("crossval: sluice-scan failed: %s" % res.stderr.strip())
+            sys.exit("%s: sluice-scan failed: %s" % (prog, res.stderr.strip()))
         for line in res.stdout.splitlines():
-            path, _verdict, _score, rules = line.split("\t")
+            path, verdict, score, rules = line.split("\t")
             hits = []
             for item in rules.split(",") if rules else []:
                 name, sc = item.rsplit(":", 1)
                 hits.append((name, float(sc)))
-            out[path] = hits
+            out[path] = (verdict, float(score), hits)
     return out
 
 
-def learn(db, cls, paths):
+def run_scan(args, paths):
+    """sluice-scan ... scan PATHS: {path: [(name, score)]}."""
+    return {path: hits for path, (_verdict, _score, hits) in scan(args, paths).items()}
+
+
+def learn(db, cls, paths, prog="crossval"):
     for i in range(0, len(paths), 2000):
         res = subprocess.run([SCAN, "--db", db, "learn", cls] + paths[i:i + 2000], cwd=ROOT,
                              capture_output=True, text=True, check=False)
         if res.returncode != 0:
-            sys.exit("crossval: learn failed: %s" % res.stderr.strip())
+            sys.exit("%s: learn failed: %s" % (prog, res.stderr.strip()))
 
 
 def fit(X, y, names):

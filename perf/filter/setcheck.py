@@ -22,9 +22,11 @@ import argparse
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import crossval  # noqa: E402  (its sluice-scan and learn runners)
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 SCAN = os.path.join(ROOT, "build", "sluice-scan")
@@ -53,26 +55,11 @@ def tuned_sets():
 
 def scan(args, paths):
     """{path: (verdict, score, [(name, score)])}"""
-    out = {}
-    for i in range(0, len(paths), 2000):
-        res = subprocess.run([SCAN] + args + ["--scores", "scan"] + paths[i:i + 2000], cwd=ROOT,
-                             capture_output=True, text=True, check=False)
-        if res.returncode != 0:
-            sys.exit("setcheck: sluice-scan failed: %s" % res.stderr.strip())
-        for line in res.stdout.splitlines():
-            path, verdict, score, rules = line.split("\t")
-            hits = [(n, float(s)) for n, s in
-                    (item.rsplit(":", 1) for item in (rules.split(",") if rules else []))]
-            out[path] = (verdict, float(score), hits)
-    return out
+    return crossval.scan(args, paths, "setcheck")
 
 
 def learn(db, cls, paths):
-    for i in range(0, len(paths), 2000):
-        res = subprocess.run([SCAN, "--db", db, "learn", cls] + paths[i:i + 2000], cwd=ROOT,
-                             capture_output=True, text=True, check=False)
-        if res.returncode != 0:
-            sys.exit("setcheck: learn failed: %s" % res.stderr.strip())
+    crossval.learn(db, cls, paths, "setcheck")
 
 
 def counts(res, by_group):
