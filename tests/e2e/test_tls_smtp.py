@@ -376,6 +376,40 @@ def test_tls_install_refuses_mismatched_rsa_key(tls_appliance, tmp_path):
     sm.ctl_fails("tls", "install", cert, str(tmp_path / "r2.key"), expect="does not match")
 
 
+def _cpu_has_ifma():
+    with open("/proc/cpuinfo") as f:
+        flags = next((ln for ln in f if ln.startswith("flags")), "").split()
+    return all(x in flags for x in ("avx512f", "avx512ifma", "avx512vl"))
+
+
+def test_rsa_handshakes_sign_with_ifma_engine(tls_appliance, tmp_path):
+    """An installed RSA-2048 certificate (a renewal of the default one) is
+    signed for by Sluice's IFMA signer in TLS 1.3 (PSS) and 1.2 where the
+    CPU has IFMA (docs/tls.md, "Sluice's RSA-2048 signer"): each handshake
+    counts one tls.rsa_ifma_signs and no fallback; openssl verified the
+    signatures. Without IFMA wolfSSL signs and the counter stays put."""
+    name = te.SNI_NAMES[0]
+    cert, key = str(tmp_path / "rsa-cert.pem"), str(tmp_path / "rsa-key.pem")
+    e2e.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+             "-out", cert, "-days", "3", "-subj", f"/CN={name}", "-addext",
+             f"subjectAltName=DNS:{name}"])
+    try:
+        ctl("tls", "install", cert, key)
+        before = _tls_stats()
+        target = f"{e2e.APPLIANCE_IP}:{SUBMISSIONS}"
+        for flag, proto in (("-tls1_3", "TLSv1.3"), ("-tls1_2", "TLSv1.2")):
+            rc, out = te.s_client("-connect", target, "-servername", name, flag)
+            b = te.brief(out)
+            assert b["protocol"] == proto and b["subject"] == f"CN = {name}", out
+            assert "Server public key is 2048 bit" in out, out
+        after = _tls_stats()
+        assert after["tls.rsa_ifma_signs"] - before["tls.rsa_ifma_signs"] == \
+            (2 if _cpu_has_ifma() else 0), (before, after)
+        assert after["tls.rsa_ifma_fallbacks"] == before["tls.rsa_ifma_fallbacks"]
+    finally:
+        ctl("tls", "install", *te.gen_cert(name, str(tmp_path / "back")))
+
+
 def test_tls_install_refuses_mismatched_ecdsa_key(tls_appliance, tmp_path):
     cert, _ = te.gen_cert("a.sluice.test", str(tmp_path / "a"))
     _, other = te.gen_cert("b.sluice.test", str(tmp_path / "b"))
