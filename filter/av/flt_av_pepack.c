@@ -159,6 +159,7 @@ int av_dec_pepack(sl_slice_t d, const char *name, av_emit_t *e)
 		av_pe_aspack,
 		av_pe_mew,
 		av_pe_upack,
+		av_pe_pespin,
 	};
 	av_pe_t *p;
 	int rc = 0;

@@ -83,5 +83,6 @@ int av_pe_petite(const av_pe_t *p, av_emit_t *e); /* flt_av_petite.c */
 int av_pe_aspack(const av_pe_t *p, av_emit_t *e); /* flt_av_aspack.c */
 int av_pe_mew(const av_pe_t *p, av_emit_t *e);    /* flt_av_mew.c */
 int av_pe_upack(const av_pe_t *p, av_emit_t *e);  /* flt_av_upack.c */
+int av_pe_pespin(const av_pe_t *p, av_emit_t *e); /* flt_av_pespin.c */
 
 #endif

@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const av_decoder_fn fz_dec[] = {
 	av_dec_mail, av_dec_uu,   av_dec_binhex, av_dec_rtf,  av_dec_tnef,        av_dec_ole2,
 	av_dec_szdd, av_dec_html, av_dec_zipx,   av_dec_sis,  av_dec_pe_embedded, av_dec_arj, av_dec_upx, av_dec_nsis,
-	av_dec_pepack, /* 14: WWPack32, yC, Petite, ASPack, MEW, Upack (flt_av_pepack.c) */
+	av_dec_pepack, /* 14: WWPack32, yC, Petite, ASPack, MEW, Upack, PESpin (flt_av_pepack.c) */
 	av_dec_chm,    /* 15 */
 	av_dec_ishield, /* 16 */
 	av_dec_autoit,  /* 17 */
