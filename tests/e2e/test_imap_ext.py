@@ -182,6 +182,13 @@ def _append_some(a, n, tag):
     return uids
 
 
+def _select_state(r):
+    """SELECT INBOX on raw session R: (UIDVALIDITY, HIGHESTMODSEQ)."""
+    sel = "".join(r.cmd("s", "SELECT INBOX"))
+    return (int(re.search(r"UIDVALIDITY (\d+)", sel).group(1)),
+            int(re.search(r"HIGHESTMODSEQ (\d+)", sel).group(1)))
+
+
 def test_qresync_resync(user):
     addr, pw = user
 
@@ -191,9 +198,7 @@ def test_qresync_resync(user):
         # B syncs once and goes away
         b = ie.Raw()
         _login(b, addr, pw)
-        sel = b.cmd("s", "SELECT INBOX")
-        uidvalidity = int(re.search(r"UIDVALIDITY (\d+)", "".join(sel)).group(1))
-        modseq = int(re.search(r"HIGHESTMODSEQ (\d+)", "".join(sel)).group(1))
+        uidvalidity, modseq = _select_state(b)
         b.cmd("z", "LOGOUT")
         b.close()
         # A: flags on two, expunges three (two adjacent), one new message
@@ -311,9 +316,7 @@ def test_qresync_below_the_pruned_history(short_history):
         uids = _append_some(a, 10, "h")
         b = ie.Raw()
         _login(b, addr, pw)
-        sel = b.cmd("s", "SELECT INBOX")
-        uidvalidity = int(re.search(r"UIDVALIDITY (\d+)", "".join(sel)).group(1))
-        modseq = int(re.search(r"HIGHESTMODSEQ (\d+)", "".join(sel)).group(1))
+        uidvalidity, modseq = _select_state(b)
         ie.ok(a.select("INBOX"))
         for k in range(1, 9):  # eight expunges, one at a time: twice the history
             ie.ok(a.uid("STORE", str(uids[k]), "+FLAGS", r"(\Deleted)"))

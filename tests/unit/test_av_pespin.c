@@ -13,91 +13,7 @@
  * both without a crash. */
 #include "test_av_dec.h"
 #include "test_av_pecraft.h"
-
-/* ---- aPLib: tag bits MSB first in bytes reserved when their first bit
- * is written, the other bytes after them ---- */
-
-typedef struct ap {
-	uint8_t o[2048];
-	size_t n, slot;
-	uint32_t used;
-	bool lost; /* the last step was a literal */
-} ap_t;
-
-static void ap_init(ap_t *a, uint8_t first)
-{
-	memset(a, 0, sizeof(*a));
-	a->o[a->n++] = first;
-	a->used = 8;
-	a->lost = true;
-}
-
-static void ap_bit(ap_t *a, uint32_t bit)
-{
-	if (a->used == 8) {
-		a->slot = a->n++;
-		a->used = 0;
-	}
-	a->o[a->slot] |= (uint8_t)((bit & 1) << (7 - a->used));
-	a->used++;
-}
-
-static void ap_gamma(ap_t *a, uint32_t v)
-{
-	int top = 31;
-
-	while (!(v >> top))
-		top--;
-	for (int i = top - 1; i >= 0; i--) {
-		ap_bit(a, v >> i);
-		ap_bit(a, i != 0);
-	}
-}
-
-static void ap_lit(ap_t *a, uint8_t c)
-{
-	ap_bit(a, 0);
-	a->o[a->n++] = c;
-	a->lost = true;
-}
-
-static void ap_short(ap_t *a, uint32_t dist, uint32_t len) /* dist 1-127, len 2-3 */
-{
-	ap_bit(a, 1), ap_bit(a, 1), ap_bit(a, 0);
-	a->o[a->n++] = (uint8_t)(dist << 1 | (len - 2));
-	a->lost = false;
-}
-
-static void ap_one(ap_t *a, uint32_t dist) /* one byte from 1-15 back; 0: a zero */
-{
-	ap_bit(a, 1), ap_bit(a, 1), ap_bit(a, 1);
-	for (int i = 3; i >= 0; i--)
-		ap_bit(a, dist >> i);
-	a->lost = true;
-}
-
-static void ap_long(ap_t *a, uint32_t dist, uint32_t len) /* dist 0x80-0x4ff */
-{
-	ap_bit(a, 1), ap_bit(a, 0);
-	ap_gamma(a, (dist >> 8) + 2 + a->lost);
-	a->o[a->n++] = (uint8_t)dist;
-	ap_gamma(a, len);
-	a->lost = false;
-}
-
-static void ap_rep(ap_t *a, uint32_t len) /* only after a literal */
-{
-	assert_true(a->lost);
-	ap_bit(a, 1), ap_bit(a, 0);
-	ap_gamma(a, 2);
-	ap_gamma(a, len);
-	a->lost = false;
-}
-
-static void ap_end(ap_t *a)
-{
-	ap_short(a, 0, 2);
-}
+#include "test_av_aplib.h"
 
 /* ---- the decryptor: an op list, its interpretation and its inverse ---- */
 
@@ -358,23 +274,16 @@ static void test_sample(void **state)
 {
 	size_t len;
 	uint8_t *p = sample("clam-pespin.exe", &len);
-	scan_fx_t f;
 	rec_t r;
 
 	(void)state;
 	if (p == NULL)
 		return;
-	rec_init(&r, 1u << 20);
-	assert_int_equal(av_dec_pepack(sl_slice_make(p, len), "clam-pespin.exe", &r.e), 0);
-	assert_int_equal(r.e.broken, 0);
-	assert_int_equal(r.n, 1);
+	pc_sample_one(&r, p, len, "clam-pespin.exe");
 	assert_null(memmem(p, len, "This is a ClamAV test file", 26));
 	assert_non_null(memmem(r.data[0], r.len[0], "This is a ClamAV test file", 26));
 	rec_free(&r);
-	scan_fx_open_pol(&f, NULL, 0);
-	expect_verdict(scan_fx_run(&f, "clam-pespin.exe", p, len), FLT_AV_INFECTED, "Sluice.Test.ClamExe.Body",
-		       "clam-pespin.exe/pespin-unpacked");
-	scan_fx_close(&f);
+	pc_sample_verdict(p, len, "clam-pespin.exe", "clam-pespin.exe/pespin-unpacked");
 	pc_hostile(p, len, 7, 0x40, 2000);
 	free(p);
 }

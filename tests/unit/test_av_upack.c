@@ -495,23 +495,16 @@ static void test_sample(void **state)
 {
 	size_t len;
 	uint8_t *p = sample("clam-upack.exe", &len);
-	scan_fx_t f;
 	rec_t r;
 
 	(void)state;
 	if (p == NULL)
 		return;
-	rec_init(&r, 1u << 20);
-	assert_int_equal(av_dec_pepack(sl_slice_make(p, len), "clam-upack.exe", &r.e), 0);
-	assert_int_equal(r.e.broken, 0);
-	assert_int_equal(r.n, 1);
+	pc_sample_one(&r, p, len, "clam-upack.exe");
 	assert_null(memmem(p, len, "This is a ClamAV test file", 26));
 	assert_non_null(memmem(r.data[0], r.len[0], "This is a ClamAV test file", 26));
 	rec_free(&r);
-	scan_fx_open_pol(&f, NULL, 0);
-	expect_verdict(scan_fx_run(&f, "clam-upack.exe", p, len), FLT_AV_INFECTED, "Sluice.Test.ClamExe.Body",
-		       "clam-upack.exe/upack-unpacked/embedded.zip/clam.exe");
-	scan_fx_close(&f);
+	pc_sample_verdict(p, len, "clam-upack.exe", "clam-upack.exe/upack-unpacked/embedded.zip/clam.exe");
 	pc_hostile(p, len, 1, 0x10, 3000);
 	free(p);
 }
